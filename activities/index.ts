@@ -1,0 +1,46 @@
+/**
+ * Builds every activity from its dependencies. Workers register the subset their pool runs (workers/pools.ts);
+ * workflows import only the type of this factory's result.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { CustodyConfig } from '../workers/config';
+import type { CustodyMetrics } from '../workers/metrics';
+import { temporalActivityContext, type ActivityContextPort } from './context';
+import { makeCopyAndHashOriginal } from './copy-and-hash-original';
+import { makeAppendCustodyEntry } from './append-custody-entry';
+import { makeQuarantineRecording } from './quarantine-recording';
+import { makeRemoveFromInbox } from './remove-from-inbox';
+import { makeProbeMedia, type ProbePort } from './probe-media';
+import { makeSweepInbox } from './sweep-inbox';
+import type { Client } from '@temporalio/client';
+
+export interface ActivityDeps {
+  config: CustodyConfig;
+  s3: S3Client;
+  media: ProbePort;
+  metrics?: CustodyMetrics;
+  context?: ActivityContextPort;
+  /** A Temporal client, for the activities that start workflows (the inbox sweep). */
+  temporal: () => Promise<Client>;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const { config, s3, metrics } = deps;
+  const context = deps.context ?? temporalActivityContext;
+  const withMetrics = metrics ? { metrics } : {};
+  return {
+    copyAndHashOriginal: makeCopyAndHashOriginal({ s3, evidenceBucket: config.buckets.evidence, context, ...withMetrics }),
+    probeMedia: makeProbeMedia({ s3, media: deps.media }),
+    quarantineRecording: makeQuarantineRecording({ s3, quarantineBucket: config.buckets.quarantine, ...withMetrics }),
+    removeFromInbox: makeRemoveFromInbox({ s3 }),
+    sweepInbox: makeSweepInbox({ s3, temporal: deps.temporal, context }),
+    appendCustodyEntry: makeAppendCustodyEntry({
+      s3,
+      auditBucket: config.buckets.audit,
+      auditRetention: config.auditRetention,
+      ...withMetrics,
+    }),
+  };
+}
+
+export type CustodyActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,57 @@
+/**
+ * Starts one recordingLifecycle per incoming object. The recording id derives from the object's identity
+ * (store, key, ETag, size), and the workflow id from the recording id, so overlapping inbox listings, a CLI
+ * retry or a worker that dies mid-start can never process a file twice: Temporal refuses a second start of the
+ * same id, open or closed, and we report that as "already started".
+ */
+import { createHash } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowIdReusePolicy, WorkflowIdConflictPolicy } from '@temporalio/common';
+import type { LifecycleInput } from './types';
+import { workflowIdFor } from '../workflows/messages';
+import { RecordingIdAttr, StateAttr, PolicyAttr, DeviceIdAttr } from '../workflows/search-attributes';
+
+export interface ObjectIdentity {
+  bucket: string;
+  key: string;
+  etag: string;
+  size: number;
+}
+
+/** 20 hex characters (80 bits) of SHA-256 over the identity: stable, short enough to read aloud. */
+export function recordingIdFor(identity: ObjectIdentity): string {
+  const etag = identity.etag.replace(/"/g, '');
+  return createHash('sha256')
+    .update(`${identity.bucket}\n${identity.key}\n${etag}\n${identity.size}`)
+    .digest('hex')
+    .slice(0, 20);
+}
+
+export type StartOutcome = { recordingId: string; workflowId: string; started: boolean };
+
+export async function startRecordingLifecycle(
+  client: Client,
+  input: Omit<LifecycleInput, 'recordingId'>,
+): Promise<StartOutcome> {
+  const recordingId = recordingIdFor(input.source);
+  const workflowId = workflowIdFor(recordingId);
+  try {
+    await client.workflow.start('recordingLifecycle', {
+      taskQueue: input.taskQueues.orchestration,
+      workflowId,
+      args: [{ ...input, recordingId } satisfies LifecycleInput],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      typedSearchAttributes: [
+        { key: RecordingIdAttr, value: recordingId },
+        { key: StateAttr, value: 'ingesting' },
+        { key: PolicyAttr, value: input.policy },
+        ...(input.declared.deviceId ? [{ key: DeviceIdAttr, value: input.declared.deviceId }] : []),
+      ],
+    });
+    return { recordingId, workflowId, started: true };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { recordingId, workflowId, started: false };
+    throw err;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The S3 client factory and the stores of the lifecycle. Stores are separate buckets because their rules
+ * differ: evidence, derivatives and audit need Object Lock, which S3 can only enable when a bucket is created;
+ * quarantine keeps versions so that nothing put there is ever lost.
+ */
+import {
+  S3Client,
+  CreateBucketCommand,
+  HeadBucketCommand,
+  GetObjectLockConfigurationCommand,
+  PutBucketVersioningCommand,
+  GetBucketVersioningCommand,
+} from '@aws-sdk/client-s3';
+import type { CustodyConfig } from '../../workers/config';
+
+export type StoreName = keyof CustodyConfig['buckets'];
+
+export interface StoreSpec {
+  /** What the store holds, for error messages and the README. */
+  purpose: string;
+  objectLock: boolean;
+  versioning: boolean;
+}
+
+export const STORES: Record<StoreName, StoreSpec> = {
+  incoming: { purpose: 'inbox: files from docking stations and `custody ingest`', objectLock: false, versioning: false },
+  evidence: { purpose: 'originals, keyed by recording id', objectLock: true, versioning: true },
+  derivatives: { purpose: 'review proxy, thumbnails, poster', objectLock: true, versioning: true },
+  audit: { purpose: 'custody log entries and deletion certificates (WORM)', objectLock: true, versioning: true },
+  quarantine: { purpose: 'suspicious input with its reason record', objectLock: false, versioning: true },
+};
+
+export function createS3Client(s3: CustodyConfig['s3']): S3Client {
+  return new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    forcePathStyle: true,
+    // The SDK's newer defaults add CRC32 trailers to every request and demand them on every response; several
+    // S3-compatible stores reject or omit them. We compute SHA-256 ourselves.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+function errorName(err: unknown): string {
+  if (typeof err === 'object' && err !== null) {
+    const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+    return e.name ?? e.Code ?? String(e.$metadata?.httpStatusCode ?? '');
+  }
+  return '';
+}
+
+export function isNotFound(err: unknown): boolean {
+  const name = errorName(err);
+  const status = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+  return name === 'NotFound' || name === 'NoSuchKey' || name === 'NoSuchBucket' || name === 'NoSuchVersion' || status === 404;
+}
+
+async function bucketExists(client: S3Client, bucket: string): Promise<boolean> {
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: bucket }));
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+export interface BootstrapReport {
+  created: string[];
+  existing: string[];
+}
+
+/** Creates the stores that are missing and checks the ones that exist; safe to run any number of times. */
+export async function bootstrapStores(client: S3Client, buckets: CustodyConfig['buckets']): Promise<BootstrapReport> {
+  const report: BootstrapReport = { created: [], existing: [] };
+  for (const [store, bucket] of Object.entries(buckets) as [StoreName, string][]) {
+    const want = STORES[store];
+    if (await bucketExists(client, bucket)) {
+      report.existing.push(bucket);
+    } else {
+      try {
+        await client.send(
+          new CreateBucketCommand({ Bucket: bucket, ...(want.objectLock && { ObjectLockEnabledForBucket: true }) }),
+        );
+        report.created.push(bucket);
+      } catch (err) {
+        // Another worker created it between our check and our create: that is the state we wanted.
+        if (errorName(err) !== 'BucketAlreadyOwnedByYou') throw err;
+        report.existing.push(bucket);
+      }
+    }
+    if (want.objectLock) {
+      const lock = await client
+        .send(new GetObjectLockConfigurationCommand({ Bucket: bucket }))
+        .catch(() => undefined);
+      if (lock?.ObjectLockConfiguration?.ObjectLockEnabled !== 'Enabled') {
+        throw new Error(
+          `Bucket ${bucket} (${store} store: ${want.purpose}) exists without Object Lock. Object Lock can only be ` +
+            `enabled when a bucket is created: point CUSTODY_BUCKET_${store.toUpperCase()} at a new bucket name.`,
+        );
+      }
+    } else if (want.versioning) {
+      const versioning = await client.send(new GetBucketVersioningCommand({ Bucket: bucket }));
+      if (versioning.Status !== 'Enabled') {
+        await client.send(
+          new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }),
+        );
+      }
+    }
+  }
+  return report;
+}

@@ -1,0 +1,122 @@
+/**
+ * Data that crosses the boundary between workflows and activities (and the CLI). Pure types: workflows
+ * import them type-only. Only keys, ids and hashes travel through Temporal — never media bytes.
+ */
+
+export const LIFECYCLE_STATES = [
+  'ingesting',
+  'transcoding',
+  'retained',
+  'held',
+  'deleting',
+  'deleted',
+  'needs-attention',
+  'quarantined',
+] as const;
+export type LifecycleState = (typeof LIFECYCLE_STATES)[number];
+
+export const STAGES = ['ingest', 'transcode', 'retention', 'deletion', 'fixity'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Where an object sits: which store's bucket and key (and version, once written). */
+export interface ObjectRef {
+  bucket: string;
+  key: string;
+  etag?: string;
+  size?: number;
+  versionId?: string;
+}
+
+/** What the dock's sidecar manifest or the CLI's flags say about a recording. Ids only, no names. */
+export interface DeclaredFacts {
+  deviceId?: string;
+  officerId?: string;
+  recordedAt?: string;
+  sha256?: string;
+  durationS?: number;
+}
+
+export interface LifecycleInput {
+  recordingId: string;
+  source: Required<Pick<ObjectRef, 'bucket' | 'key' | 'etag' | 'size'>>;
+  /** The uploaded file's own name; kept in metadata and the log, never used as a key. */
+  originalName: string;
+  declared: DeclaredFacts;
+  /** Set when the sidecar manifest exists but could not be read: the recording goes to quarantine. */
+  manifestProblem?: string;
+  manifestKey?: string;
+  via: 'inbox' | 'cli';
+  /** Who started it: a person's id for the CLI, `system` for the inbox watcher. */
+  actor: string;
+  policy: string;
+  /** The task queues of the pools, from config (workflows read no environment). */
+  taskQueues: { mediaIo: string; transcode: string; orchestration: string };
+}
+
+import type { MediaInfo } from './media/media-info';
+export type { MediaInfo };
+
+export interface StoredOriginal {
+  bucket: string;
+  key: string;
+  versionId: string;
+  sha256: string;
+  bytes: number;
+}
+
+export const QUARANTINE_REASONS = [
+  'empty-file',
+  'hash-mismatch',
+  'not-media',
+  'unreadable',
+  'manifest-malformed',
+] as const;
+export type QuarantineReason = (typeof QUARANTINE_REASONS)[number];
+
+export interface QuarantineRecord {
+  reason: QuarantineReason;
+  message: string;
+  at: string;
+  object: ObjectRef;
+  reasonKey: string;
+}
+
+export interface CustodyEntryInput {
+  recordingId: string;
+  seq: number;
+  prevHash: string;
+  time: string;
+  actor: string;
+  action: string;
+  details: Record<string, unknown>;
+}
+
+export interface AppendedEntry {
+  seq: number;
+  hash: string;
+}
+
+export interface LastError {
+  stage: Stage;
+  type: string;
+  message: string;
+  attempts: number;
+  at: string;
+}
+
+export interface RecordingStatus {
+  recordingId: string;
+  state: LifecycleState;
+  originalName: string;
+  sha256?: string;
+  bytes?: number;
+  media?: MediaInfo;
+  deviceId?: string;
+  recordedAt?: string;
+  ingestedAt: string;
+  policy: string;
+  original?: StoredOriginal;
+  quarantine?: QuarantineRecord;
+  lastError?: LastError;
+  custodyLogHead: { seq: number; hash: string };
+}

@@ -1,0 +1,60 @@
+/**
+ * What every CLI command needs: validated config, a Temporal client, an S3 client — opened lazily and closed
+ * when the command ends. The CLI talks to Temporal, and reads the audit store for logs and certificates.
+ */
+import { Connection, Client } from '@temporalio/client';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { loadConfigOrExit, type CustodyConfig } from '../workers/config';
+import { createS3Client } from '../activities/storage/s3';
+import { temporalConnectionOptions } from '../workers/temporal-connection';
+
+/** Exit codes: 0 ok, 1 error, 2 unknown recording id, 3 verification failed, 4 rejected by a validator. */
+export const EXIT = { ok: 0, error: 1, unknown: 2, mismatch: 3, rejected: 4 } as const;
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.error,
+  ) {
+    super(message);
+  }
+}
+
+export interface CliContext {
+  config: CustodyConfig;
+  temporal(): Promise<Client>;
+  s3(): S3Client;
+  close(): Promise<void>;
+}
+
+export function createCliContext(env: Record<string, string | undefined> = process.env): CliContext {
+  const config = loadConfigOrExit(env);
+  let connection: Connection | undefined;
+  let client: Client | undefined;
+  let s3: S3Client | undefined;
+  return {
+    config,
+    async temporal() {
+      if (!client) {
+        try {
+          connection = await Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: 5000 });
+        } catch (err) {
+          throw new CliError(
+            `Cannot reach Temporal at ${config.temporal.address} (${(err as Error).message}). ` +
+              'Start the stack with `npm run dev`, or set TEMPORAL_ADDRESS.',
+          );
+        }
+        client = new Client({ connection, namespace: config.temporal.namespace });
+      }
+      return client;
+    },
+    s3() {
+      s3 ??= createS3Client(config.s3);
+      return s3;
+    },
+    async close() {
+      s3?.destroy();
+      await connection?.close();
+    },
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Starts the real servers once per `npm test` run and hands their endpoints to the tests through the
+ * environment. global-teardown.ts stops them by PID; the watchdogs in servers.ts cover a killed jest.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { startTemporalDevServer, startVersityGw, type RunningServer } from './servers';
+
+declare global {
+  var __CUSTODY_TEST_SERVERS__: { servers: RunningServer[]; dataDir: string } | undefined;
+}
+
+function requireBinary(name: string, install: string): void {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`${name} is not on PATH. ${install}`);
+  }
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};
+
+export default async function globalSetup(): Promise<void> {
+  requireBinary('ffmpeg', 'Run `bash scripts/install-tools.sh` (installs Debian ffmpeg) or `apt-get install ffmpeg`.');
+  requireBinary('ffprobe', 'Run `bash scripts/install-tools.sh` (installs Debian ffmpeg) or `apt-get install ffmpeg`.');
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'custody-test-'));
+  const servers: RunningServer[] = [];
+  globalThis.__CUSTODY_TEST_SERVERS__ = { servers, dataDir };
+  // Workflow code is bundled once per run, here: webpack cannot run inside jest's module sandbox, and one
+  // bundle for every test file saves a few seconds each.
+  const [temporal, s3, bundle] = await Promise.all([
+    startTemporalDevServer({ dataDir }),
+    startVersityGw({ dataDir }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger }),
+  ]);
+  const bundlePath = path.join(dataDir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, bundle.code);
+  process.env.CUSTODY_TEST_WORKFLOW_BUNDLE = bundlePath;
+  servers.push(temporal, s3);
+  process.env.TEMPORAL_ADDRESS = temporal.address;
+  process.env.TEMPORAL_NAMESPACE = 'default';
+  process.env.AWS_ENDPOINT_URL_S3 = s3.endpoint;
+  process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey;
+  process.env.AWS_REGION = 'us-east-1';
+  process.env.CUSTODY_TEST_DATA_DIR = dataDir;
+  process.env.CUSTODY_TEST_SERVERS = 'started';
+}

@@ -1,0 +1,258 @@
+/**
+ * The one place configuration is read. `loadConfig(env)` validates every variable once and returns a typed,
+ * frozen object that is passed down; no other module reads `process.env`. Ecosystem variables keep their own
+ * names (Temporal's envconfig, the AWS SDK's); ours are CUSTODY_*. Every value has a dev default, so a local
+ * run needs nothing set. An invalid value throws a ConfigError naming the variable, the value and the form.
+ */
+import { z } from 'zod';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+
+/** The rule packs ship beside the code: ../policies from sources, ../../policies from dist/. */
+function bundledPolicyDir(): string {
+  const fromSource = path.resolve(__dirname, '..', 'policies');
+  return existsSync(fromSource) ? fromSource : path.resolve(__dirname, '..', '..', 'policies');
+}
+
+export const POOL_NAMES = ['orchestration', 'media-io', 'transcode', 'controller'] as const;
+export type PoolName = (typeof POOL_NAMES)[number];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+interface VariableSpec<T> {
+  schema: z.ZodType<T>;
+  /** How the value must look, shown in the error message. */
+  form: string;
+  fallback?: string;
+}
+
+const nonEmpty = z.string().trim().min(1);
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']))
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+// S3 bucket naming rules (lowercase, digits, dots and hyphens; 3–63 characters).
+const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/);
+const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/);
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://');
+const duration = z.string().regex(/^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$/);
+const poolList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.enum(POOL_NAMES)).min(1));
+const logLevel = z.enum(['debug', 'info', 'warn', 'error']);
+
+function spec<T>(schema: z.ZodType<T>, form: string, fallback?: string): VariableSpec<T> {
+  return fallback === undefined ? { schema, form } : { schema, form, fallback };
+}
+
+/** Every variable we read, with its form and dev default. The README's configuration table mirrors this. */
+export const VARIABLES = {
+  TEMPORAL_ADDRESS: spec(hostPort, 'host:port, e.g. 127.0.0.1:7233', '127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: spec(nonEmpty, 'a Temporal namespace name', 'default'),
+  TEMPORAL_TLS: spec(bool, 'true or false', 'false'),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: spec(nonEmpty.optional(), 'a path to a PEM client certificate'),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: spec(nonEmpty.optional(), 'a path to a PEM client key'),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: spec(nonEmpty.optional(), 'a path to a PEM CA certificate'),
+  TEMPORAL_TLS_SERVER_NAME: spec(nonEmpty.optional(), 'the server name to verify'),
+  TEMPORAL_API_KEY: spec(nonEmpty.optional(), 'an API key'),
+  AWS_ENDPOINT_URL_S3: spec(httpUrl, 'an http(s) URL, e.g. http://127.0.0.1:7070', 'http://127.0.0.1:7070'),
+  AWS_ACCESS_KEY_ID: spec(nonEmpty, 'an access key id', 'custody-dev'),
+  AWS_SECRET_ACCESS_KEY: spec(nonEmpty, 'a secret access key', 'custody-dev-secret'),
+  AWS_REGION: spec(nonEmpty, 'a region name, e.g. us-east-1', 'us-east-1'),
+  CUSTODY_POOLS: spec(
+    poolList,
+    `a comma-separated list of ${POOL_NAMES.join(', ')}`,
+    'orchestration,media-io,transcode',
+  ),
+  CUSTODY_TASK_QUEUE_PREFIX: spec(z.string().regex(/^[A-Za-z0-9._-]+$/), 'letters, digits, . _ -', 'custody'),
+  CUSTODY_ORCHESTRATION_CONCURRENCY: spec(positiveInt, 'a positive integer', '50'),
+  CUSTODY_MEDIA_IO_CONCURRENCY: spec(positiveInt, 'a positive integer', '4'),
+  CUSTODY_TRANSCODE_CONCURRENCY: spec(positiveInt, 'a positive integer', '1'),
+  CUSTODY_BUCKET_INCOMING: spec(bucketName, 'an S3 bucket name', 'custody-incoming'),
+  CUSTODY_BUCKET_EVIDENCE: spec(bucketName, 'an S3 bucket name', 'custody-evidence'),
+  CUSTODY_BUCKET_DERIVATIVES: spec(bucketName, 'an S3 bucket name', 'custody-derivatives'),
+  CUSTODY_BUCKET_AUDIT: spec(bucketName, 'an S3 bucket name', 'custody-audit'),
+  CUSTODY_BUCKET_QUARANTINE: spec(bucketName, 'an S3 bucket name', 'custody-quarantine'),
+  CUSTODY_AUDIT_RETENTION: spec(duration, 'an ISO 8601 duration, e.g. P10Y', 'P10Y'),
+  CUSTODY_HTTP_PORT: spec(port, 'a TCP port 0–65535 (0 = any free port)', '9464'),
+  CUSTODY_SDK_METRICS_PORT: spec(port, 'a TCP port 0–65535 (0 = any free port)', '0'),
+  CUSTODY_SHUTDOWN_GRACE_SECONDS: spec(positiveInt, 'a positive integer (seconds)', '60'),
+  CUSTODY_POLICY_DIR: spec(nonEmpty, 'a directory of rule packs', bundledPolicyDir()),
+  CUSTODY_DEFAULT_POLICY: spec(z.string().regex(/^[a-z0-9-]+$/), 'a rule pack id, e.g. bw-polg-44', 'bw-polg-44'),
+  CUSTODY_INBOX_INTERVAL_SECONDS: spec(positiveInt, 'a positive integer (seconds)', '15'),
+  CUSTODY_MANIFEST_GRACE_SECONDS: spec(z.coerce.number().int().min(0), 'an integer ≥ 0 (seconds)', '120'),
+  CUSTODY_FFMPEG_PATH: spec(nonEmpty, 'a path to ffmpeg', 'ffmpeg'),
+  CUSTODY_FFPROBE_PATH: spec(nonEmpty, 'a path to ffprobe', 'ffprobe'),
+  CUSTODY_TMP_DIR: spec(nonEmpty, 'a writable directory', tmpdir()),
+  CUSTODY_TRANSCODE_PRESET: spec(
+    z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow']),
+    'an x264 preset such as veryfast',
+    'veryfast',
+  ),
+  CUSTODY_TRANSCODE_CRF: spec(z.coerce.number().int().min(0).max(51), 'an integer 0–51', '23'),
+  CUSTODY_SPRITE_INTERVAL_SECONDS: spec(positiveInt, 'a positive integer (seconds)', '10'),
+  CUSTODY_LOG_LEVEL: spec(logLevel, 'debug, info, warn or error', 'info'),
+} as const;
+
+type Variables = typeof VARIABLES;
+type Raw = { [K in keyof Variables]: Variables[K] extends VariableSpec<infer T> ? T : never };
+
+function readVariables(env: Record<string, string | undefined>): Raw {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(VARIABLES) as [string, VariableSpec<unknown>][]) {
+    const given = env[name];
+    const value = given === undefined || given === '' ? s.fallback : given;
+    const parsed = s.schema.safeParse(value);
+    if (parsed.success) out[name] = parsed.data;
+    else problems.push(`${name}=${JSON.stringify(value ?? '')} is invalid: expected ${s.form}`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return out as Raw;
+}
+
+export interface CustodyConfig {
+  temporal: {
+    address: string;
+    namespace: string;
+    tls?: {
+      clientCertPath?: string;
+      clientKeyPath?: string;
+      serverCaCertPath?: string;
+      serverName?: string;
+    };
+    apiKey?: string;
+  };
+  s3: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
+  buckets: { incoming: string; evidence: string; derivatives: string; audit: string; quarantine: string };
+  auditRetention: string;
+  pools: PoolName[];
+  taskQueues: Record<PoolName, string>;
+  concurrency: Record<Exclude<PoolName, 'controller'>, number>;
+  http: { port: number; sdkMetricsPort: number };
+  shutdownGraceSeconds: number;
+  policy: { dir: string; defaultPack: string };
+  inbox: { intervalSeconds: number; manifestGraceSeconds: number };
+  media: {
+    ffmpegPath: string;
+    ffprobePath: string;
+    tmpDir: string;
+    preset: string;
+    crf: number;
+    spriteIntervalSeconds: number;
+  };
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): CustodyConfig {
+  const v = readVariables(env);
+  const tlsWanted =
+    v.TEMPORAL_TLS ||
+    [v.TEMPORAL_TLS_CLIENT_CERT_PATH, v.TEMPORAL_TLS_CLIENT_KEY_PATH, v.TEMPORAL_TLS_SERVER_CA_CERT_PATH].some(
+      Boolean,
+    );
+  if (Boolean(v.TEMPORAL_TLS_CLIENT_CERT_PATH) !== Boolean(v.TEMPORAL_TLS_CLIENT_KEY_PATH)) {
+    throw new ConfigError([
+      'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH must be set together (mutual TLS needs both)',
+    ]);
+  }
+  const buckets = {
+    incoming: v.CUSTODY_BUCKET_INCOMING,
+    evidence: v.CUSTODY_BUCKET_EVIDENCE,
+    derivatives: v.CUSTODY_BUCKET_DERIVATIVES,
+    audit: v.CUSTODY_BUCKET_AUDIT,
+    quarantine: v.CUSTODY_BUCKET_QUARANTINE,
+  };
+  if (new Set(Object.values(buckets)).size !== Object.keys(buckets).length) {
+    throw new ConfigError([
+      `CUSTODY_BUCKET_* must name five different buckets (got ${Object.values(buckets).join(', ')}): evidence locks and deletion rules differ per store`,
+    ]);
+  }
+  const prefix = v.CUSTODY_TASK_QUEUE_PREFIX;
+  const config: CustodyConfig = {
+    temporal: {
+      address: v.TEMPORAL_ADDRESS,
+      namespace: v.TEMPORAL_NAMESPACE,
+      ...(tlsWanted
+        ? {
+            tls: {
+              ...(v.TEMPORAL_TLS_CLIENT_CERT_PATH && { clientCertPath: v.TEMPORAL_TLS_CLIENT_CERT_PATH }),
+              ...(v.TEMPORAL_TLS_CLIENT_KEY_PATH && { clientKeyPath: v.TEMPORAL_TLS_CLIENT_KEY_PATH }),
+              ...(v.TEMPORAL_TLS_SERVER_CA_CERT_PATH && { serverCaCertPath: v.TEMPORAL_TLS_SERVER_CA_CERT_PATH }),
+              ...(v.TEMPORAL_TLS_SERVER_NAME && { serverName: v.TEMPORAL_TLS_SERVER_NAME }),
+            },
+          }
+        : {}),
+      ...(v.TEMPORAL_API_KEY && { apiKey: v.TEMPORAL_API_KEY }),
+    },
+    s3: {
+      endpoint: v.AWS_ENDPOINT_URL_S3,
+      region: v.AWS_REGION,
+      accessKeyId: v.AWS_ACCESS_KEY_ID,
+      secretAccessKey: v.AWS_SECRET_ACCESS_KEY,
+    },
+    buckets,
+    auditRetention: v.CUSTODY_AUDIT_RETENTION,
+    pools: [...new Set(v.CUSTODY_POOLS)],
+    taskQueues: {
+      orchestration: `${prefix}-orchestration`,
+      'media-io': `${prefix}-media-io`,
+      transcode: `${prefix}-transcode`,
+      controller: `${prefix}-controller`,
+    },
+    concurrency: {
+      orchestration: v.CUSTODY_ORCHESTRATION_CONCURRENCY,
+      'media-io': v.CUSTODY_MEDIA_IO_CONCURRENCY,
+      transcode: v.CUSTODY_TRANSCODE_CONCURRENCY,
+    },
+    http: { port: v.CUSTODY_HTTP_PORT, sdkMetricsPort: v.CUSTODY_SDK_METRICS_PORT },
+    shutdownGraceSeconds: v.CUSTODY_SHUTDOWN_GRACE_SECONDS,
+    policy: { dir: v.CUSTODY_POLICY_DIR, defaultPack: v.CUSTODY_DEFAULT_POLICY },
+    inbox: {
+      intervalSeconds: v.CUSTODY_INBOX_INTERVAL_SECONDS,
+      manifestGraceSeconds: v.CUSTODY_MANIFEST_GRACE_SECONDS,
+    },
+    media: {
+      ffmpegPath: v.CUSTODY_FFMPEG_PATH,
+      ffprobePath: v.CUSTODY_FFPROBE_PATH,
+      tmpDir: v.CUSTODY_TMP_DIR,
+      preset: v.CUSTODY_TRANSCODE_PRESET,
+      crf: v.CUSTODY_TRANSCODE_CRF,
+      spriteIntervalSeconds: v.CUSTODY_SPRITE_INTERVAL_SECONDS,
+    },
+    logLevel: v.CUSTODY_LOG_LEVEL,
+  };
+  return Object.freeze(config);
+}
+
+/** For entry points: load the config or print the problems and exit with code 78 (EX_CONFIG). */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): CustodyConfig {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\nSee README.md § Configuration for every variable and its default.\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+}

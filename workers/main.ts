@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+/**
+ * The workers' entry point: reads config once, bootstraps the stores, runs the pools named in CUSTODY_POOLS and
+ * serves /healthz, /readyz and /metrics. SIGTERM/SIGINT: readiness drops first, then workers drain.
+ */
+import { Runtime, DefaultLogger, makeTelemetryFilterString } from '@temporalio/worker';
+import { loadConfigOrExit } from './config';
+import { createMetrics } from './metrics';
+import { startHttpServer } from './http';
+import { startCustodyWorkers } from './run';
+import { createS3Client, bootstrapStores } from '../activities/storage/s3';
+import { createMediaTools } from '../activities/media/ffmpeg';
+import { freeLoopbackPort } from './ports';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const level = config.logLevel.toUpperCase() as 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  const sdkMetricsPort = config.http.sdkMetricsPort || (await freeLoopbackPort());
+  Runtime.install({
+    logger: new DefaultLogger(level),
+    shutdownSignals: [], // handled below, so readiness drops before the workers drain
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: level === 'DEBUG' ? 'DEBUG' : 'WARN' }) },
+      metrics: {
+        prometheus: {
+          bindAddress: `127.0.0.1:${sdkMetricsPort}`,
+          countersTotalSuffix: true,
+          unitSuffix: true,
+          useSecondsForDurations: true,
+        },
+      },
+    },
+  });
+  const metrics = createMetrics();
+  const s3 = createS3Client(config.s3);
+  const bootstrap = await bootstrapStores(s3, config.buckets);
+  if (bootstrap.created.length) console.log(`created stores: ${bootstrap.created.join(', ')}`);
+  const media = createMediaTools({ ffmpegPath: config.media.ffmpegPath, ffprobePath: config.media.ffprobePath });
+
+  const workers = await startCustodyWorkers({ config, s3, media, metrics });
+  const http = await startHttpServer(config.http.port, {
+    registry: metrics.registry,
+    isReady: () => !stopping && workers.isReady(),
+    sdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics`,
+  });
+  console.log(
+    `custody workers running: pools ${workers.pools.join(', ')} · Temporal ${config.temporal.address} · ` +
+      `S3 ${config.s3.endpoint} · http :${http.port} (/healthz /readyz /metrics)`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: draining (grace ${config.shutdownGraceSeconds}s)`);
+    void workers.shutdown();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  await workers.done;
+  http.server.close();
+  s3.destroy();
+  console.log('custody workers stopped');
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exit(1);
+});

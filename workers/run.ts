@@ -1,0 +1,92 @@
+/**
+ * Creates and runs the Temporal workers of the pools named in config, in one process. Used by the entry point
+ * (main.ts) and by integration tests, which run real workers in-process against the real dev server.
+ */
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { Connection, Client } from '@temporalio/client';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { CustodyConfig } from './config';
+import { createActivities, type ActivityDeps } from '../activities';
+import { planPools, type WorkerPool } from './pools';
+import type { CustodyMetrics } from './metrics';
+import { temporalConnectionOptions } from './temporal-connection';
+import { ensureInboxSchedule } from './inbox-schedule';
+
+export interface RunningWorkers {
+  pools: WorkerPool[];
+  /** True while every worker of this process polls. */
+  isReady(): boolean;
+  /** Resolves when every worker has stopped; rejects if one failed. */
+  done: Promise<void>;
+  /** Stops polling; in-flight activities get the shutdown grace, then are cancelled. */
+  shutdown(): Promise<void>;
+}
+
+export interface StartWorkersOptions {
+  config: CustodyConfig;
+  s3: S3Client;
+  media: ActivityDeps['media'];
+  metrics?: CustodyMetrics;
+  connection?: NativeConnection;
+  /** A prebuilt workflow bundle (tests build one per run); otherwise workflows/ is bundled at start. */
+  workflowBundlePath?: string;
+  /** Create/update the inbox watcher's Schedule when this process runs the orchestration pool (default true). */
+  inboxSchedule?: boolean;
+}
+
+export async function startCustodyWorkers(opts: StartWorkersOptions): Promise<RunningWorkers> {
+  const { config } = opts;
+  const ownConnection = !opts.connection;
+  const connection = opts.connection ?? (await NativeConnection.connect(temporalConnectionOptions(config)));
+  // Activities that start workflows need a client; it connects on first use only.
+  let client: Promise<Client> | undefined;
+  const temporal = () =>
+    (client ??= Connection.connect(temporalConnectionOptions(config)).then(
+      (c) => new Client({ connection: c, namespace: config.temporal.namespace }),
+    ));
+  const activities = createActivities({
+    config,
+    s3: opts.s3,
+    media: opts.media,
+    temporal,
+    ...(opts.metrics && { metrics: opts.metrics }),
+  });
+  const plans = planPools(config, activities);
+  const workers = await Promise.all(
+    plans.map((plan) =>
+      Worker.create({
+        connection,
+        namespace: config.temporal.namespace,
+        taskQueue: plan.taskQueue,
+        identity: `${plan.pool}@${process.env.HOSTNAME ?? 'local'}:${process.pid}`,
+        ...(plan.runsWorkflows &&
+          (opts.workflowBundlePath
+            ? { workflowBundle: { codePath: opts.workflowBundlePath } }
+            : { workflowsPath: require.resolve('../workflows') })),
+        activities: plan.activities,
+        maxConcurrentActivityTaskExecutions: plan.maxConcurrentActivities,
+        // SIGTERM: stop polling, let in-flight activities finish within the grace, then cancel them.
+        shutdownGraceTime: `${config.shutdownGraceSeconds}s`,
+        shutdownForceTime: `${config.shutdownGraceSeconds + 10}s`,
+      }),
+    ),
+  );
+  if (opts.inboxSchedule !== false && plans.some((p) => p.runsWorkflows)) {
+    await ensureInboxSchedule(await temporal(), config);
+  }
+  const done = Promise.all(workers.map((w) => w.run())).then(async () => {
+    if (client) await (await client).connection.close();
+    if (ownConnection) await connection.close();
+  });
+  for (const plan of plans) opts.metrics?.ready.set({ pool: plan.pool }, 1);
+  return {
+    pools: plans.map((p) => p.pool),
+    isReady: () => workers.every((w) => w.getState() === 'RUNNING'),
+    done,
+    async shutdown() {
+      for (const plan of plans) opts.metrics?.ready.set({ pool: plan.pool }, 0);
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await done;
+    },
+  };
+}

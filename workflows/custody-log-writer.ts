@@ -1,0 +1,47 @@
+/**
+ * The workflow is the only writer of its recording's custody log. Appends are serialised here — the main
+ * path and Update handlers may append concurrently — and each entry's seq and prevHash come from the
+ * previous append's result, so the chain has no gaps and a retried append rewrites the identical entry.
+ */
+import type { AppendedEntry, CustodyEntryInput } from '../activities/types';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export class CustodyLogWriter {
+  private nextSeq: number;
+  private headHash: string;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly recordingId: string,
+    private readonly appendEntry: (entry: CustodyEntryInput) => Promise<AppendedEntry>,
+    resumeFrom?: { seq: number; hash: string },
+  ) {
+    this.nextSeq = resumeFrom ? resumeFrom.seq + 1 : 0;
+    this.headHash = resumeFrom?.hash ?? GENESIS_HASH;
+  }
+
+  /** The last written entry (seq −1 and the genesis hash before the first). */
+  get head(): { seq: number; hash: string } {
+    return { seq: this.nextSeq - 1, hash: this.headHash };
+  }
+
+  append(actor: string, action: string, details: Record<string, unknown>): Promise<AppendedEntry> {
+    const written = this.tail.then(async () => {
+      const result = await this.appendEntry({
+        recordingId: this.recordingId,
+        seq: this.nextSeq,
+        prevHash: this.headHash,
+        time: new Date().toISOString(),
+        actor,
+        action,
+        details,
+      });
+      this.nextSeq = result.seq + 1;
+      this.headHash = result.hash;
+      return result;
+    });
+    this.tail = written.catch(() => undefined);
+    return written;
+  }
+}

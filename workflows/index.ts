@@ -1,0 +1,3 @@
+// The workflows a worker registers (Temporal bundles this file and what it imports).
+export { recordingLifecycle } from './recording-lifecycle';
+export { inboxWatcher } from './inbox-watcher';

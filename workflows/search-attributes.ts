@@ -1,0 +1,37 @@
+/**
+ * Typed search attributes of a recording's workflow: ids, state and dates only — never a person's name
+ * (officer ids stay in the custody log, not in visibility). The dev server registers these at start
+ * (test/harness/servers.ts); a production namespace needs them created once (README § Installing).
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const RecordingIdAttr = defineSearchAttributeKey('CustodyRecordingId', SearchAttributeType.KEYWORD);
+export const DeviceIdAttr = defineSearchAttributeKey('CustodyDeviceId', SearchAttributeType.KEYWORD);
+export const StateAttr = defineSearchAttributeKey('CustodyState', SearchAttributeType.KEYWORD);
+/** The stage that needs attention (ingest, transcode, deletion, fixity), empty otherwise. */
+export const StageAttr = defineSearchAttributeKey('CustodyStage', SearchAttributeType.KEYWORD);
+export const PolicyAttr = defineSearchAttributeKey('CustodyPolicy', SearchAttributeType.KEYWORD);
+export const DeleteAfterAttr = defineSearchAttributeKey('CustodyDeleteAfter', SearchAttributeType.DATETIME);
+export const EvidenceAttr = defineSearchAttributeKey('CustodyEvidence', SearchAttributeType.BOOL);
+export const HeldAttr = defineSearchAttributeKey('CustodyHeld', SearchAttributeType.BOOL);
+
+export const ALL_SEARCH_ATTRIBUTES = [
+  RecordingIdAttr,
+  DeviceIdAttr,
+  StateAttr,
+  StageAttr,
+  PolicyAttr,
+  DeleteAfterAttr,
+  EvidenceAttr,
+  HeldAttr,
+] as const;
+
+/** `Name=Type` pairs in the form `temporal server start-dev --search-attribute` and the operator CLI take. */
+export function searchAttributeRegistrations(): string[] {
+  const cliType: Record<string, string> = {
+    [SearchAttributeType.KEYWORD]: 'Keyword',
+    [SearchAttributeType.DATETIME]: 'Datetime',
+    [SearchAttributeType.BOOL]: 'Bool',
+  };
+  return ALL_SEARCH_ATTRIBUTES.map((key) => `${key.name}=${cliType[key.type] ?? 'Keyword'}`);
+}
