@@ -18,7 +18,7 @@ module.exports = {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
-      setupFilesAfterEnv: ['<rootDir>/test/harness/integration-timeout.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/harness/integration-setup.ts'],
     },
   ],
 };

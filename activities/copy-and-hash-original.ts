@@ -179,7 +179,7 @@ export function makeCopyAndHashOriginal(deps: CopyAndHashDeps) {
       );
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics?.bytesIngested.inc(hashing.bytes);
-      if (seconds > 0) deps.metrics?.hashThroughput.observe(hashing.bytes / seconds / 1e6);
+      if (seconds > 0) deps.metrics?.hashThroughput.observe(hashing.bytes / seconds);
       return { bucket: deps.evidenceBucket, key, versionId, sha256, bytes: hashing.bytes };
     } finally {
       signal.removeEventListener('abort', onAbort);

@@ -13,6 +13,7 @@ import { makeRemoveFromInbox } from './remove-from-inbox';
 import { makeProbeMedia, type ProbePort } from './probe-media';
 import { makeSweepInbox } from './sweep-inbox';
 import type { Client } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 
 export interface ActivityDeps {
   config: CustodyConfig;
@@ -24,11 +25,43 @@ export interface ActivityDeps {
   temporal: () => Promise<Client>;
 }
 
+/**
+ * Failures carry the attempt they happened on (details[last] = {attempt}), so a parked recording can show how
+ * often its stage was tried. Type and retryability are kept; cancellation passes through untouched.
+ */
+function annotateFailures<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
+  activities: T,
+  context: ActivityContextPort,
+): T {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    wrapped[name] = async (...args: never[]) => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        if (err instanceof CancelledFailure || !(err instanceof Error)) throw err;
+        const attempt = { attempt: context.attempt };
+        if (err instanceof ApplicationFailure) {
+          throw ApplicationFailure.create({
+            message: err.message,
+            type: err.type ?? 'Error',
+            nonRetryable: err.nonRetryable ?? false,
+            details: [...(err.details ?? []), attempt],
+            cause: err,
+          });
+        }
+        throw ApplicationFailure.create({ message: err.message, type: err.name, details: [attempt], cause: err });
+      }
+    };
+  }
+  return wrapped as T;
+}
+
 export function createActivities(deps: ActivityDeps) {
   const { config, s3, metrics } = deps;
   const context = deps.context ?? temporalActivityContext;
   const withMetrics = metrics ? { metrics } : {};
-  return {
+  return annotateFailures({
     copyAndHashOriginal: makeCopyAndHashOriginal({ s3, evidenceBucket: config.buckets.evidence, context, ...withMetrics }),
     probeMedia: makeProbeMedia({ s3, media: deps.media }),
     quarantineRecording: makeQuarantineRecording({ s3, quarantineBucket: config.buckets.quarantine, ...withMetrics }),
@@ -40,7 +73,7 @@ export function createActivities(deps: ActivityDeps) {
       auditRetention: config.auditRetention,
       ...withMetrics,
     }),
-  };
+  }, context);
 }
 
 export type CustodyActivities = ReturnType<typeof createActivities>;

@@ -104,7 +104,7 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
           stage,
           type: cause?.type ?? err.cause?.name ?? 'ActivityFailure',
           message: err.cause?.message ?? err.message,
-          attempts: err.retryState === undefined ? 0 : -1,
+          attempts: attemptOf(cause),
           at: new Date().toISOString(),
         };
         status.lastError = lastError;
@@ -192,6 +192,13 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
 
   setState('retained');
   return { ...status, custodyLogHead: log.head };
+}
+
+/** The attempt number activities attach to their failures (activities/index.ts). */
+function attemptOf(failure: ApplicationFailure | undefined): number {
+  const details = (failure?.details ?? []) as { attempt?: unknown }[];
+  const attempt = details.map((d) => d?.attempt).find((a) => typeof a === 'number');
+  return typeof attempt === 'number' ? attempt : 1;
 }
 
 function quarantineReasonOf(err: unknown): QuarantineReason | undefined {

@@ -195,6 +195,13 @@ describe('buildTranscodePlan', () => {
     expect(plan.sprite.tiles).toBeLessThanOrEqual(DEFAULT_TRANSCODE_PROFILE.spriteMaxTiles);
   });
 
+  it('refuses an input that an output would overwrite', () => {
+    const paths = { inputPath: '/scratch/attempt-1/out/proxy.mp4', outputDir: '/scratch/attempt-1/out' };
+    expect(() => buildTranscodePlan(DEFAULT_TRANSCODE_PROFILE, landscape1080pWithAudio, paths)).toThrow(
+      /would be overwritten by an output/,
+    );
+  });
+
   it('is deterministic', () => {
     const first = buildTranscodePlan(DEFAULT_TRANSCODE_PROFILE, landscape1080pWithAudio, PATHS);
     const second = buildTranscodePlan(

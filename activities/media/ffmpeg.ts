@@ -148,8 +148,22 @@ async function readFfmpegVersion(ffmpegPath: string): Promise<string> {
 
 // ---------------------------------------------------------------------------------------------- probe
 
+/** The first bytes and the size of a local file or an http(s) URL (e.g. a presigned S3 URL). */
+async function headAndSize(input: string, length: number): Promise<{ head: Buffer; size: number }> {
+  if (!/^https?:\/\//.test(input)) {
+    const [head, info] = await Promise.all([readHead(input, length), stat(input)]);
+    return { head, size: info.size };
+  }
+  const response = await fetch(input, { headers: { range: `bytes=0-${length - 1}` } });
+  const head = Buffer.from(await response.arrayBuffer()).subarray(0, length);
+  const total = /\/(\d+)$/.exec(response.headers.get('content-range') ?? '')?.[1];
+  return { head, size: total ? Number(total) : head.length };
+}
+
 async function probeMedia(input: string): Promise<MediaInfo> {
-  const info = await stat(input); // a missing file is the caller's bug, not "not media": let ENOENT through
+  const isUrl = /^https?:\/\//.test(input);
+  // A missing file is the caller's bug, not "not media": let ENOENT through. (URLs are checked by ffprobe.)
+  if (!isUrl) await stat(input);
   let data: ProbeData;
   try {
     data = await ffprobe(input);
@@ -160,7 +174,8 @@ async function probeMedia(input: string): Promise<MediaInfo> {
           'or set CUSTODY_FFPROBE_PATH to the ffprobe binary',
       );
     }
-    throw classifyProbeFailure(error.message, await readHead(input, 16), info.size);
+    const { head, size } = await headAndSize(input, 16);
+    throw classifyProbeFailure(error.message, head, size);
   }
   return mediaInfoFromProbe(data);
 }

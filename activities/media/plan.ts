@@ -65,6 +65,11 @@ export function buildTranscodePlan(
     sprite: path.join(paths.outputDir, OUTPUT_FILE_NAMES.sprite),
     poster: path.join(paths.outputDir, OUTPUT_FILE_NAMES.poster),
   };
+  if (Object.values(outputs).some((output) => path.resolve(output) === path.resolve(paths.inputPath))) {
+    throw new Error(
+      `input ${paths.inputPath} would be overwritten by an output; name it other than proxy/sprite/poster`,
+    );
+  }
   const proxy = proxySize(media.width, media.height, profile.maxShortSide);
   const sprite = spriteLayout(profile, media.durationS, proxy);
   const posterAtS = roundMs(Math.min(profile.posterAtS, media.durationS * 0.1));

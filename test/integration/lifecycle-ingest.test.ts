@@ -1,121 +1,92 @@
 /**
- * The first vertical slice against the real Temporal dev server and versitygw: an object in the inbox becomes
- * a recording whose original is copied into the evidence store and hashed in one pass, on the media-io pool.
+ * Ingest against the real Temporal dev server, versitygw and ffprobe: an inbox object becomes a recording whose
+ * original is copied into the evidence store and hashed in one pass; bad input is quarantined with its reason.
  */
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import {
-  PutObjectCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
-  ListObjectsV2Command,
   HeadObjectCommand,
+  ListObjectVersionsCommand,
+  PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { testConfig, connectTestClients, testWorkflowBundle } from '../harness/env';
-import { startCustodyWorkers, type RunningWorkers } from '../../workers/run';
-import { createMediaTools } from '../../activities/media/ffmpeg';
-import { startRecordingLifecycle } from '../../activities/start-lifecycle';
-import { lifecycleTaskQueues } from '../../workers/pools';
+import { createTestStack, type TestStack } from '../harness/stack';
+import { syntheticClip, cameraFixtures } from '../fixtures/media';
 import { statusQuery } from '../../workflows/messages';
-import { custodyLogPrefix } from '../../activities/storage/keys';
-import { verifyChain, type CustodyEntry } from '../../activities/custody-log/chain';
+import { readCustodyLog } from '../../activities/custody-log/read';
+import { verifyChain } from '../../activities/custody-log/chain';
+import { makeSweepInbox } from '../../activities/sweep-inbox';
+import { standaloneContext } from '../../activities/context';
+import { lifecycleTaskQueues } from '../../workers/pools';
+import { createActivities } from '../../activities';
 import type { RecordingStatus } from '../../activities/types';
 
-const config = testConfig('slice');
-let clients: Awaited<ReturnType<typeof connectTestClients>>;
-let workers: RunningWorkers;
-let scratch: string;
-
+let stack: TestStack;
 beforeAll(async () => {
-  scratch = mkdtempSync(path.join(tmpdir(), 'custody-slice-'));
-  clients = await connectTestClients(config);
-  workers = await startCustodyWorkers({
-    config,
-    s3: clients.s3,
-    media: createMediaTools({ ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe' }),
-    workflowBundlePath: testWorkflowBundle(),
-    inboxSchedule: false,
-  });
+  stack = await createTestStack('ingest');
 });
+afterAll(() => stack?.stop());
 
-afterAll(async () => {
-  await workers?.shutdown();
-  await clients?.close();
-  rmSync(scratch, { recursive: true, force: true });
-});
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-function makeClip(name: string): string {
-  const file = path.join(scratch, name);
-  execFileSync('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15:duration=2',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:duration=2', '-c:v', 'libx264', '-preset', 'ultrafast',
-    '-c:a', 'aac', '-shortest', '-y', file,
-  ]);
-  return file;
+async function waitForState(workflowId: string, state: RecordingStatus['state'], timeoutMs = 60_000) {
+  const handle = stack.clients.client.workflow.getHandle(workflowId);
+  const deadline = Date.now() + timeoutMs;
+  let status: RecordingStatus | undefined;
+  while (Date.now() < deadline) {
+    status = await handle.query(statusQuery).catch(() => undefined);
+    if (status?.state === state) return status;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${workflowId} did not reach ${state}; last status ${JSON.stringify(status)}`);
 }
 
-async function putInbox(key: string, file: string) {
-  const body = readFileSync(file);
-  const put = await clients.s3.send(new PutObjectCommand({ Bucket: config.buckets.incoming, Key: key, Body: body }));
-  return { bucket: config.buckets.incoming, key, etag: put.ETag!, size: body.length };
+async function bodyOf(bucket: string, key: string): Promise<Buffer> {
+  const object = await stack.clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await object.Body!.transformToByteArray());
 }
 
 test('an inbox object is copied into evidence with the SHA-256 computed independently', async () => {
-  const file = makeClip('Einsatz_Größe_ß.mp4');
-  const expectedSha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
-  const source = await putInbox('station-7/Einsatz_Größe_ß.mp4', file);
+  const file = await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 });
+  const expectedSha256 = sha256(readFileSync(file));
+  const source = await stack.putInboxFile('station-7/Einsatz_Größe_ß.mp4', file);
 
-  const outcome = await startRecordingLifecycle(clients.client, {
-    source,
+  const outcome = await stack.start(source, {
     originalName: 'Einsatz_Größe_ß.mp4',
-    declared: { deviceId: 'cam-0042', recordedAt: '2026-11-20T08:15:00Z' },
-    via: 'inbox',
-    actor: 'system',
-    policy: 'bw-polg-44',
-    taskQueues: lifecycleTaskQueues(config),
+    declared: { deviceId: 'cam-0042', recordedAt: '2026-11-20T08:15:00.000Z' },
   });
   expect(outcome.started).toBe(true);
-  const handle = clients.client.workflow.getHandle(outcome.workflowId);
+  const handle = stack.clients.client.workflow.getHandle(outcome.workflowId);
   const result: RecordingStatus = await handle.result();
 
   expect(result.state).toBe('retained');
   expect(result.sha256).toBe(expectedSha256);
   expect(result.bytes).toBe(source.size);
   expect(result.media).toMatchObject({ videoCodec: 'h264', width: 320, height: 240, hasAudio: true });
+  expect(result.deviceId).toBe('cam-0042');
 
-  // The evidence object: keyed by recording id, hash in its tags, the original name kept in metadata.
+  // The evidence object: keyed by recording id, the hash tagged on its version, the original name in metadata.
   const evidence = result.original!;
   expect(evidence.key).toBe(`recordings/${outcome.recordingId}/original`);
-  const stored = await clients.s3.send(
+  const stored = await stack.clients.s3.send(
     new GetObjectCommand({ Bucket: evidence.bucket, Key: evidence.key, VersionId: evidence.versionId }),
   );
-  const storedBytes = Buffer.from(await stored.Body!.transformToByteArray());
-  expect(createHash('sha256').update(storedBytes).digest('hex')).toBe(expectedSha256);
+  expect(sha256(Buffer.from(await stored.Body!.transformToByteArray()))).toBe(expectedSha256);
   expect(decodeURIComponent(stored.Metadata?.['original-name'] ?? '')).toBe('Einsatz_Größe_ß.mp4');
-  const tags = await clients.s3.send(
+  const tags = await stack.clients.s3.send(
     new GetObjectTaggingCommand({ Bucket: evidence.bucket, Key: evidence.key, VersionId: evidence.versionId }),
   );
   expect(tags.TagSet).toContainEqual({ Key: 'sha256', Value: expectedSha256 });
 
   // The inbox no longer holds it.
   await expect(
-    clients.s3.send(new HeadObjectCommand({ Bucket: source.bucket, Key: source.key })),
+    stack.clients.s3.send(new HeadObjectCommand({ Bucket: source.bucket, Key: source.key })),
   ).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
 
   // The custody log: a valid hash chain ending at the head the workflow reports, naming the hash.
-  const listing = await clients.s3.send(
-    new ListObjectsV2Command({ Bucket: config.buckets.audit, Prefix: custodyLogPrefix(outcome.recordingId) }),
-  );
-  const entries: CustodyEntry[] = [];
-  for (const object of listing.Contents ?? []) {
-    const body = await clients.s3.send(new GetObjectCommand({ Bucket: config.buckets.audit, Key: object.Key! }));
-    entries.push(JSON.parse(await body.Body!.transformToString()) as CustodyEntry);
-  }
-  const verdict = verifyChain(entries);
-  expect(verdict.ok).toBe(true);
+  const entries = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, outcome.recordingId);
+  expect(verifyChain(entries).ok).toBe(true);
   expect(entries.map((e) => e.action)).toEqual([
     'recording.received',
     'original.stored',
@@ -123,31 +94,164 @@ test('an inbox object is copied into evidence with the SHA-256 computed independ
     'ingest.completed',
   ]);
   expect(entries[1]!.details).toMatchObject({ sha256: expectedSha256 });
+  expect(entries[0]!.details).toMatchObject({ originalName: 'Einsatz_Größe_ß.mp4' });
   expect(result.custodyLogHead).toEqual({ seq: 3, hash: entries[3]!.hash });
-
-  const status = await handle.query(statusQuery);
-  expect(status.state).toBe('retained');
 });
 
 test('starting the same object twice processes it once', async () => {
-  const file = makeClip('twice.mp4');
-  const source = await putInbox('station-7/twice.mp4', file);
-  const input = {
-    source,
-    originalName: 'twice.mp4',
-    declared: {},
-    via: 'inbox' as const,
-    actor: 'system',
-    policy: 'bw-polg-44',
-    taskQueues: lifecycleTaskQueues(config),
-  };
-  const [first, second] = await Promise.all([
-    startRecordingLifecycle(clients.client, input),
-    startRecordingLifecycle(clients.client, input),
-  ]);
+  const file = await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 });
+  const source = await stack.putInboxFile('station-7/twice.mp4', file);
+  const [first, second] = await Promise.all([stack.start(source), stack.start(source)]);
   expect(first.recordingId).toBe(second.recordingId);
   expect([first.started, second.started].sort()).toEqual([false, true]);
-  await clients.client.workflow.getHandle(first.workflowId).result();
-  const third = await startRecordingLifecycle(clients.client, input);
-  expect(third.started).toBe(false);
+  await stack.clients.client.workflow.getHandle(first.workflowId).result();
+  expect((await stack.start(source)).started).toBe(false);
+});
+
+describe('bad input is quarantined with its own reason, bytes intact', () => {
+  async function expectQuarantined(
+    source: Awaited<ReturnType<TestStack['putInbox']>>,
+    bytes: Buffer,
+    reason: string,
+    extra: Parameters<TestStack['start']>[1] = {},
+  ) {
+    const outcome = await stack.start(source, extra);
+    const status = await waitForState(outcome.workflowId, 'quarantined');
+    expect(status.quarantine?.reason).toBe(reason);
+    expect(status.quarantine?.message.length).toBeGreaterThan(10);
+    const kept = await bodyOf(stack.config.buckets.quarantine, status.quarantine!.object.key);
+    expect(kept.equals(bytes)).toBe(true);
+    const record = JSON.parse((await bodyOf(stack.config.buckets.quarantine, status.quarantine!.reasonKey)).toString()) as {
+      reason: string;
+    };
+    expect(record.reason).toBe(reason);
+    // Gone from the inbox, and no evidence copy left behind.
+    await expect(
+      stack.clients.s3.send(new HeadObjectCommand({ Bucket: source.bucket, Key: source.key })),
+    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    const versions = await stack.clients.s3.send(
+      new ListObjectVersionsCommand({ Bucket: stack.config.buckets.evidence, Prefix: `recordings/${outcome.recordingId}/` }),
+    );
+    expect(versions.Versions ?? []).toHaveLength(0);
+    const log = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, outcome.recordingId);
+    expect(log.at(-1)).toMatchObject({ action: 'recording.quarantined', details: { reason } });
+    return status;
+  }
+
+  test('a manifest hash that does not match the bytes', async () => {
+    const file = await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 });
+    const bytes = readFileSync(file);
+    const source = await stack.putInbox('station-7/mismatch.mp4', bytes);
+    const status = await expectQuarantined(source, bytes, 'hash-mismatch', {
+      declared: { deviceId: 'cam-1', sha256: 'ab'.repeat(32) },
+    });
+    expect(status.quarantine!.message).toContain(sha256(bytes));
+    expect(status.quarantine!.message).toContain('ab'.repeat(32));
+  });
+
+  test('a zero-byte file', async () => {
+    const source = await stack.putInbox('station-7/empty.mp4', Buffer.alloc(0));
+    await expectQuarantined(source, Buffer.alloc(0), 'empty-file');
+  });
+
+  test('random bytes named .mp4', async () => {
+    const bytes = readFileSync((await cameraFixtures()).randomBytesAsMp4);
+    const source = await stack.putInbox('station-7/random.mp4', bytes);
+    await expectQuarantined(source, bytes, 'not-media');
+  });
+
+  test('a malformed manifest', async () => {
+    const file = await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 });
+    const bytes = readFileSync(file);
+    const source = await stack.putInbox('station-7/bad-manifest.mp4', bytes);
+    const status = await expectQuarantined(source, bytes, 'manifest-malformed', {
+      manifestProblem: 'station-7/bad-manifest.mp4.json is not valid JSON',
+    });
+    expect(status.quarantine!.message).toContain('not valid JSON');
+  });
+});
+
+describe('the inbox sweep', () => {
+  const sweepFor = () =>
+    makeSweepInbox({
+      s3: stack.clients.s3,
+      temporal: () => Promise.resolve(stack.clients.client),
+      context: standaloneContext(),
+    });
+  const sweepInput = (grace: number) => ({
+    bucket: stack.config.buckets.incoming,
+    manifestGraceSeconds: grace,
+    policy: 'bw-polg-44',
+    taskQueues: lifecycleTaskQueues(stack.config),
+  });
+
+  test('two overlapping sweeps start each file exactly once, manifests applied, malformed ones quarantined', async () => {
+    const clip = readFileSync(await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 }));
+    const dock = 'dock-11/';
+    await stack.putInbox(`${dock}a.mp4`, clip);
+    await stack.putInbox(
+      `${dock}a.mp4.json`,
+      JSON.stringify({ deviceId: 'cam-a', officerId: 'o-17', recordedAt: '2026-11-22T10:00:00+01:00', sha256: sha256(clip) }),
+    );
+    await stack.putInbox(`${dock}b.mp4`, Buffer.concat([clip, Buffer.from('x')]));
+    await stack.putInbox(`${dock}b.mp4.json`, '{"deviceId": "cam-b", "recordedAt": "yesterday"}');
+    await new Promise((r) => setTimeout(r, 2100)); // manifests older than the "still being written" window
+
+    const [one, two] = await Promise.all([sweepFor()(sweepInput(0)), sweepFor()(sweepInput(0))]);
+    const started = [...one.started, ...two.started];
+    expect(new Set(started).size).toBe(started.length);
+    expect(started).toHaveLength(2);
+    expect(one.alreadyKnown + two.alreadyKnown).toBe(2);
+
+    const statuses = await Promise.all(
+      started.map((id) => stack.clients.client.workflow.getHandle(`rec-${id}`).query(statusQuery)),
+    );
+    const a = statuses.find((s) => s.originalName === 'a.mp4')!;
+    const b = statuses.find((s) => s.originalName === 'b.mp4')!;
+    expect(a.deviceId).toBe('cam-a');
+    expect(a.recordedAt).toBe('2026-11-22T09:00:00.000Z');
+    const bDone = await waitForState(`rec-${b.recordingId}`, 'quarantined');
+    expect(bDone.quarantine?.reason).toBe('manifest-malformed');
+    expect(bDone.quarantine?.message).toContain('recordedAt');
+    const aDone: RecordingStatus = await stack.clients.client.workflow.getHandle(`rec-${a.recordingId}`).result();
+    expect(aDone.sha256).toBe(sha256(clip));
+    // The manifest left the inbox with its recording.
+    const left = await sweepFor()(sweepInput(0));
+    expect(left.listed).toBe(0);
+  });
+
+  test('a file without its manifest waits for the grace period', async () => {
+    const clip = readFileSync(await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 }));
+    await stack.putInbox('dock-12/late.mp4', clip);
+    const waiting = await sweepFor()(sweepInput(3600));
+    expect(waiting).toMatchObject({ started: [], waitingForManifest: 1 });
+    const now = await sweepFor()(sweepInput(0));
+    expect(now.started).toHaveLength(1);
+    await stack.clients.client.workflow.getHandle(`rec-${now.started[0]}`).result();
+  });
+});
+
+test('a retried copy after a crash leaves one version and no leftovers', async () => {
+  const clip = readFileSync(await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 }));
+  const source = await stack.putInbox('station-7/crash.mp4', clip);
+  const activities = createActivities({
+    config: stack.config,
+    s3: stack.clients.s3,
+    media: { probe: () => Promise.reject(new Error('not used')) },
+    temporal: () => Promise.resolve(stack.clients.client),
+    context: standaloneContext(),
+  });
+  const input = { recordingId: 'crashtest0000000000a', source, originalName: 'crash.mp4' };
+  const key = `recordings/${input.recordingId}/original`;
+  // A crashed attempt left an untagged version (uploaded, never tagged).
+  await stack.clients.s3.send(new PutObjectCommand({ Bucket: stack.config.buckets.evidence, Key: key, Body: 'partial' }));
+  const first = await activities.copyAndHashOriginal(input);
+  // The attempt finished, but its result was lost (worker died before reporting): the retry returns it.
+  const second = await activities.copyAndHashOriginal(input);
+  expect(second).toEqual(first);
+  expect(first.sha256).toBe(sha256(clip));
+  const versions = await stack.clients.s3.send(
+    new ListObjectVersionsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }),
+  );
+  expect((versions.Versions ?? []).map((v) => v.VersionId)).toEqual([first.versionId]);
 });

@@ -7,7 +7,7 @@
  * Not a test (it takes minutes); call measureTranscodeCosts() from a bench script or a throwaway jest file.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -22,8 +22,8 @@ import { FFMPEG, FFPROBE, syntheticClip } from '../../fixtures/media';
 export interface Measurement {
   variant: string;
   wallS: number;
-  /** user + system CPU seconds of the ffmpeg process; null for transcode() (measured in-process). */
-  cpuS: number | null;
+  /** user + system CPU seconds of the ffmpeg process (for transcode() sampled from /proc). */
+  cpuS: number;
 }
 
 export async function measureTranscodeCosts(repetitions = 2): Promise<Measurement[]> {
@@ -42,8 +42,16 @@ export async function measureTranscodeCosts(repetitions = 2): Promise<Measuremen
         });
         if (variant === 'transcode()') {
           const started = performance.now();
-          await tools.transcode(plan);
-          results.push({ variant, wallS: (performance.now() - started) / 1000, cpuS: null });
+          let cpuS = 0;
+          let poll: NodeJS.Timeout | undefined;
+          await tools.transcode(plan, {
+            onSpawn: (pid) => {
+              // The last reading before exit; misses at most the final 100 ms.
+              poll = setInterval(() => void cpuSecondsOf(pid).then((s) => (cpuS = s ?? cpuS)), 100);
+            },
+          });
+          clearInterval(poll);
+          results.push({ variant, wallS: (performance.now() - started) / 1000, cpuS });
         } else {
           const args =
             variant === 'ffmpeg, same args'
@@ -72,6 +80,15 @@ export function onlyOutput(plan: TranscodePlan, kind: 'proxy' | 'sprite'): strin
     outputs: plan.invocation.outputs.filter((output) => output.kind === kind),
   };
   return flattenInvocation(invocation);
+}
+
+/** utime + stime of a running process from /proc/<pid>/stat (Linux clock ticks of 1/100 s). */
+async function cpuSecondsOf(pid: number): Promise<number | null> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  if (!stat) return null;
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of the whole line.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Runs ffmpeg under /usr/bin/time for wall and CPU seconds. */

@@ -1,0 +1,143 @@
+/**
+ * `custody verify`'s re-hash of a stored original: hashStoredObject (GetObject streamed through SHA-256)
+ * against `openssl dgst -sha256` and `sha256sum` on the same bytes as a local file. Target: ≥ 0.8× openssl.
+ * A plain GetObject that only drains the body shows how much of the gap is transport rather than hashing.
+ */
+import { execFile } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { hashStoredObject } from '../../activities/custody-log/read';
+import {
+  compareRow,
+  GiB,
+  humanSize,
+  MiB,
+  megabytesPerSecond,
+  repeatInRotation,
+  statsOf,
+  timeSeconds,
+  type BenchCase,
+} from '../runner';
+
+const execFileAsync = promisify(execFile);
+
+async function sha256Tool(command: string, args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(command, args);
+  const hex = /\b[0-9a-f]{64}\b/.exec(stdout)?.[0];
+  if (!hex) throw new Error(`${command} printed no SHA-256: ${stdout}`);
+  return hex;
+}
+
+export const rehashCase: BenchCase = {
+  name: 'rehash',
+  title: 're-hash a stored original: hashStoredObject vs openssl / sha256sum',
+  estimate: { full: '2 min', quick: '30 s' },
+  async run(context) {
+    const bytes = context.quick ? 256 * MiB : GiB;
+    const file = await context.randomFile(bytes);
+    const { config, client } = await context.s3();
+    const ref = { bucket: config.buckets.evidence, key: 'bench/rehash-original' };
+    const stored = await new Upload({
+      client,
+      params: { Bucket: ref.bucket, Key: ref.key, Body: createReadStream(file) },
+      partSize: 16 * MiB,
+    }).done();
+    const expected = await sha256Tool('openssl', ['dgst', '-sha256', file]);
+    const check = (label: string, sha256: string) => {
+      if (sha256 !== expected) throw new Error(`${label} computed ${sha256}, openssl ${expected}: not the same bytes`);
+    };
+
+    try {
+      const samples = await repeatInRotation(
+        [
+          {
+            label: 'hashStoredObject',
+            run: async () => {
+              const seconds = await timeSeconds(async () => {
+                const result = await hashStoredObject(client, { ...ref, ...(stored.VersionId && { versionId: stored.VersionId }) });
+                check('hashStoredObject', result.sha256);
+              });
+              return megabytesPerSecond(bytes, seconds);
+            },
+          },
+          {
+            label: 'openssl dgst',
+            run: async () => {
+              const seconds = await timeSeconds(async () =>
+                check('openssl', await sha256Tool('openssl', ['dgst', '-sha256', file])),
+              );
+              return megabytesPerSecond(bytes, seconds);
+            },
+          },
+          {
+            label: 'sha256sum',
+            run: async () => {
+              const seconds = await timeSeconds(async () => check('sha256sum', await sha256Tool('sha256sum', [file])));
+              return megabytesPerSecond(bytes, seconds);
+            },
+          },
+          {
+            label: 'GetObject drain',
+            run: async () => {
+              const seconds = await timeSeconds(async () => {
+                const object = await client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+                await pipeline(object.Body as Readable, new Writable({ write: (_c, _e, done) => done() }));
+              });
+              return megabytesPerSecond(bytes, seconds);
+            },
+          },
+        ],
+        {
+          warmup: 1,
+          repetitions: context.repetitions ?? (context.quick ? 3 : 7),
+          log: context.log,
+          show: (v) => `${v.toFixed(0)} MB/s`,
+        },
+      );
+      const custody = { label: 'hashStoredObject', stats: statsOf(samples, 'hashStoredObject') };
+      const measure = `SHA-256 of ${humanSize(bytes)}`;
+      return [
+        compareRow({
+          case: 'rehash',
+          measure,
+          unit: 'MB/s',
+          subject: custody,
+          baseline: { label: 'openssl dgst -sha256 (local file)', stats: statsOf(samples, 'openssl dgst') },
+          ratioMeaning: 'custody MB/s ÷ openssl MB/s',
+          target: { op: '>=', value: 0.8 },
+          note: 'custody reads through versitygw over loopback HTTP; openssl reads the page-cached file',
+        }),
+        compareRow({
+          case: 'rehash',
+          measure,
+          unit: 'MB/s',
+          subject: custody,
+          baseline: { label: 'sha256sum (local file)', stats: statsOf(samples, 'sha256sum') },
+          ratioMeaning: 'custody MB/s ÷ sha256sum MB/s',
+        }),
+        compareRow({
+          case: 'rehash',
+          measure,
+          unit: 'MB/s',
+          subject: custody,
+          baseline: { label: 'GetObject, body drained, no hash', stats: statsOf(samples, 'GetObject drain') },
+          ratioMeaning: 'custody MB/s ÷ transport-only MB/s',
+          note: 'diagnostic: the S3 read alone, the ceiling for any re-hash through S3',
+        }),
+      ];
+    } finally {
+      await client.send(
+        new DeleteObjectCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          ...(stored.VersionId && { VersionId: stored.VersionId }),
+        }),
+      );
+    }
+  },
+};

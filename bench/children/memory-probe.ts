@@ -1,0 +1,76 @@
+/**
+ * A child process for the memory case: does ONE uploadAndHash or copyAndHashOriginal (or nothing, for the
+ * floor of a process that loaded the same modules) and prints one JSON line with its own peak RSS (VmHWM
+ * from /proc/self/status), so the benchmark harness's own memory never counts.
+ *
+ *   node dist/bench/children/memory-probe.js '{"op":"upload","file":"…","key":"…"}'
+ *   node dist/bench/children/memory-probe.js '{"op":"copy","key":"…","etag":"…","size":123,"recordingId":"…"}'
+ *   node dist/bench/children/memory-probe.js '{"op":"idle"}'
+ *
+ * S3 endpoint, credentials and buckets come from the environment (workers/config.ts names).
+ */
+import { readFileSync } from 'node:fs';
+import { uploadAndHash } from '../../cli/ingest';
+import { makeCopyAndHashOriginal } from '../../activities/copy-and-hash-original';
+import { standaloneContext } from '../../activities/context';
+import { createS3Client } from '../../activities/storage/s3';
+import { loadConfig } from '../../workers/config';
+
+export type ProbeRequest =
+  | { op: 'idle' }
+  | { op: 'upload'; file: string; key: string }
+  | { op: 'copy'; key: string; etag: string; size: number; recordingId: string };
+
+export interface ProbeReport {
+  op: ProbeRequest['op'];
+  /** Peak resident set size of this process, KiB. */
+  vmHwmKiB: number;
+  bytes: number;
+  sha256?: string;
+  seconds: number;
+}
+
+function peakRssKiB(): number {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const match = /^VmHWM:\s+(\d+)\s+kB$/m.exec(status);
+  if (!match?.[1]) throw new Error('no VmHWM in /proc/self/status: the memory case needs Linux');
+  return Number(match[1]);
+}
+
+async function main(): Promise<void> {
+  const request = JSON.parse(process.argv[2] ?? '{"op":"idle"}') as ProbeRequest;
+  const config = loadConfig(process.env);
+  const s3 = createS3Client(config.s3);
+  const started = performance.now();
+  let bytes = 0;
+  let sha256: string | undefined;
+  if (request.op === 'upload') {
+    ({ bytes, sha256 } = await uploadAndHash(s3, config.buckets.incoming, request.key, request.file));
+  } else if (request.op === 'copy') {
+    const copyAndHashOriginal = makeCopyAndHashOriginal({
+      s3,
+      evidenceBucket: config.buckets.evidence,
+      context: standaloneContext(),
+    });
+    ({ bytes, sha256 } = await copyAndHashOriginal({
+      recordingId: request.recordingId,
+      source: { bucket: config.buckets.incoming, key: request.key, etag: request.etag, size: request.size },
+      originalName: 'bench.bin',
+    }));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  s3.destroy();
+  const report: ProbeReport = {
+    op: request.op,
+    vmHwmKiB: peakRssKiB(),
+    bytes,
+    ...(sha256 && { sha256 }),
+    seconds,
+  };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`memory-probe: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

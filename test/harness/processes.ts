@@ -1,0 +1,48 @@
+/** Runs the built entry points (dist/) as real processes, the way operators and the README run them. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT } from './servers';
+
+export function builtEntryPoint(relative: 'workers/main.js' | 'cli/main.js'): string {
+  const file = path.join(REPO_ROOT, 'dist', relative);
+  if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first (npm test does it in pretest)`);
+  return file;
+}
+
+export interface ProcessResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runNode(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [file, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${path.basename(file)} ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Environment for a child process that uses a test config's buckets and task queues. */
+export function envFor(overrides: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...process.env, CUSTODY_LOG_LEVEL: 'warn', ...overrides };
+}
+
+export function startNode(file: string, env: NodeJS.ProcessEnv): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  return Object.assign(child, { output: () => output });
+}
