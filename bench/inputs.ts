@@ -39,7 +39,7 @@ export async function randomFile(dir: string, bytes: number): Promise<string> {
     const zeros = Buffer.alloc(16 * MiB);
     const handle = await open(partial, 'w');
     try {
-      for (let written = 0; written < bytes; ) {
+      for (let written = 0; written < bytes;) {
         const length = Math.min(zeros.length, bytes - written);
         const block = cipher.update(zeros.subarray(0, length));
         await handle.write(block, 0, block.length);
@@ -72,8 +72,12 @@ export async function syntheticClip(dir: string, ffmpegPath: string, p: ClipPara
   const recipe = createHash('sha256').update(JSON.stringify(args)).digest('hex').slice(0, 10);
   const file = path.join(dir, `clip-${p.width}x${p.height}p${p.fps}-${p.durationS}s-${recipe}.mp4`);
   return cached(file, async (partial) => {
-    await execFileAsync(ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', ...args, partial], {
-      maxBuffer: 16 * MiB,
-    });
+    await execFileAsync(
+      ffmpegPath,
+      ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', ...args, partial],
+      {
+        maxBuffer: 16 * MiB,
+      },
+    );
   });
 }

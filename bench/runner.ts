@@ -65,7 +65,10 @@ export interface RepeatOptions {
  * Runs every variant `warmup` + `repetitions` times. Repetition r starts with variant r mod k, so with two
  * variants the order alternates (A B, B A, A B …) and neither always runs on a cache the other warmed.
  */
-export async function repeatInRotation(variants: Variant[], options: RepeatOptions): Promise<Map<string, Stats>> {
+export async function repeatInRotation(
+  variants: Variant[],
+  options: RepeatOptions,
+): Promise<Map<string, Stats>> {
   const samples = new Map<string, number[]>();
   const record = (key: string, value: number) => samples.set(key, [...(samples.get(key) ?? []), value]);
   const total = options.warmup + options.repetitions;
@@ -139,7 +142,11 @@ export interface ResultRow {
 export function compareRow(row: Omit<ResultRow, 'ratio' | 'pass'>): ResultRow {
   if (!row.baseline) return row;
   const ratio = row.subject.stats.median / row.baseline.stats.median;
-  const pass = row.target ? (row.target.op === '>=' ? ratio >= row.target.value : ratio <= row.target.value) : undefined;
+  const pass = row.target
+    ? row.target.op === '>='
+      ? ratio >= row.target.value
+      : ratio <= row.target.value
+    : undefined;
   return { ...row, ratio, ...(pass !== undefined && { pass }) };
 }
 
@@ -152,6 +159,8 @@ export interface BenchContext {
   outDir: string;
   runDir: string;
   log: (message: string) => void;
+  /** The configuration from the environment (ffmpeg paths, transcode profile); S3 fields: see s3(). */
+  config: CustodyConfig;
   /** A file of `bytes` pseudo-random bytes, generated once and cached by size. */
   randomFile(bytes: number): Promise<string>;
   /** A camera-like H.264+AAC clip (testsrc2 + sine), generated once and cached by its parameters. */

@@ -62,16 +62,23 @@ export const copyAndHashCase: BenchCase = {
               });
               return megabytesPerSecond(bytes, seconds);
             },
-            cleanup: () => deleteAllVersions(client, config.buckets.evidence, evidenceOriginalKey(lastRecording)),
+            cleanup: () =>
+              deleteAllVersions(client, config.buckets.evidence, evidenceOriginalKey(lastRecording)),
           },
           {
             label: 'GetObject → Upload',
             run: async () => {
               const seconds = await timeSeconds(async () => {
-                const object = await client.send(new GetObjectCommand(source));
+                const object = await client.send(
+                  new GetObjectCommand({ Bucket: source.bucket, Key: source.key }),
+                );
                 await new Upload({
                   client,
-                  params: { Bucket: config.buckets.evidence, Key: 'bench/copy-plain', Body: object.Body as Readable },
+                  params: {
+                    Bucket: config.buckets.evidence,
+                    Key: 'bench/copy-plain',
+                    Body: object.Body as Readable,
+                  },
                   partSize: COPY_PART_SIZE,
                   queueSize: COPY_QUEUE_SIZE,
                   leavePartsOnError: false,
@@ -95,7 +102,10 @@ export const copyAndHashCase: BenchCase = {
           measure: `copy ${humanSize(bytes)} incoming → evidence (versioned, Object Lock)`,
           unit: 'MB/s',
           subject: { label: 'copyAndHashOriginal', stats: statsOf(samples, 'copyAndHashOriginal') },
-          baseline: { label: 'GetObject piped into Upload (no hash)', stats: statsOf(samples, 'GetObject → Upload') },
+          baseline: {
+            label: 'GetObject piped into Upload (no hash)',
+            stats: statsOf(samples, 'GetObject → Upload'),
+          },
           ratioMeaning: 'custody MB/s ÷ baseline MB/s',
           note: `part size ${COPY_PART_SIZE / MiB} MiB, queue ${COPY_QUEUE_SIZE}, both; report only`,
         }),

@@ -42,7 +42,8 @@ export const ingestCase: BenchCase = {
           run: async () => {
             const seconds = await timeSeconds(async () => {
               const result = await uploadAndHash(client, bucket, 'bench/ingest-custody', file);
-              if (result.bytes !== bytes) throw new Error(`uploadAndHash sent ${result.bytes} of ${bytes} bytes`);
+              if (result.bytes !== bytes)
+                throw new Error(`uploadAndHash sent ${result.bytes} of ${bytes} bytes`);
             });
             return megabytesPerSecond(bytes, seconds);
           },

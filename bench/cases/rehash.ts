@@ -49,7 +49,8 @@ export const rehashCase: BenchCase = {
     }).done();
     const expected = await sha256Tool('openssl', ['dgst', '-sha256', file]);
     const check = (label: string, sha256: string) => {
-      if (sha256 !== expected) throw new Error(`${label} computed ${sha256}, openssl ${expected}: not the same bytes`);
+      if (sha256 !== expected)
+        throw new Error(`${label} computed ${sha256}, openssl ${expected}: not the same bytes`);
     };
 
     try {
@@ -59,7 +60,10 @@ export const rehashCase: BenchCase = {
             label: 'hashStoredObject',
             run: async () => {
               const seconds = await timeSeconds(async () => {
-                const result = await hashStoredObject(client, { ...ref, ...(stored.VersionId && { versionId: stored.VersionId }) });
+                const result = await hashStoredObject(client, {
+                  ...ref,
+                  ...(stored.VersionId && { versionId: stored.VersionId }),
+                });
                 check('hashStoredObject', result.sha256);
               });
               return megabytesPerSecond(bytes, seconds);
@@ -77,7 +81,9 @@ export const rehashCase: BenchCase = {
           {
             label: 'sha256sum',
             run: async () => {
-              const seconds = await timeSeconds(async () => check('sha256sum', await sha256Tool('sha256sum', [file])));
+              const seconds = await timeSeconds(async () =>
+                check('sha256sum', await sha256Tool('sha256sum', [file])),
+              );
               return megabytesPerSecond(bytes, seconds);
             },
           },

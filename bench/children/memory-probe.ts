@@ -27,6 +27,8 @@ export interface ProbeReport {
   vmHwmKiB: number;
   bytes: number;
   sha256?: string;
+  /** The uploaded object's ETag (upload only), for the copy that follows. */
+  etag?: string;
   seconds: number;
 }
 
@@ -44,8 +46,9 @@ async function main(): Promise<void> {
   const started = performance.now();
   let bytes = 0;
   let sha256: string | undefined;
+  let etag: string | undefined;
   if (request.op === 'upload') {
-    ({ bytes, sha256 } = await uploadAndHash(s3, config.buckets.incoming, request.key, request.file));
+    ({ bytes, sha256, etag } = await uploadAndHash(s3, config.buckets.incoming, request.key, request.file));
   } else if (request.op === 'copy') {
     const copyAndHashOriginal = makeCopyAndHashOriginal({
       s3,
@@ -65,12 +68,15 @@ async function main(): Promise<void> {
     vmHwmKiB: peakRssKiB(),
     bytes,
     ...(sha256 && { sha256 }),
+    ...(etag && { etag }),
     seconds,
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`memory-probe: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `memory-probe: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

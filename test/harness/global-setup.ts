@@ -55,4 +55,5 @@ export default async function globalSetup(): Promise<void> {
   process.env.AWS_REGION = 'us-east-1';
   process.env.CUSTODY_TEST_DATA_DIR = dataDir;
   process.env.CUSTODY_TEST_SERVERS = 'started';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'; // Node 20 is pinned on purpose
 }

@@ -1,0 +1,131 @@
+/**
+ * Memory must not grow with the recording: peak RSS of a separate child process (bench/children/
+ * memory-probe.ts, VmHWM) doing uploadAndHash, then copyAndHashOriginal, of a small and a large file.
+ * Target: peak(large) ÷ peak(small) ≤ 1.2 for each. A child that loads the same modules and does nothing
+ * shows the floor.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { evidenceOriginalKey } from '../../activities/storage/keys';
+import type { ProbeReport, ProbeRequest } from '../children/memory-probe';
+import {
+  compareRow,
+  GiB,
+  humanSize,
+  MiB,
+  repeatInRotation,
+  statsOf,
+  type BenchCase,
+  type BenchContext,
+} from '../runner';
+import { deleteAllVersions } from '../s3-helpers';
+
+const PROBE = path.join(__dirname, '..', 'children', 'memory-probe.js');
+
+async function probe(context: BenchContext, request: ProbeRequest): Promise<ProbeReport> {
+  const env = await context.childEnv();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [PROBE, JSON.stringify(request)], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const line = stdout.trim().split('\n').pop();
+      if (code !== 0 || !line) {
+        reject(
+          new Error(`memory probe ${request.op} exited with ${code}: ${stderr.trim() || stdout.trim()}`),
+        );
+        return;
+      }
+      resolve(JSON.parse(line) as ProbeReport);
+    });
+  });
+}
+
+const toMiB = (kib: number) => kib / 1024;
+
+export const memoryCase: BenchCase = {
+  name: 'memory',
+  title: 'memory: peak RSS of a child doing uploadAndHash / copyAndHashOriginal, small vs large file',
+  estimate: { full: '4 min', quick: '1 min' },
+  async run(context) {
+    const small = 64 * MiB;
+    const large = context.quick ? GiB : 4 * GiB;
+    const files = new Map([
+      [small, await context.randomFile(small)],
+      [large, await context.randomFile(large)],
+    ]);
+    const { config, client } = await context.s3();
+    const leftovers: { bucket: string; prefix: string }[] = [];
+    const cleanup = async () => {
+      for (const { bucket, prefix } of leftovers.splice(0)) await deleteAllVersions(client, bucket, prefix);
+    };
+
+    /** One child uploads the file, a second copies that object into the evidence store. */
+    const uploadThenCopy = async (bytes: number) => {
+      const key = `bench/memory-${bytes}-${randomBytes(3).toString('hex')}`;
+      const recordingId = `bench-memory-${randomBytes(4).toString('hex')}`;
+      leftovers.push(
+        { bucket: config.buckets.incoming, prefix: key },
+        { bucket: config.buckets.evidence, prefix: evidenceOriginalKey(recordingId) },
+      );
+      const upload = await probe(context, { op: 'upload', file: files.get(bytes)!, key });
+      if (upload.bytes !== bytes || !upload.etag)
+        throw new Error(`upload probe sent ${upload.bytes} of ${bytes} bytes`);
+      const copy = await probe(context, { op: 'copy', key, etag: upload.etag, size: bytes, recordingId });
+      if (copy.sha256 !== upload.sha256) {
+        throw new Error(
+          `the copy hashed to ${copy.sha256}, the upload to ${upload.sha256}: not the same bytes`,
+        );
+      }
+      return { upload: toMiB(upload.vmHwmKiB), copy: toMiB(copy.vmHwmKiB) };
+    };
+
+    const smallLabel = humanSize(small);
+    const largeLabel = humanSize(large);
+    try {
+      const samples = await repeatInRotation(
+        [
+          { label: smallLabel, run: () => uploadThenCopy(small), cleanup },
+          { label: largeLabel, run: () => uploadThenCopy(large), cleanup },
+          { label: 'idle', run: async () => toMiB((await probe(context, { op: 'idle' })).vmHwmKiB) },
+        ],
+        {
+          warmup: 0,
+          repetitions: context.repetitions ?? (context.quick ? 2 : 3),
+          log: context.log,
+          show: (v) => `${v.toFixed(0)} MiB peak RSS`,
+        },
+      );
+      const row = (op: 'upload' | 'copy', name: string) =>
+        compareRow({
+          case: 'memory',
+          measure: `peak RSS of a child process: ${name}`,
+          unit: 'MiB',
+          subject: { label: largeLabel, stats: statsOf(samples, `${largeLabel} ${op}`) },
+          baseline: { label: smallLabel, stats: statsOf(samples, `${smallLabel} ${op}`) },
+          ratioMeaning: `peak(${largeLabel}) ÷ peak(${smallLabel})`,
+          target: { op: '<=', value: 1.2 },
+        });
+      return [
+        row('upload', 'uploadAndHash'),
+        row('copy', 'copyAndHashOriginal'),
+        {
+          case: 'memory',
+          measure: 'peak RSS of a child process that loads the same modules and does nothing',
+          unit: 'MiB',
+          subject: { label: 'idle', stats: statsOf(samples, 'idle') },
+          note: 'the floor: Node, the AWS SDK, Temporal client modules',
+        },
+      ];
+    } finally {
+      await cleanup();
+    }
+  },
+};

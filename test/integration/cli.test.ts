@@ -1,0 +1,193 @@
+/**
+ * The `custody` command as a user runs it (the built dist/cli/main.js as a child process) against the real
+ * stack: ingest of a large file with its hash checked independently, status, log, and verify catching
+ * tampering with the custody log and with a stored original.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  CopyObjectCommand,
+  CreateBucketCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
+import { createTestStack, type TestStack } from '../harness/stack';
+import { builtEntryPoint, runNode } from '../harness/processes';
+import { syntheticClip } from '../fixtures/media';
+import { readCustodyLog } from '../../activities/custody-log/read';
+import { custodyLogEntryKey } from '../../activities/storage/keys';
+import type { RecordingStatus } from '../../activities/types';
+
+const cli = builtEntryPoint('cli/main.js');
+let stack: TestStack;
+let scratch: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  stack = await createTestStack('cli');
+  scratch = mkdtempSync(path.join(tmpdir(), 'custody-cli-'));
+  const { buckets, taskQueues } = stack.config;
+  env = {
+    ...process.env,
+    CUSTODY_TASK_QUEUE_PREFIX: taskQueues.orchestration.replace(/-orchestration$/, ''),
+    CUSTODY_BUCKET_INCOMING: buckets.incoming,
+    CUSTODY_BUCKET_EVIDENCE: buckets.evidence,
+    CUSTODY_BUCKET_DERIVATIVES: buckets.derivatives,
+    CUSTODY_BUCKET_AUDIT: buckets.audit,
+    CUSTODY_BUCKET_QUARANTINE: buckets.quarantine,
+  };
+});
+afterAll(async () => {
+  await stack?.stop();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+const custody = (args: string[], extraEnv: Record<string, string> = {}) =>
+  runNode(cli, args, { ...env, ...extraEnv }, 300_000);
+
+async function result(recordingId: string): Promise<RecordingStatus> {
+  return stack.clients.client.workflow.getHandle(`rec-${recordingId}`).result();
+}
+
+/** A file of `megabytes` MiB: a real clip at the front (so ffprobe accepts it), random bytes after it. */
+async function largeMediaFile(megabytes: number): Promise<{ file: string; sha256: string }> {
+  const clip = readFileSync(await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 }));
+  const file = path.join(scratch, 'large-recording.mp4');
+  const hash = createHash('sha256');
+  const out = createWriteStream(file);
+  const write = (chunk: Buffer) =>
+    new Promise<void>((resolve, reject) => {
+      hash.update(chunk);
+      out.write(chunk, (err) => (err ? reject(err) : resolve()));
+    });
+  await write(clip);
+  const chunk = randomBytes(1024 * 1024);
+  for (let i = 0; i < megabytes; i++) await write(chunk);
+  await new Promise<void>((resolve) => out.end(resolve));
+  return { file, sha256: hash.digest('hex') };
+}
+
+let ingested: { recordingId: string; sha256: string; bytes: number };
+
+test('custody ingest of a 200 MB file: the stored hash equals an independent SHA-256 of the source', async () => {
+  const { file, sha256 } = await largeMediaFile(200);
+  const run = await custody([
+    'ingest', file, '--device', 'cam-0815', '--recorded-at', '2026-11-21T14:00:00Z', '--by', 'admin-1', '--json',
+  ]);
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  ingested = JSON.parse(run.stdout) as typeof ingested;
+  expect(ingested.sha256).toBe(sha256);
+  expect(ingested.bytes).toBeGreaterThan(200 * 1024 * 1024);
+
+  const done = await result(ingested.recordingId);
+  expect(done.state).toBe('retained');
+  expect(done.sha256).toBe(sha256);
+  const tags = await stack.clients.s3.send(
+    new GetObjectTaggingCommand({ Bucket: done.original!.bucket, Key: done.original!.key, VersionId: done.original!.versionId }),
+  );
+  expect(tags.TagSet).toContainEqual({ Key: 'sha256', Value: sha256 });
+});
+
+test('custody status shows the recording; an unknown id exits 2', async () => {
+  const human = await custody(['status', ingested.recordingId]);
+  expect(human.code).toBe(0);
+  expect(human.stdout).toMatch(/^state\s+retained$/m);
+  expect(human.stdout).toContain(ingested.sha256);
+  const json = JSON.parse((await custody(['status', ingested.recordingId, '--json'])).stdout) as RecordingStatus;
+  expect(json).toMatchObject({ recordingId: ingested.recordingId, state: 'retained', deviceId: 'cam-0815', recordedAt: '2026-11-21T14:00:00.000Z' });
+  expect(json.media?.videoCodec).toBe('h264');
+
+  const unknown = await custody(['status', 'ffffffffffffffffffff']);
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toContain('unknown recording id ffffffffffffffffffff');
+});
+
+test('custody ingest with a wrong --sha256 quarantines and keeps the bytes', async () => {
+  const clip = await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 });
+  const run = await custody(['ingest', clip, '--sha256', 'cd'.repeat(32), '--json']);
+  expect(run.code).toBe(0);
+  expect(run.stderr).toContain('will be quarantined');
+  const { recordingId } = JSON.parse(run.stdout) as { recordingId: string };
+  let status: RecordingStatus | undefined;
+  for (let i = 0; i < 80 && status?.state !== 'quarantined'; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    status = JSON.parse((await custody(['status', recordingId, '--json'])).stdout) as RecordingStatus;
+  }
+  expect(status?.quarantine?.reason).toBe('hash-mismatch');
+  const human = await custody(['status', recordingId]);
+  expect(human.stdout).toMatch(/quarantine\s+hash-mismatch: SHA-256 of the received bytes/);
+});
+
+test('custody log prints the chain; custody verify says OK', async () => {
+  const log = await custody(['log', ingested.recordingId]);
+  expect(log.code).toBe(0);
+  expect(log.stdout).toMatch(/^0\s+\S+\s+admin-1\s+recording\.received/m);
+  const verify = await custody(['verify', ingested.recordingId]);
+  expect(verify.stdout).toMatch(/^OK /);
+  expect(verify.code).toBe(0);
+});
+
+test('custody verify detects a tampered custody-log entry (in a scratch copy of the audit store)', async () => {
+  const scratchAudit = `${stack.config.buckets.audit}-tampered`.slice(0, 63);
+  await stack.clients.s3.send(new CreateBucketCommand({ Bucket: scratchAudit }));
+  const entries = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, ingested.recordingId);
+  for (const entry of entries) {
+    const stored = entry.seq === 1 ? { ...entry, details: { ...entry.details, bytes: 1 } } : entry;
+    await stack.clients.s3.send(
+      new PutObjectCommand({
+        Bucket: scratchAudit,
+        Key: custodyLogEntryKey(ingested.recordingId, entry.seq),
+        Body: JSON.stringify(stored),
+      }),
+    );
+  }
+  const verify = await custody(['verify', ingested.recordingId], { CUSTODY_BUCKET_AUDIT: scratchAudit });
+  expect(verify.code).toBe(3);
+  expect(verify.stdout).toContain('MISMATCH');
+  expect(verify.stdout).toContain('hash mismatch at seq 1');
+});
+
+test('custody verify detects a tampered copy of the original (in a scratch bucket)', async () => {
+  const status = await result(ingested.recordingId);
+  const scratchBucket = `${stack.config.buckets.evidence}-copy`.slice(0, 63);
+  await stack.clients.s3.send(new CreateBucketCommand({ Bucket: scratchBucket }));
+  // An untouched copy verifies; one with a single flipped byte does not.
+  await stack.clients.s3.send(
+    new CopyObjectCommand({
+      Bucket: scratchBucket,
+      Key: 'intact',
+      CopySource: `${status.original!.bucket}/${status.original!.key}?versionId=${status.original!.versionId}`,
+    }),
+  );
+  const intact = await custody(['verify', ingested.recordingId, '--copy', `s3://${scratchBucket}/intact`]);
+  expect(intact.code).toBe(0);
+  const original = await stack.clients.s3.send(new GetObjectCommand({ Bucket: scratchBucket, Key: 'intact' }));
+  const bytes = Buffer.from(await original.Body!.transformToByteArray());
+  bytes[bytes.length >> 1]! ^= 0x01;
+  await stack.clients.s3.send(new PutObjectCommand({ Bucket: scratchBucket, Key: 'tampered', Body: bytes }));
+  const verify = await custody(['verify', ingested.recordingId, '--copy', `s3://${scratchBucket}/tampered`, '--json']);
+  expect(verify.code).toBe(3);
+  const report = JSON.parse(verify.stdout) as { ok: boolean; original: { expectedSha256: string; actualSha256: string } };
+  expect(report.ok).toBe(false);
+  expect(report.original.expectedSha256).toBe(ingested.sha256);
+  expect(report.original.actualSha256).not.toBe(ingested.sha256);
+});
+
+test('bad CLI input names the problem and the fix', async () => {
+  const missing = await custody(['ingest', path.join(scratch, 'nope.mp4')]);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toContain('Cannot read');
+  const clip = await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 });
+  const badPolicy = await custody(['ingest', clip, '--policy', 'no-such-pack']);
+  expect(badPolicy.code).toBe(1);
+  expect(badPolicy.stderr).toMatch(/unknown rule pack no-such-pack; known: .*bw-polg-44/);
+  const badDate = await custody(['ingest', clip, '--recorded-at', 'last tuesday']);
+  expect(badDate.stderr).toContain('--recorded-at last tuesday is not a date');
+  const badConfig = await custody(['status', 'x'], { AWS_ENDPOINT_URL_S3: 'not a url' });
+  expect(badConfig.code).toBe(78);
+  expect(badConfig.stderr).toContain('AWS_ENDPOINT_URL_S3="not a url" is invalid');
+});
