@@ -23,7 +23,13 @@ function input(overrides: Partial<CertificateInput> = {}): CertificateInput {
         etag: 'e1',
         sha256: sha('original'),
       },
-      { bucket: 'custody-evidence', key: 'recordings/rec-01/original', versionId: 'm1', kind: 'delete-marker', bytes: 0 },
+      {
+        bucket: 'custody-evidence',
+        key: 'recordings/rec-01/original',
+        versionId: 'm1',
+        kind: 'delete-marker',
+        bytes: 0,
+      },
       {
         bucket: 'custody-derivatives',
         key: 'recordings/rec-01/proxy.mp4',
@@ -71,7 +77,7 @@ describe('buildCertificate', () => {
 
   it('leaves out unknown fields and undefined optionals rather than hashing or refusing them', () => {
     const withExtra = { ...input(), stray: 'x', rulePack: { ...input().rulePack, citation: undefined } };
-    const certificate = buildCertificate(withExtra as CertificateInput);
+    const certificate = buildCertificate(withExtra);
     expect(certificate).not.toHaveProperty('stray');
     expect(certificate.rulePack).not.toHaveProperty('citation');
     expect(verifyCertificate(certificate).ok).toBe(true);
@@ -84,7 +90,9 @@ describe('buildCertificate', () => {
     ['the custody log head', { custodyLog: { headSeq: 8, headHash: sha('head') } }],
     ['the approvals', { approvals: [{ actor: 'p-2', at: '2026-12-18T08:00:00.000Z' }] }],
   ])('changes the hash when %s changes', (_what, change) => {
-    expect(buildCertificate(input(change)).certificateHash).not.toBe(buildCertificate(input()).certificateHash);
+    expect(buildCertificate(input(change)).certificateHash).not.toBe(
+      buildCertificate(input()).certificateHash,
+    );
   });
 
   it('refuses bad input, naming every problem', () => {
@@ -160,7 +168,9 @@ describe('verifyCertificate', () => {
     const certificate = buildCertificate(input());
     const other = { ...certificate, format: 'custody.deletion-certificate/v9' };
     expect(verifyCertificate(other)).toMatchObject({ ok: false });
-    expect(!verifyCertificate(other).ok && JSON.stringify(verifyCertificate(other))).toMatch(/format must be/);
+    expect(!verifyCertificate(other).ok && JSON.stringify(verifyCertificate(other))).toMatch(
+      /format must be/,
+    );
     expect(verifyCertificate(null)).toMatchObject({ ok: false });
     expect(verifyCertificate([certificate])).toMatchObject({ ok: false });
     expect(verifyCertificate({ ...certificate, objects: [null] })).toMatchObject({ ok: false });

@@ -142,7 +142,11 @@ function shapeProblems(input: CertificateInput): string[] {
   instant(input.deletedAt, 'deletedAt');
   if (!DELETION_CAUSES.includes(input.cause)) {
     problems.push(`cause must be one of ${DELETION_CAUSES.join(', ')}, got ${String(input.cause)}`);
-  } else if (input.cause === 'deadline' && isCanonicalInstant(input.deadline) && input.deletedAt < input.deadline) {
+  } else if (
+    input.cause === 'deadline' &&
+    isCanonicalInstant(input.deadline) &&
+    input.deletedAt < input.deadline
+  ) {
     // Canonical ISO UTC strings compare in time order.
     problems.push(
       `cause is deadline but deletedAt ${input.deletedAt} lies before the deadline ${input.deadline}: use early`,
@@ -225,9 +229,7 @@ export function buildCertificate(input: CertificateInput): DeletionCertificate {
   return { ...unsealed, certificateHash: hashCertificate(unsealed) };
 }
 
-export type CertificateVerdict =
-  | { ok: true; certificateHash: string }
-  | { ok: false; problems: string[] };
+export type CertificateVerdict = { ok: true; certificateHash: string } | { ok: false; problems: string[] };
 
 /**
  * Checks a certificate as read from storage: known format, well-formed fields, and certificateHash equal to

@@ -88,7 +88,8 @@ interface Inventory {
 
 type KeyRef = { bucket: string; key: string };
 
-const refId = (v: { bucket: string; key: string; versionId: string }) => `${v.bucket}\n${v.key}\n${v.versionId}`;
+const refId = (v: { bucket: string; key: string; versionId: string }) =>
+  `${v.bucket}\n${v.key}\n${v.versionId}`;
 const keyId = (v: KeyRef) => `${v.bucket}\n${v.key}`;
 const describeVersion = (v: { bucket: string; key: string; versionId: string }) =>
   `s3://${v.bucket}/${v.key} version ${v.versionId}`;
@@ -108,15 +109,19 @@ function preconditionFailed(err: unknown): boolean {
 }
 
 function validateInput(input: DeleteRecordingInput): void {
-  const refuse = (why: string) => {
+  const refuse = (why: string): never => {
     throw ApplicationFailure.nonRetryable(`deleteRecording: ${why}`, 'InvalidDeletionRequest');
   };
   if (typeof input.recordingId !== 'string' || !/^[A-Za-z0-9._-]+$/.test(input.recordingId)) {
-    refuse(`recordingId must be a recording id (letters, digits, . _ -), got ${JSON.stringify(input.recordingId)}`);
+    refuse(
+      `recordingId must be a recording id (letters, digits, . _ -), got ${JSON.stringify(input.recordingId)}`,
+    );
   }
-  if (!Array.isArray(input.objects) || input.objects.length === 0) refuse('objects must name at least one key');
+  if (!Array.isArray(input.objects) || input.objects.length === 0)
+    refuse('objects must name at least one key');
   for (const object of input.objects) {
-    if (!object.bucket || !object.key) refuse(`every object needs a bucket and a key, got ${JSON.stringify(object)}`);
+    if (!object.bucket || !object.key)
+      refuse(`every object needs a bucket and a key, got ${JSON.stringify(object)}`);
     // A guard against deleting someone else's data: every key of a recording names its id as a path segment.
     if (!object.key.split('/').includes(input.recordingId)) {
       refuse(
@@ -129,9 +134,11 @@ function validateInput(input: DeleteRecordingInput): void {
 
 export function makeDeleteRecording(deps: DeleteRecordingDeps) {
   const { s3, context } = deps;
+  // Every request of this activity stops when Temporal cancels it.
   const send: S3Client['send'] = ((command: Parameters<S3Client['send']>[0]) =>
     s3.send(command, { abortSignal: context.cancellationSignal })) as S3Client['send'];
-  const lockEnabled = new Map<string, Promise<boolean>>();
+  /** Whether a bucket has Object Lock: fixed when a bucket is created, so asked once per bucket. */
+  const lockEnabled = new Map<string, boolean>();
 
   /** Every version and delete marker stored under exactly this key. */
   async function listPresent(ref: KeyRef): Promise<DeletedVersion[]> {
@@ -161,28 +168,40 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
       }
       for (const marker of page.DeleteMarkers ?? []) {
         if (marker.Key !== ref.key || !marker.VersionId) continue;
-        found.push({ bucket: ref.bucket, key: ref.key, versionId: marker.VersionId, kind: 'delete-marker', bytes: 0 });
+        found.push({
+          bucket: ref.bucket,
+          key: ref.key,
+          versionId: marker.VersionId,
+          kind: 'delete-marker',
+          bytes: 0,
+        });
       }
       if (!page.IsTruncated) return found;
       if (page.NextKeyMarker === keyMarker && page.NextVersionIdMarker === versionIdMarker) {
-        throw new Error(`ListObjectVersions of s3://${ref.bucket}/${ref.key} does not advance; is the store paginating?`);
+        throw new Error(
+          `ListObjectVersions of s3://${ref.bucket}/${ref.key} does not advance; is the store paginating?`,
+        );
       }
       keyMarker = page.NextKeyMarker;
       versionIdMarker = page.NextVersionIdMarker;
     }
   }
 
-  function bucketHasObjectLock(bucket: string): Promise<boolean> {
-    let known = lockEnabled.get(bucket);
-    if (!known) {
-      known = send(new GetObjectLockConfigurationCommand({ Bucket: bucket })).then(
-        (result) => result.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled',
-        // A bucket created without Object Lock has no configuration; S3 answers with an error.
-        () => false,
-      );
-      lockEnabled.set(bucket, known);
+  async function bucketHasObjectLock(bucket: string): Promise<boolean> {
+    const known = lockEnabled.get(bucket);
+    if (known !== undefined) return known;
+    let enabled: boolean;
+    try {
+      const result = await send(new GetObjectLockConfigurationCommand({ Bucket: bucket }));
+      enabled = result.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled';
+    } catch (err) {
+      // A bucket created without Object Lock has no configuration. Any other error (a cancelled request,
+      // an outage) must not be remembered as "no lock", or later calls would skip the lock check.
+      if (errorName(err) !== 'ObjectLockConfigurationNotFoundError') throw err;
+      enabled = false;
     }
-    return known;
+    lockEnabled.set(bucket, enabled);
+    return enabled;
   }
 
   /** Why a version cannot be deleted, or undefined when nothing holds it. Markers cannot be locked. */
@@ -209,7 +228,7 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
         `Only recordings that are not evidence reach deletion, so this should be impossible and must be ` +
         `investigated: check the recording's custody log for who locked it and why. ` +
         (deletedSome
-          ? `Versions deleted before the refusal are listed in s3://${deps.auditBucket}/${deletionInventoryKey(recordingId, 1)}.`
+          ? `Versions this or an earlier attempt may have deleted are listed in s3://${deps.auditBucket}/${deletionInventoryKey(recordingId, 1)} (and its supplements).`
           : 'Nothing was deleted.'),
       'DeletionBlockedByLock',
     );
@@ -224,7 +243,8 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
         const object = await send(new GetObjectCommand({ Bucket: deps.auditBucket, Key: key }));
         text = await object.Body!.transformToString();
       } catch (err) {
-        if (isNotFound(err)) return { parts, keys: parts.map((_, i) => deletionInventoryKey(recordingId, i + 1)) };
+        if (isNotFound(err))
+          return { parts, keys: parts.map((_, i) => deletionInventoryKey(recordingId, i + 1)) };
         throw err;
       }
       const parsed = JSON.parse(text) as Partial<InventoryPart>;
@@ -249,7 +269,11 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
     if (version.kind !== 'version') return version;
     try {
       const tags = await send(
-        new GetObjectTaggingCommand({ Bucket: version.bucket, Key: version.key, VersionId: version.versionId }),
+        new GetObjectTaggingCommand({
+          Bucket: version.bucket,
+          Key: version.key,
+          VersionId: version.versionId,
+        }),
       );
       const sha256 = tags.TagSet?.find((tag) => tag.Key === SHA256_TAG)?.Value;
       return sha256 && /^[0-9a-f]{64}$/.test(sha256) ? { ...version, sha256 } : version;
@@ -284,12 +308,15 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
 
   async function deleteVersion(recordingId: string, version: DeletedVersion): Promise<void> {
     try {
-      await send(new DeleteObjectCommand({ Bucket: version.bucket, Key: version.key, VersionId: version.versionId }));
+      await send(
+        new DeleteObjectCommand({ Bucket: version.bucket, Key: version.key, VersionId: version.versionId }),
+      );
     } catch (err) {
       if (isNotFound(err)) return; // deleted by an earlier attempt
       if (isAccessDenied(err)) {
         const lock =
-          (await lockOn(version)) ?? (/object lock/i.test((err as Error).message) ? 'object lock' : undefined);
+          (await lockOn(version)) ??
+          (/object lock/i.test((err as Error).message) ? 'object lock' : undefined);
         if (lock) throw blockedByLock(recordingId, [`${describeVersion(version)}: ${lock}`], true);
       }
       throw err;
@@ -339,7 +366,7 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
         const lock = await lockOn(version);
         if (lock) locks.push(`${describeVersion(version)}: ${lock}`);
       }
-      if (locks.length > 0) throw blockedByLock(recordingId, locks, false);
+      if (locks.length > 0) throw blockedByLock(recordingId, locks, inventory.parts.length > 0);
 
       const recorded = new Set(inventory.parts.flatMap((p) => p.versions).map(refId));
       const unrecorded = present.filter((version) => !recorded.has(refId(version)));
@@ -361,7 +388,10 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
     }
 
     // Data versions first, markers last: a hidden older version never becomes the current one.
-    const order = [...present.filter((v) => v.kind === 'version'), ...present.filter((v) => v.kind !== 'version')];
+    const order = [
+      ...present.filter((v) => v.kind === 'version'),
+      ...present.filter((v) => v.kind !== 'version'),
+    ];
     let done = 0;
     for (const version of order) {
       await deleteVersion(recordingId, version);

@@ -10,15 +10,17 @@ import { makeCopyAndHashOriginal } from './copy-and-hash-original';
 import { makeAppendCustodyEntry } from './append-custody-entry';
 import { makeQuarantineRecording } from './quarantine-recording';
 import { makeRemoveFromInbox } from './remove-from-inbox';
-import { makeProbeMedia, type ProbePort } from './probe-media';
+import { makeProbeMedia } from './probe-media';
 import { makeSweepInbox } from './sweep-inbox';
+import { makeTranscodeRecording } from './transcode-recording';
+import { resolveTranscodeProfile, type MediaTools } from './media/ffmpeg';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 
 export interface ActivityDeps {
   config: CustodyConfig;
   s3: S3Client;
-  media: ProbePort;
+  media: MediaTools;
   metrics?: CustodyMetrics;
   context?: ActivityContextPort;
   /** A Temporal client, for the activities that start workflows (the inbox sweep). */
@@ -67,6 +69,19 @@ export function createActivities(deps: ActivityDeps) {
     quarantineRecording: makeQuarantineRecording({ s3, quarantineBucket: config.buckets.quarantine, ...withMetrics }),
     removeFromInbox: makeRemoveFromInbox({ s3 }),
     sweepInbox: makeSweepInbox({ s3, temporal: deps.temporal, context }),
+    transcodeRecording: makeTranscodeRecording({
+      s3,
+      media: deps.media,
+      derivativesBucket: config.buckets.derivatives,
+      tmpDir: config.media.tmpDir,
+      profile: resolveTranscodeProfile({
+        preset: config.media.preset,
+        crf: config.media.crf,
+        spriteIntervalS: config.media.spriteIntervalSeconds,
+      }),
+      context,
+      ...withMetrics,
+    }),
     appendCustodyEntry: makeAppendCustodyEntry({
       s3,
       auditBucket: config.buckets.audit,

@@ -64,7 +64,11 @@ export function makeLockEvidence(deps: LockEvidenceDeps) {
   async function readRetention(object: EvidenceVersion): Promise<Retention> {
     try {
       const result = await deps.s3.send(
-        new GetObjectRetentionCommand({ Bucket: object.bucket, Key: object.key, VersionId: object.versionId }),
+        new GetObjectRetentionCommand({
+          Bucket: object.bucket,
+          Key: object.key,
+          VersionId: object.versionId,
+        }),
       );
       const until = result.Retention?.RetainUntilDate;
       return {
@@ -131,10 +135,17 @@ export function makeLockEvidence(deps: LockEvidenceDeps) {
 
   return async function lockEvidence(input: LockEvidenceInput): Promise<LockedVersion[]> {
     const parsed = parseInstant(input.retainUntil);
-    if (!parsed.ok) throw ApplicationFailure.nonRetryable(`lockEvidence retainUntil: ${parsed.error}`, 'InvalidRetainUntil');
+    if (!parsed.ok)
+      throw ApplicationFailure.nonRetryable(
+        `lockEvidence retainUntil: ${parsed.error}`,
+        'InvalidRetainUntil',
+      );
     const requestedMs = Math.ceil(parsed.epochMs / 1000) * 1000;
     if (input.objects.length === 0) {
-      throw ApplicationFailure.nonRetryable('lockEvidence needs at least one object version to lock', 'InvalidInput');
+      throw ApplicationFailure.nonRetryable(
+        'lockEvidence needs at least one object version to lock',
+        'InvalidInput',
+      );
     }
     const missingVersion = input.objects.find((object) => !object.bucket || !object.key || !object.versionId);
     if (missingVersion) {

@@ -64,6 +64,30 @@ export interface StoredOriginal {
   bytes: number;
 }
 
+export interface Derivative {
+  kind: 'proxy' | 'sprite' | 'poster';
+  bucket: string;
+  key: string;
+  versionId: string;
+  sha256: string;
+  bytes: number;
+  contentType: string;
+  width: number;
+  height: number;
+}
+
+/** The review derivatives of one recording and how they were made (one ffmpeg run). */
+export interface DerivativeSet {
+  inputSha256: string;
+  ffmpegVersion: string;
+  /** The exact ffmpeg arguments, with paths replaced by placeholders. */
+  args: string[];
+  elapsedS: number;
+  /** Set when only part of a truncated recording decoded: the proxy covers what was readable. */
+  partial: { declaredS: number; decodedS: number; reason: string } | null;
+  derivatives: Derivative[];
+}
+
 export const QUARANTINE_REASONS = [
   'empty-file',
   'hash-mismatch',
@@ -116,6 +140,9 @@ export interface RecordingStatus {
   ingestedAt: string;
   policy: string;
   original?: StoredOriginal;
+  derivatives?: DerivativeSet;
+  /** True once the review proxy, sprite and poster are stored. */
+  reviewReady: boolean;
   quarantine?: QuarantineRecord;
   lastError?: LastError;
   custodyLogHead: { seq: number; hash: string };

@@ -8,7 +8,12 @@
  * It takes the facts rather than a finished certificate because sealing hashes with node:crypto, which
  * workflow code cannot use; building is deterministic, so a retry rebuilds the very same certificate.
  */
-import { PutObjectCommand, GetObjectCommand, GetObjectRetentionCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  PutObjectCommand,
+  GetObjectCommand,
+  GetObjectRetentionCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
 import {
   buildCertificate,
@@ -51,12 +56,18 @@ export function makeWriteCertificate(deps: WriteCertificateDeps) {
     try {
       certificate = buildCertificate(input);
     } catch (err) {
-      if (err instanceof CertificateInputError) throw ApplicationFailure.nonRetryable(err.message, 'CertificateInvalid');
+      if (err instanceof CertificateInputError)
+        throw ApplicationFailure.nonRetryable(err.message, 'CertificateInvalid');
       throw err;
     }
     const key = certificateKey(certificate.recordingId);
     const retainUntil = addDuration(certificate.deletedAt, deps.auditRetention);
-    const written = { bucket: deps.auditBucket, key, certificateHash: certificate.certificateHash, retainUntil };
+    const written = {
+      bucket: deps.auditBucket,
+      key,
+      certificateHash: certificate.certificateHash,
+      retainUntil,
+    };
     try {
       await deps.s3.send(
         new PutObjectCommand({
@@ -102,12 +113,18 @@ export interface StoredCertificate {
   lock?: { mode: string; retainUntil: string };
 }
 
-function parseStored(text: string): { certificate: DeletionCertificate | undefined; verdict: CertificateVerdict } {
+function parseStored(text: string): {
+  certificate: DeletionCertificate | undefined;
+  verdict: CertificateVerdict;
+} {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    return { certificate: undefined, verdict: { ok: false, problems: [`not JSON: ${(err as Error).message}`] } };
+    return {
+      certificate: undefined,
+      verdict: { ok: false, problems: [`not JSON: ${(err as Error).message}`] },
+    };
   }
   return { certificate: parsed as DeletionCertificate, verdict: verifyCertificate(parsed) };
 }

@@ -18,6 +18,8 @@ export interface RunInfo {
   revision: string;
   machine: MachineInfo;
   versions: Versions;
+  /** 1/5/15-minute load averages when the run started and ended: a busy shared machine shows here. */
+  loadAverage: { atStart: number[]; atEnd?: number[] };
 }
 
 export interface CaseRecord {
@@ -72,6 +74,16 @@ function verdict(row: ResultRow): string {
 
 const cell = (text: string) => text.replace(/\|/g, '\\|');
 
+/** Median CPU per run, custody / baseline, e.g. "2.1 / 1.7 CPU s/GB". */
+function cpuCell(row: ResultRow): string {
+  if (!row.cpu) return '—';
+  const digits = (v: number) => v.toFixed(v < 10 ? 2 : 1);
+  const baseline = row.cpu.baseline ? ` / ${digits(row.cpu.baseline.median)}` : '';
+  return `${digits(row.cpu.subject.median)}${baseline} ${row.cpu.unit}`;
+}
+
+const loadText = (load: number[]) => load.map((l) => l.toFixed(1)).join(' / ');
+
 export function renderMarkdown(results: ResultsFile, title = 'Benchmark results'): string {
   const records = Object.values(results.cases);
   const runs = new Map<string, RunInfo>();
@@ -87,13 +99,13 @@ export function renderMarkdown(results: ResultsFile, title = 'Benchmark results'
       'rotating order after a warm-up, on a fresh versitygw on loopback; inputs are page-cached files of ' +
       'pseudo-random bytes. MB = 10⁶ bytes. A --quick result never replaces a full one here.',
     '',
-    '| case | measure | custody | baseline | unit | n | ratio | target | result | run |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| case | measure | custody | baseline | unit | n | ratio | target | result | CPU custody / baseline | run |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const record of records) {
     if (record.error) {
       lines.push(
-        `| ${record.case} | ${cell(record.title)} | — | — | — | — | — | — | **ERROR** | ${record.run.id} |`,
+        `| ${record.case} | ${cell(record.title)} | — | — | — | — | — | — | **ERROR** | — | ${record.run.id} |`,
       );
       continue;
     }
@@ -105,7 +117,8 @@ export function renderMarkdown(results: ResultsFile, title = 'Benchmark results'
       const target = row.target ? `${row.target.op === '>=' ? '≥' : '≤'} ${row.target.value}×` : '—';
       lines.push(
         `| ${row.case} | ${cell(row.measure)} | ${cell(row.subject.label)}: ${formatStats(row.subject.stats, row.unit)} ` +
-          `| ${baseline} | ${row.unit} | ${row.subject.stats.n} | ${ratio} | ${target} | ${verdict(row)} | ${record.run.id} |`,
+          `| ${baseline} | ${row.unit} | ${row.subject.stats.n} | ${ratio} | ${target} | ${verdict(row)} | ${cpuCell(row)} ` +
+          `| ${record.run.id} |`,
       );
     }
   }
@@ -127,6 +140,8 @@ export function renderMarkdown(results: ResultsFile, title = 'Benchmark results'
       `### ${run.id} (${run.mode})`,
       '',
       `- date: ${run.date}; revision ${run.revision}; arguments: \`${run.args.join(' ') || '(none)'}\``,
+      `- load average (1/5/15 min): ${loadText(run.loadAverage.atStart)} at the start, ` +
+        `${run.loadAverage.atEnd ? loadText(run.loadAverage.atEnd) : 'unknown'} at the end`,
       `- machine: ${m.cores} cores, ${m.cpuModel}${m.shaExtensions ? ' (SHA extensions)' : ''}, ` +
         `${m.memoryGiB} GiB memory, ${m.kernel}`,
       `- versions: ${Object.entries(run.versions)

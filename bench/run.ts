@@ -8,6 +8,7 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -123,9 +124,13 @@ async function main(): Promise<number> {
     revision: gitRevision(),
     machine: machineInfo(),
     versions: toolVersions(envConfig.media.ffmpegPath),
+    loadAverage: { atStart: os.loadavg() },
   };
   log(`run ${run.id} (${run.mode}) in ${runDir}; ${(free / 1e9).toFixed(0)} GB free`);
-  log(`machine: ${run.machine.cores} cores, ${run.machine.cpuModel}, ${run.machine.memoryGiB} GiB`);
+  log(
+    `machine: ${run.machine.cores} cores, ${run.machine.cpuModel}, ${run.machine.memoryGiB} GiB; ` +
+      `load average ${run.loadAverage.atStart.map((l) => l.toFixed(1)).join(' ')}`,
+  );
   for (const c of options.cases)
     log(`plan: ${c.name} — ${c.title} (~${options.quick ? c.estimate.quick : c.estimate.full})`);
 
@@ -169,6 +174,7 @@ async function main(): Promise<number> {
         return { config, client };
       })()),
     childEnv: async () => ({ ...process.env, ...(await s3Env()) }),
+    serverPids: () => (server ? [server.pid] : []),
   };
 
   const records: CaseRecord[] = [];
@@ -183,6 +189,7 @@ async function main(): Promise<number> {
     }
   }
 
+  run.loadAverage.atEnd = os.loadavg();
   const thisRun = mergeResults({ about: '', cases: {} }, records);
   await writeResults(
     path.join(runDir, 'results.json'),

@@ -3,6 +3,8 @@
  * or a warming cache hits subject and baseline alike), robust statistics and the ratio against a target.
  * A case is one small module (bench/cases/<name>.ts) that builds variants and turns their samples into rows.
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { CustodyConfig } from '../workers/config';
 
@@ -53,12 +55,50 @@ export interface Variant {
   cleanup?(): Promise<void>;
 }
 
+let clockTicksPerSecond: number | undefined;
+
+function clockTicks(): number {
+  if (clockTicksPerSecond === undefined) {
+    try {
+      clockTicksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicksPerSecond = 100;
+    }
+  }
+  return clockTicksPerSecond;
+}
+
+/**
+ * CPU seconds (user + system) a process has used, from /proc/<pid>/stat; with `waitedChildren`, plus those of
+ * its children that have exited and been waited for (openssl, ffmpeg, probe processes). 0 when unreadable.
+ */
+export function cpuSecondsOf(pid: number | 'self', waitedChildren = false): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "(comm)": state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+    const fields = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    const own = (fields[11] ?? 0) + (fields[12] ?? 0);
+    const children = waitedChildren ? (fields[13] ?? 0) + (fields[14] ?? 0) : 0;
+    return (own + children) / clockTicks();
+  } catch {
+    return 0;
+  }
+}
+
 export interface RepeatOptions {
   warmup: number;
   repetitions: number;
   log: (message: string) => void;
   /** How a value prints in the progress log, e.g. v => `${v.toFixed(0)} MB/s`. */
   show: (value: number) => string;
+  /**
+   * Other processes whose CPU time a run costs (the S3 server). Every run records "<label> cpu": CPU seconds
+   * of this process, its waited-for children and these, which shared-machine load disturbs less than wall time.
+   */
+  cpuPids?: () => number[];
 }
 
 /**
@@ -71,18 +111,23 @@ export async function repeatInRotation(
 ): Promise<Map<string, Stats>> {
   const samples = new Map<string, number[]>();
   const record = (key: string, value: number) => samples.set(key, [...(samples.get(key) ?? []), value]);
+  const cpuNow = () =>
+    cpuSecondsOf('self', true) + (options.cpuPids?.() ?? []).reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
   const total = options.warmup + options.repetitions;
   for (let round = 0; round < total; round++) {
     const warm = round < options.warmup;
     const offset = round % variants.length;
     const order = [...variants.slice(offset), ...variants.slice(0, offset)];
     for (const variant of order) {
+      const cpuBefore = cpuNow();
       const measured = await variant.run(round);
+      const cpu = cpuNow() - cpuBefore;
       await variant.cleanup?.();
       const values: [string, number][] =
         typeof measured === 'number'
           ? [[variant.label, measured]]
           : Object.entries(measured).map(([name, value]) => [`${variant.label} ${name}`, value]);
+      if (!warm) record(`${variant.label} cpu`, cpu);
       const phase = warm ? 'warm-up' : `rep ${round - options.warmup + 1}/${options.repetitions}`;
       for (const [key, value] of values) {
         options.log(`  ${phase} ${key}: ${options.show(value)}`);
@@ -104,6 +149,11 @@ export async function timeSeconds(work: () => Promise<unknown>): Promise<number>
   const started = performance.now();
   await work();
   return (performance.now() - started) / 1000;
+}
+
+/** CPU seconds per GB (10^9 bytes) of each run of `label`, from the "<label> cpu" samples. */
+export function cpuPerGigabyte(samples: Map<string, Stats>, label: string, bytes: number): Stats {
+  return stats(statsOf(samples, `${label} cpu`).samples.map((seconds) => seconds / (bytes / 1e9)));
 }
 
 /** Throughput in MB/s (10^6 bytes per second), the unit of the targets. */
@@ -136,6 +186,8 @@ export interface ResultRow {
   target?: Target;
   /** undefined when the row has no target (report only). */
   pass?: boolean;
+  /** CPU used per run (this process, its children and the S3 server), e.g. in s/GB: the cost behind the speed. */
+  cpu?: { unit: string; subject: Stats; baseline?: Stats };
   note?: string;
 }
 
@@ -169,6 +221,8 @@ export interface BenchContext {
   s3(): Promise<{ config: CustodyConfig; client: S3Client }>;
   /** Environment for a child process that should use the same S3 config. */
   childEnv(): Promise<NodeJS.ProcessEnv>;
+  /** The S3 server's pid once it runs (its CPU time counts towards S3 variants), else none. */
+  serverPids: () => number[];
 }
 
 export interface BenchCase {

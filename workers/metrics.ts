@@ -40,6 +40,24 @@ export function createMetrics(registry = new Registry()) {
       help: 'Custody log entries written to the audit store.',
       registers: [registry],
     }),
+    transcodeSeconds: new Histogram({
+      name: 'custody_transcode_seconds',
+      help: 'Wall time of one transcode (one ffmpeg run: proxy, sprite, poster).',
+      buckets: [5, 15, 30, 60, 120, 300, 600, 1200, 2400, 4800],
+      registers: [registry],
+    }),
+    transcodeRealTimeFactor: new Histogram({
+      name: 'custody_transcode_realtime_factor_ratio',
+      help: 'Recording duration divided by transcode wall time (2 = twice as fast as real time).',
+      buckets: [0.25, 0.5, 1, 1.5, 2, 3, 4, 6, 8, 12],
+      registers: [registry],
+    }),
+    transcodeFailures: new Counter({
+      name: 'custody_transcode_failures_total',
+      help: 'Transcode attempts that failed, by reason (CorruptMedia, InsufficientTempSpace, FfmpegFailed, other).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     ready: new Gauge({
       name: 'custody_worker_ready',
       help: '1 while this process polls its task queues, 0 while starting or draining.',

@@ -11,7 +11,7 @@ export type WorkerPool = Exclude<PoolName, 'controller'>;
 export const POOL_ACTIVITIES: Record<WorkerPool, readonly (keyof CustodyActivities)[]> = {
   orchestration: ['appendCustodyEntry', 'sweepInbox'],
   'media-io': ['copyAndHashOriginal', 'probeMedia', 'quarantineRecording', 'removeFromInbox'],
-  transcode: [],
+  transcode: ['transcodeRecording'],
 };
 
 export interface PoolPlan {

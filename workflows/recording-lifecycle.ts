@@ -43,6 +43,12 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     heartbeatTimeout: '30s',
     retry: { maximumAttempts: 5, initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
   });
+  const transcoder = proxyActivities<Activities>({
+    taskQueue: input.taskQueues.transcode,
+    startToCloseTimeout: '6h',
+    heartbeatTimeout: '1m',
+    retry: { maximumAttempts: 3, initialInterval: '10s', backoffCoefficient: 3, maximumInterval: '5m' },
+  });
   const light = proxyActivities<Activities>({
     taskQueue: input.taskQueues.orchestration,
     startToCloseTimeout: '1m',
@@ -56,6 +62,7 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     originalName: input.originalName,
     ingestedAt: new Date(workflowInfo().startTime).toISOString(),
     policy: input.policy,
+    reviewReady: false,
     ...(input.declared.deviceId && { deviceId: input.declared.deviceId }),
     ...(input.declared.recordedAt && { recordedAt: input.declared.recordedAt }),
     custodyLogHead: log.head,
@@ -98,7 +105,8 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       try {
         return await body();
       } catch (err) {
-        if (!(err instanceof ActivityFailure) || quarantineReasonOf(err)) throw err;
+        // At ingest, facts about the input go to quarantine (the caller handles them), not to a replay queue.
+        if (!(err instanceof ActivityFailure) || (stage === 'ingest' && quarantineReasonOf(err))) throw err;
         const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
         const lastError: LastError = {
           stage,
@@ -189,6 +197,22 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
   await log.append('system', 'media.probed', { ...media });
   await runStage('ingest', () => mediaIo.removeFromInbox({ source: input.source, ...(input.manifestKey && { manifestKey: input.manifestKey }) }));
   await log.append('system', 'ingest.completed', { sha256: original.sha256, bytes: original.bytes });
+
+  // --- Transcode: review proxy, sprite and poster from one decode, on the transcode pool -----------------
+  setState('transcoding');
+  const derivatives = await runStage('transcode', () =>
+    transcoder.transcodeRecording({ recordingId: input.recordingId, original, media }),
+  );
+  status.derivatives = derivatives;
+  status.reviewReady = true;
+  await log.append('system', 'derivatives.stored', {
+    inputSha256: derivatives.inputSha256,
+    ffmpegVersion: derivatives.ffmpegVersion,
+    args: derivatives.args,
+    elapsedS: derivatives.elapsedS,
+    partial: derivatives.partial,
+    derivatives: derivatives.derivatives.map((d) => ({ kind: d.kind, key: d.key, versionId: d.versionId, sha256: d.sha256, bytes: d.bytes })),
+  });
 
   setState('retained');
   return { ...status, custodyLogHead: log.head };

@@ -12,6 +12,7 @@ import { standaloneContext } from '../../activities/context';
 import { evidenceOriginalKey } from '../../activities/storage/keys';
 import {
   compareRow,
+  cpuPerGigabyte,
   GiB,
   humanSize,
   MiB,
@@ -94,6 +95,7 @@ export const copyAndHashCase: BenchCase = {
           repetitions: context.repetitions ?? (context.quick ? 3 : 5),
           log: context.log,
           show: (v) => `${v.toFixed(0)} MB/s`,
+          cpuPids: context.serverPids,
         },
       );
       return [
@@ -107,6 +109,11 @@ export const copyAndHashCase: BenchCase = {
             stats: statsOf(samples, 'GetObject → Upload'),
           },
           ratioMeaning: 'custody MB/s ÷ baseline MB/s',
+          cpu: {
+            unit: 'CPU s/GB',
+            subject: cpuPerGigabyte(samples, 'copyAndHashOriginal', bytes),
+            baseline: cpuPerGigabyte(samples, 'GetObject → Upload', bytes),
+          },
           note: `part size ${COPY_PART_SIZE / MiB} MiB, queue ${COPY_QUEUE_SIZE}, both; report only`,
         }),
       ];

@@ -8,6 +8,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { uploadAndHash } from '../../cli/ingest';
 import {
   compareRow,
+  cpuPerGigabyte,
   GiB,
   humanSize,
   MiB,
@@ -71,6 +72,7 @@ export const ingestCase: BenchCase = {
         repetitions: context.repetitions ?? (context.quick ? 3 : 7),
         log: context.log,
         show: (v) => `${v.toFixed(0)} MB/s`,
+        cpuPids: context.serverPids,
       },
     );
     return [
@@ -82,6 +84,11 @@ export const ingestCase: BenchCase = {
         baseline: { label: 'lib-storage Upload (no hash)', stats: statsOf(samples, 'lib-storage Upload') },
         ratioMeaning: 'custody MB/s ÷ baseline MB/s',
         target: { op: '>=', value: 0.8 },
+        cpu: {
+          unit: 'CPU s/GB',
+          subject: cpuPerGigabyte(samples, 'uploadAndHash', bytes),
+          baseline: cpuPerGigabyte(samples, 'lib-storage Upload', bytes),
+        },
         note: `part size ${INGEST_PART_SIZE / MiB} MiB, queue ${INGEST_QUEUE_SIZE}, both`,
       }),
     ];

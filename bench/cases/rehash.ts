@@ -14,6 +14,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { hashStoredObject } from '../../activities/custody-log/read';
 import {
   compareRow,
+  cpuPerGigabyte,
   GiB,
   humanSize,
   MiB,
@@ -103,10 +104,16 @@ export const rehashCase: BenchCase = {
           repetitions: context.repetitions ?? (context.quick ? 3 : 7),
           log: context.log,
           show: (v) => `${v.toFixed(0)} MB/s`,
+          cpuPids: context.serverPids,
         },
       );
       const custody = { label: 'hashStoredObject', stats: statsOf(samples, 'hashStoredObject') };
       const measure = `SHA-256 of ${humanSize(bytes)}`;
+      const cpu = (baseline: string) => ({
+        unit: 'CPU s/GB',
+        subject: cpuPerGigabyte(samples, 'hashStoredObject', bytes),
+        baseline: cpuPerGigabyte(samples, baseline, bytes),
+      });
       return [
         compareRow({
           case: 'rehash',
@@ -115,6 +122,7 @@ export const rehashCase: BenchCase = {
           subject: custody,
           baseline: { label: 'openssl dgst -sha256 (local file)', stats: statsOf(samples, 'openssl dgst') },
           ratioMeaning: 'custody MB/s ÷ openssl MB/s',
+          cpu: cpu('openssl dgst'),
           target: { op: '>=', value: 0.8 },
           note: 'custody reads through versitygw over loopback HTTP; openssl reads the page-cached file',
         }),
@@ -125,6 +133,7 @@ export const rehashCase: BenchCase = {
           subject: custody,
           baseline: { label: 'sha256sum (local file)', stats: statsOf(samples, 'sha256sum') },
           ratioMeaning: 'custody MB/s ÷ sha256sum MB/s',
+          cpu: cpu('sha256sum'),
         }),
         compareRow({
           case: 'rehash',
@@ -133,6 +142,7 @@ export const rehashCase: BenchCase = {
           subject: custody,
           baseline: { label: 'GetObject, body drained, no hash', stats: statsOf(samples, 'GetObject drain') },
           ratioMeaning: 'custody MB/s ÷ transport-only MB/s',
+          cpu: cpu('GetObject drain'),
           note: 'diagnostic: the S3 read alone, the ceiling for any re-hash through S3',
         }),
       ];

@@ -93,6 +93,7 @@ export const transcodeCase: BenchCase = {
         repetitions: context.repetitions ?? (context.quick ? 1 : 3),
         log: context.log,
         show: (v) => `${v.toFixed(1)} s`,
+        cpuPids: context.serverPids,
       },
     );
     const clipName = `${durationS} s 1080p30 H.264+AAC clip → ${plan.proxy.width}x${plan.proxy.height} ${profile.preset} CRF ${profile.crf}`;
@@ -105,6 +106,11 @@ export const transcodeCase: BenchCase = {
         subject: { label: 'MediaTools.transcode', stats: statsOf(samples, 'transcode()') },
         baseline: raw,
         ratioMeaning: 'custody s ÷ raw ffmpeg s',
+        cpu: {
+          unit: 'CPU s',
+          subject: statsOf(samples, 'transcode() cpu'),
+          baseline: statsOf(samples, 'ffmpeg cpu'),
+        },
         target: { op: '<=', value: 1.05 },
         note: 'transcode() also hashes the input and probes + hashes proxy, sprite and poster',
       }),
@@ -115,6 +121,11 @@ export const transcodeCase: BenchCase = {
         subject: raw,
         baseline: { label: 'ffmpeg, proxy output only', stats: statsOf(samples, 'ffmpeg proxy only') },
         ratioMeaning: 'three outputs s ÷ proxy-only s',
+        cpu: {
+          unit: 'CPU s',
+          subject: statsOf(samples, 'ffmpeg cpu'),
+          baseline: statsOf(samples, 'ffmpeg proxy only cpu'),
+        },
         note: `≈ 1 means sprite (${plan.sprite.tiles} tiles) and poster ride the proxy's single decode; report only`,
       }),
     ];

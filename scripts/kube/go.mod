@@ -2,7 +2,10 @@ module custody.local/tools/kube
 
 go 1.25.0
 
-require k8s.io/kubernetes v1.35.8
+require k8s.io/kubernetes v1.35.8 // indirect
+
+// The command scripts/install-kube-tools.sh builds (`go build k8s.io/kubernetes/cmd/kube-apiserver`).
+tool k8s.io/kubernetes/cmd/kube-apiserver
 
 require (
 	cel.dev/expr v0.24.0 // indirect

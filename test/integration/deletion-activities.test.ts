@@ -9,6 +9,7 @@ import {
   DeleteObjectCommand,
   ListObjectVersionsCommand,
   GetObjectRetentionCommand,
+  PutObjectRetentionCommand,
   GetObjectCommand,
   HeadObjectCommand,
   type S3Client,
@@ -74,7 +75,9 @@ async function deleteMarker(bucket: string, key: string): Promise<DeletedVersion
 /** Every version and delete marker under a prefix, as `key@versionId`. */
 async function listAll(bucket: string, prefix: string): Promise<string[]> {
   const listing = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix }));
-  return [...(listing.Versions ?? []), ...(listing.DeleteMarkers ?? [])].map((v) => `${v.Key}@${v.VersionId}`);
+  return [...(listing.Versions ?? []), ...(listing.DeleteMarkers ?? [])].map(
+    (v) => `${v.Key}@${v.VersionId}`,
+  );
 }
 
 /** A recording as the lifecycle leaves it, plus history: 2 original versions, a delete marker, 2 derivatives. */
@@ -120,7 +123,10 @@ describe('deleteRecording', () => {
 
   it('removes every version and delete marker and lists exactly what it removed', async () => {
     const heartbeats: unknown[] = [];
-    const context = { ...standaloneContext(), heartbeat: (details?: unknown) => void heartbeats.push(details) };
+    const context = {
+      ...standaloneContext(),
+      heartbeat: (details?: unknown) => void heartbeats.push(details),
+    };
     const started = Date.now();
     first = await deleteRecordingWith(context)({ recordingId, objects: stored.objects });
 
@@ -141,8 +147,17 @@ describe('deleteRecording', () => {
     // The inventory: one WORM object in the audit store, naming what was found before deleting.
     expect(first.inventory).toEqual({ bucket: audit, keys: [deletionInventoryKey(recordingId, 1)] });
     const inventory = await s3.send(new GetObjectCommand({ Bucket: audit, Key: first.inventory.keys[0] }));
-    expect(inventory.ObjectLockMode).toBe('COMPLIANCE');
-    const inventoryBody = JSON.parse(await inventory.Body!.transformToString()) as { versions: DeletedVersion[] };
+    const inventoryLock = await s3.send(
+      new GetObjectRetentionCommand({
+        Bucket: audit,
+        Key: first.inventory.keys[0],
+        VersionId: inventory.VersionId,
+      }),
+    );
+    expect(inventoryLock.Retention?.Mode).toBe('COMPLIANCE');
+    const inventoryBody = JSON.parse(await inventory.Body!.transformToString()) as {
+      versions: DeletedVersion[];
+    };
     expect(inventoryBody.versions).toEqual(first.deleted);
   });
 
@@ -160,11 +175,16 @@ describe('deleteRecording', () => {
     const crashing = {
       ...standaloneContext(),
       heartbeat: (details?: unknown) => {
-        if ((details as { phase: string; versions: number }).phase === 'delete' && (details as { versions: number }).versions === 2)
+        if (
+          (details as { phase: string; versions: number }).phase === 'delete' &&
+          (details as { versions: number }).versions === 2
+        )
           throw new Error('worker killed');
       },
     };
-    await expect(deleteRecordingWith(crashing)({ recordingId: id, objects })).rejects.toThrow('worker killed');
+    await expect(deleteRecordingWith(crashing)({ recordingId: id, objects })).rejects.toThrow(
+      'worker killed',
+    );
     const leftAfterCrash = (await Promise.all(objects.map((o) => listAll(o.bucket, o.key)))).flat();
     expect(leftAfterCrash).toHaveLength(3);
 
@@ -179,7 +199,10 @@ describe('deleteRecording', () => {
 
   it('refuses keys that do not belong to the recording', async () => {
     await expect(
-      deleteRecordingWith()({ recordingId, objects: [{ bucket: evidence, key: evidenceOriginalKey('rec-neighbour') }] }),
+      deleteRecordingWith()({
+        recordingId,
+        objects: [{ bucket: evidence, key: evidenceOriginalKey('rec-neighbour') }],
+      }),
     ).rejects.toMatchObject({ type: 'InvalidDeletionRequest', nonRetryable: true });
     expect(await listAll(evidence, evidenceOriginalKey('rec-neighbour'))).toHaveLength(1);
   });
@@ -194,7 +217,11 @@ describe('lockEvidence', () => {
 
   async function retention(version: DeletedVersion) {
     const result = await s3.send(
-      new GetObjectRetentionCommand({ Bucket: version.bucket, Key: version.key, VersionId: version.versionId }),
+      new GetObjectRetentionCommand({
+        Bucket: version.bucket,
+        Key: version.key,
+        VersionId: version.versionId,
+      }),
     );
     return { mode: result.Retention?.Mode, until: result.Retention?.RetainUntilDate?.toISOString() };
   }
@@ -208,11 +235,15 @@ describe('lockEvidence', () => {
     const until = new Date(Date.now() + 20_000);
     until.setUTCMilliseconds(0);
     const locked = await lockEvidence({ objects: refs(), retainUntil: until.toISOString() });
-    expect(locked).toEqual(refs().map((ref) => ({ ...ref, retainUntil: until.toISOString(), changed: true })));
+    expect(locked).toEqual(
+      refs().map((ref) => ({ ...ref, retainUntil: until.toISOString(), changed: true })),
+    );
     for (const version of [original, proxy]) {
       expect(await retention(version)).toEqual({ mode: 'COMPLIANCE', until: until.toISOString() });
       await expect(
-        s3.send(new DeleteObjectCommand({ Bucket: version.bucket, Key: version.key, VersionId: version.versionId })),
+        s3.send(
+          new DeleteObjectCommand({ Bucket: version.bucket, Key: version.key, VersionId: version.versionId }),
+        ),
       ).rejects.toMatchObject({ name: 'AccessDenied' });
     }
   });
@@ -260,6 +291,49 @@ describe('lockEvidence', () => {
     expect(await listAll(audit, `deletions/${recordingId}/`)).toEqual([]);
   });
 
+  it('reports the store refusing a delete (a lock placed after the check) as DeletionBlockedByLock', async () => {
+    const id = newRecordingId();
+    const { objects } = await storeRecording(id);
+    // A concurrent actor locks the version the activity is about to delete second, on the real server.
+    let deletes = 0;
+    const racing = new Proxy(s3, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver) as unknown;
+        return async (
+          command: { constructor: { name: string }; input: Record<string, string> },
+          options?: object,
+        ) => {
+          if (command.constructor.name === 'DeleteObjectCommand' && ++deletes === 2) {
+            const { Bucket, Key, VersionId } = command.input;
+            await target.send(
+              new PutObjectRetentionCommand({
+                Bucket,
+                Key,
+                VersionId,
+                Retention: { Mode: 'COMPLIANCE', RetainUntilDate: new Date(Date.now() + 20_000) },
+              }),
+            );
+          }
+          return target.send(command as never, options);
+        };
+      },
+    });
+    const deleteRecording = makeDeleteRecording({
+      s3: racing,
+      context: standaloneContext(),
+      auditBucket: audit,
+      auditRetention: config.auditRetention,
+    });
+    const failure = await deleteRecording({ recordingId: id, objects }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(failure).toMatchObject({ type: 'DeletionBlockedByLock', nonRetryable: true });
+    expect((failure as Error).message).toMatch(/COMPLIANCE until .*must be investigated.*inventory\.json/);
+    const left = (await Promise.all(objects.map((o) => listAll(o.bucket, o.key)))).flat();
+    expect(left).toHaveLength(4);
+  });
+
   it('lets an expired lock go, so the recording can be deleted afterwards', async () => {
     const id = newRecordingId();
     const version = await put(evidence, evidenceOriginalKey(id), 'briefly evidence');
@@ -268,7 +342,10 @@ describe('lockEvidence', () => {
       retainUntil: new Date(Date.now() + 1_000).toISOString(),
     });
     await new Promise((resolve) => setTimeout(resolve, Date.parse(locked!.retainUntil) - Date.now() + 500));
-    const result = await deleteRecordingWith()({ recordingId: id, objects: [{ bucket: evidence, key: version.key }] });
+    const result = await deleteRecordingWith()({
+      recordingId: id,
+      objects: [{ bucket: evidence, key: version.key }],
+    });
     expect(result.deleted).toEqual([version]);
     await expectGone([{ bucket: evidence, key: version.key }]);
   });
@@ -283,7 +360,9 @@ describe('lockEvidence', () => {
 
     const fresh = await put(evidence, evidenceOriginalKey(newRecordingId()), 'fresh');
     const freshRef = { bucket: fresh.bucket, key: fresh.key, versionId: fresh.versionId };
-    await expect(lockEvidence({ objects: [freshRef], retainUntil: '2020-01-01T00:00:00Z' })).rejects.toMatchObject({
+    await expect(
+      lockEvidence({ objects: [freshRef], retainUntil: '2020-01-01T00:00:00Z' }),
+    ).rejects.toMatchObject({
       type: 'InvalidRetainUntil',
       nonRetryable: true,
     });
@@ -294,7 +373,11 @@ describe('lockEvidence', () => {
 });
 
 describe('writeCertificate', () => {
-  const writeCertificate = makeWriteCertificate({ s3, auditBucket: audit, auditRetention: config.auditRetention });
+  const writeCertificate = makeWriteCertificate({
+    s3,
+    auditBucket: audit,
+    auditRetention: config.auditRetention,
+  });
   const recordingId = newRecordingId();
   let input: CertificateInput;
 
@@ -351,7 +434,9 @@ describe('writeCertificate', () => {
   });
 
   it('refuses invalid facts and reads nothing for a recording without a certificate', async () => {
-    await expect(writeCertificate({ ...input, recordingId: newRecordingId(), objects: [] })).rejects.toMatchObject({
+    await expect(
+      writeCertificate({ ...input, recordingId: newRecordingId(), objects: [] }),
+    ).rejects.toMatchObject({
       type: 'CertificateInvalid',
       nonRetryable: true,
     });

@@ -20,6 +20,7 @@ import { makeSweepInbox } from '../../activities/sweep-inbox';
 import { standaloneContext } from '../../activities/context';
 import { lifecycleTaskQueues } from '../../workers/pools';
 import { createActivities } from '../../activities';
+import { createMediaTools } from '../../activities/media/ffmpeg';
 import type { RecordingStatus } from '../../activities/types';
 
 let stack: TestStack;
@@ -92,10 +93,14 @@ test('an inbox object is copied into evidence with the SHA-256 computed independ
     'original.stored',
     'media.probed',
     'ingest.completed',
+    'derivatives.stored',
   ]);
   expect(entries[1]!.details).toMatchObject({ sha256: expectedSha256 });
   expect(entries[0]!.details).toMatchObject({ originalName: 'Einsatz_Größe_ß.mp4' });
-  expect(result.custodyLogHead).toEqual({ seq: 3, hash: entries[3]!.hash });
+  expect(result.custodyLogHead).toEqual({ seq: 4, hash: entries[4]!.hash });
+  expect(result.reviewReady).toBe(true);
+  expect(result.derivatives?.derivatives.map((d) => d.kind).sort()).toEqual(['poster', 'proxy', 'sprite']);
+  expect(result.derivatives?.inputSha256).toBe(expectedSha256);
 });
 
 test('starting the same object twice processes it once', async () => {
@@ -237,7 +242,7 @@ test('a retried copy after a crash leaves one version and no leftovers', async (
   const activities = createActivities({
     config: stack.config,
     s3: stack.clients.s3,
-    media: { probe: () => Promise.reject(new Error('not used')) },
+    media: createMediaTools({ ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe' }),
     temporal: () => Promise.resolve(stack.clients.client),
     context: standaloneContext(),
   });

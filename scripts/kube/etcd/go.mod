@@ -2,7 +2,10 @@ module custody.local/tools/kube/etcd
 
 go 1.26.0
 
-require go.etcd.io/etcd/server/v3 v3.6.16
+require go.etcd.io/etcd/server/v3 v3.6.16 // indirect
+
+// The command scripts/install-kube-tools.sh builds: the module root is etcd's main package (server/main.go).
+tool go.etcd.io/etcd/server/v3
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

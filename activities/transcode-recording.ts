@@ -1,0 +1,207 @@
+/**
+ * Makes the review derivatives — proxy, thumbnail sprite, poster — in one ffmpeg run over the original, and
+ * stores them under keys derived from the recording id, each with its provenance (input and output SHA-256,
+ * ffmpeg version, arguments, duration) in metadata.
+ *
+ * Idempotent: the set is complete once `recordings/<id>/derivatives.json` exists (written last, once); a retry
+ * returns it. Without it, versions a crashed attempt left at the derivative keys are removed before the new
+ * uploads, so a re-run yields the same set of objects: no duplicates, no orphans. The attempt's temp dir goes in
+ * every outcome; temp space is checked before starting; cancelling kills ffmpeg and waits for it to exit.
+ */
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import {
+  GetObjectCommand,
+  PutObjectCommand,
+  ListObjectVersionsCommand,
+  DeleteObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  buildTranscodePlan,
+  checkFreeSpace,
+  estimateAttemptBytes,
+  withAttemptTempDir,
+  MediaError,
+  OUTPUT_FILE_NAMES,
+  type MediaTools,
+  type TranscodeProfile,
+  type TranscodeResult,
+  type DerivativeFile,
+} from './media/ffmpeg';
+import { HashingStream, CHUNK_BYTES } from './storage/hashing-stream';
+import { derivativeKey } from './storage/keys';
+import { isNotFound } from './storage/s3';
+import type { ActivityContextPort } from './context';
+import type { MediaInfo, StoredOriginal, Derivative, DerivativeSet } from './types';
+import type { CustodyMetrics } from '../workers/metrics';
+
+export interface TranscodeRecordingInput {
+  recordingId: string;
+  original: StoredOriginal;
+  media: MediaInfo;
+}
+
+export interface TranscodeRecordingDeps {
+  s3: S3Client;
+  media: MediaTools;
+  derivativesBucket: string;
+  tmpDir: string;
+  profile: TranscodeProfile;
+  context: ActivityContextPort;
+  metrics?: CustodyMetrics;
+}
+
+const MANIFEST = 'derivatives.json';
+
+export function makeTranscodeRecording(deps: TranscodeRecordingDeps) {
+  const { s3, derivativesBucket: bucket } = deps;
+
+  async function existingSet(recordingId: string): Promise<DerivativeSet | undefined> {
+    try {
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: derivativeKey(recordingId, MANIFEST) }));
+      return JSON.parse(await object.Body!.transformToString()) as DerivativeSet;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async function removeLeftovers(recordingId: string): Promise<void> {
+    for (const name of Object.values(OUTPUT_FILE_NAMES)) {
+      const key = derivativeKey(recordingId, name);
+      const listing = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }));
+      for (const v of [...(listing.Versions ?? []), ...(listing.DeleteMarkers ?? [])]) {
+        if (v.Key === key && v.VersionId) {
+          await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: v.VersionId }));
+        }
+      }
+    }
+  }
+
+  /** Downloads the exact original version, checking its hash on the way (a bad copy never gets a proxy). */
+  async function download(original: StoredOriginal, target: string, signal: AbortSignal): Promise<void> {
+    const object = await s3.send(
+      new GetObjectCommand({ Bucket: original.bucket, Key: original.key, VersionId: original.versionId }),
+      { abortSignal: signal },
+    );
+    const hashing = new HashingStream();
+    await pipeline(object.Body as Readable, hashing, createWriteStream(target, { highWaterMark: CHUNK_BYTES }), { signal });
+    const sha256 = hashing.sha256();
+    if (sha256 !== original.sha256) {
+      throw ApplicationFailure.nonRetryable(
+        `The stored original of this recording hashes to ${sha256}, not the recorded ${original.sha256}: ` +
+          'run `custody verify` and investigate before transcoding.',
+        'OriginalHashMismatch',
+      );
+    }
+  }
+
+  async function upload(
+    recordingId: string,
+    file: DerivativeFile,
+    result: TranscodeResult,
+  ): Promise<Derivative> {
+    const name = OUTPUT_FILE_NAMES[file.kind];
+    const key = derivativeKey(recordingId, name);
+    const args = result.args.join(' ');
+    const put = await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: await readFile(file.path),
+        ContentType: file.contentType,
+        Metadata: {
+          'recording-id': recordingId,
+          'input-sha256': result.inputSha256,
+          'output-sha256': file.sha256,
+          'ffmpeg-version': result.ffmpegVersion,
+          // S3 metadata is ASCII and at most 2 KB in all: the arguments are percent-encoded, and cut if huge
+          // (the custody log always has them whole).
+          'ffmpeg-args': encodeURIComponent(args).slice(0, 1500),
+          'transcode-seconds': result.elapsedS.toFixed(3),
+        },
+      }),
+    );
+    if (!put.VersionId) throw new Error(`the derivatives store ${bucket} returned no version id: is versioning on?`);
+    return {
+      kind: file.kind,
+      bucket,
+      key,
+      versionId: put.VersionId,
+      sha256: file.sha256,
+      bytes: file.bytes,
+      contentType: file.contentType,
+      width: file.width,
+      height: file.height,
+    };
+  }
+
+  return async function transcodeRecording(input: TranscodeRecordingInput): Promise<DerivativeSet> {
+    const done = await existingSet(input.recordingId);
+    if (done) return done;
+    await removeLeftovers(input.recordingId);
+    const signal = deps.context.cancellationSignal;
+    try {
+      return await withAttemptTempDir(deps.tmpDir, async (dir) => {
+        await checkFreeSpace(dir, estimateAttemptBytes(input.media, input.original.bytes));
+        const inputPath = path.join(dir, 'input');
+        await download(input.original, inputPath, signal);
+        const plan = buildTranscodePlan(deps.profile, input.media, { inputPath, outputDir: dir });
+        let lastBeat = 0;
+        const result = await deps.media.transcode(plan, {
+          signal,
+          onProgress: (p) => {
+            const now = Date.now();
+            if (now - lastBeat >= 5000) {
+              lastBeat = now;
+              deps.context.heartbeat({ fraction: p.fraction, fps: p.fps, speed: p.speed });
+            }
+          },
+        });
+        deps.context.heartbeat({ fraction: 1, uploading: true });
+        const derivatives = [];
+        for (const file of [result.proxy, result.sprite, result.poster]) {
+          derivatives.push(await upload(input.recordingId, file, result));
+        }
+        const set: DerivativeSet = {
+          inputSha256: result.inputSha256,
+          ffmpegVersion: result.ffmpegVersion,
+          args: result.args,
+          elapsedS: result.elapsedS,
+          partial: result.partial ? { ...result.partial } : null,
+          derivatives,
+        };
+        // Written once, last: its presence means the whole set is stored.
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: derivativeKey(input.recordingId, MANIFEST),
+            Body: JSON.stringify(set),
+            ContentType: 'application/json',
+          }),
+        );
+        deps.metrics?.transcodeSeconds.observe(result.elapsedS);
+        if (input.media.durationS > 0) deps.metrics?.transcodeRealTimeFactor.observe(input.media.durationS / result.elapsedS);
+        return set;
+      });
+    } catch (err) {
+      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : err;
+      if (err instanceof MediaError) {
+        deps.metrics?.transcodeFailures.inc({ reason: err.type });
+        throw ApplicationFailure.create({
+          message: err.message,
+          type: err.type,
+          nonRetryable: err.nonRetryable,
+          details: [err.details],
+        });
+      }
+      deps.metrics?.transcodeFailures.inc({ reason: 'other' });
+      throw err;
+    }
+  };
+}
