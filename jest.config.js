@@ -1,6 +1,16 @@
 /** Two projects: `unit` (pure logic, no servers) and `integration` (real Temporal, versitygw, ffmpeg,
  * started once per run by test/harness/global-setup.ts and stopped by PID in global-teardown.ts). */
-const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
+const swc = ['@swc/jest', { jsc: { target: 'es2022' } }];
+/** ES-module-only packages: jest loads modules with require(), so @swc/jest rewrites them to CommonJS. These are
+ * @kubernetes/client-node and the ESM-only packages it imports (openid-client -> oauth4webapi, jose); its other
+ * dependencies ship CommonJS builds. Any new ESM-only dependency fails with "Cannot use import statement outside a
+ * module" until it is added here. */
+const esmOnlyPackages = ['@kubernetes/client-node', 'openid-client', 'oauth4webapi', 'jose'].join('|');
+const transform = {
+  '^.+\\.ts$': swc,
+  [`/node_modules/(${esmOnlyPackages})/.+\\.js$`]: swc,
+};
+const transformIgnorePatterns = [`/node_modules/(?!(${esmOnlyPackages})/)`];
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
@@ -9,12 +19,14 @@ module.exports = {
       displayName: 'unit',
       testEnvironment: 'node',
       transform,
+      transformIgnorePatterns,
       testMatch: ['<rootDir>/{workflows,activities,workers,cli,test/unit}/**/*.test.ts'],
     },
     {
       displayName: 'integration',
       testEnvironment: 'node',
       transform,
+      transformIgnorePatterns,
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',

@@ -387,7 +387,7 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
       inventory = await readInventory(recordingId);
     }
 
-    // Data versions first, markers last: a hidden older version never becomes the current one.
+    // Data versions first, markers last: a version hidden behind a delete marker never becomes visible again.
     const order = [
       ...present.filter((v) => v.kind === 'version'),
       ...present.filter((v) => v.kind !== 'version'),

@@ -13,6 +13,11 @@ import { makeRemoveFromInbox } from './remove-from-inbox';
 import { makeProbeMedia } from './probe-media';
 import { makeSweepInbox } from './sweep-inbox';
 import { makeTranscodeRecording } from './transcode-recording';
+import { makeResolveRulePack } from './resolve-rule-pack';
+import { makeRecordingObjectKeys } from './recording-object-keys';
+import { makeDeleteRecording } from './delete-recording';
+import { makeLockEvidence } from './lock-evidence';
+import { makeWriteCertificate } from './write-certificate';
 import { resolveTranscodeProfile, type MediaTools } from './media/ffmpeg';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -69,6 +74,23 @@ export function createActivities(deps: ActivityDeps) {
     quarantineRecording: makeQuarantineRecording({ s3, quarantineBucket: config.buckets.quarantine, ...withMetrics }),
     removeFromInbox: makeRemoveFromInbox({ s3 }),
     sweepInbox: makeSweepInbox({ s3, temporal: deps.temporal, context }),
+    resolveRulePack: makeResolveRulePack({ policyDir: config.policy.dir }),
+    recordingObjectKeys: makeRecordingObjectKeys({
+      evidenceBucket: config.buckets.evidence,
+      derivativesBucket: config.buckets.derivatives,
+    }),
+    lockEvidence: makeLockEvidence({ s3, context }),
+    deleteRecording: makeDeleteRecording({
+      s3,
+      context,
+      auditBucket: config.buckets.audit,
+      auditRetention: config.auditRetention,
+    }),
+    writeCertificate: makeWriteCertificate({
+      s3,
+      auditBucket: config.buckets.audit,
+      auditRetention: config.auditRetention,
+    }),
     transcodeRecording: makeTranscodeRecording({
       s3,
       media: deps.media,

@@ -35,6 +35,7 @@ import {
 } from './media/ffmpeg';
 import { HashingStream, CHUNK_BYTES } from './storage/hashing-stream';
 import { derivativeKey } from './storage/keys';
+import { DERIVATIVES_MANIFEST } from './recording-object-keys';
 import { isNotFound } from './storage/s3';
 import type { ActivityContextPort } from './context';
 import type { MediaInfo, StoredOriginal, Derivative, DerivativeSet } from './types';
@@ -56,7 +57,7 @@ export interface TranscodeRecordingDeps {
   metrics?: CustodyMetrics;
 }
 
-const MANIFEST = 'derivatives.json';
+const MANIFEST = DERIVATIVES_MANIFEST;
 
 export function makeTranscodeRecording(deps: TranscodeRecordingDeps) {
   const { s3, derivativesBucket: bucket } = deps;

@@ -51,6 +51,40 @@ export interface LifecycleInput {
   policy: string;
   /** The task queues of the pools, from config (workflows read no environment). */
   taskQueues: { mediaIo: string; transcode: string; orchestration: string };
+  /** Set when the workflow continued as new: where it left off. */
+  resume?: { status: RecordingStatus };
+}
+
+/** What a workflow needs of a rule pack; the pack's full text stays in policies/. */
+export interface RulePackRef {
+  id: string;
+  version: number;
+  fingerprint: string;
+  citation?: string;
+  /** ISO 8601 duration. */
+  retention: string;
+}
+
+export interface Hold {
+  id: string;
+  caseId: string;
+  reason: string;
+  by: string;
+  at: string;
+  releasedAt?: string;
+  releasedBy?: string;
+  approvedBy?: string;
+}
+
+export interface RetentionStatus {
+  pack: RulePackRef;
+  /** The deadline computed from the pack (before extensions), with its basis. */
+  deadline: { deleteAfter: string; statutoryDeadline: string; basis: 'recordedAt' | 'ingestedAt'; basisTime: string };
+  /** The deadline in force: the later of the pack's and every extension. Delete at the latest then. */
+  deleteAfter: string;
+  extensions: { until: string; reason: string; by: string; at: string; caseId?: string }[];
+  holds: Hold[];
+  evidence?: { caseId: string; by: string; at: string; lockedUntil?: string };
 }
 
 import type { MediaInfo } from './media/media-info';
@@ -145,5 +179,7 @@ export interface RecordingStatus {
   reviewReady: boolean;
   quarantine?: QuarantineRecord;
   lastError?: LastError;
+  retention?: RetentionStatus;
+  certificate?: { key: string; certificateHash: string };
   custodyLogHead: { seq: number; hash: string };
 }

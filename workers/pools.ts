@@ -9,8 +9,15 @@ import type { CustodyConfig, PoolName } from './config';
 export type WorkerPool = Exclude<PoolName, 'controller'>;
 
 export const POOL_ACTIVITIES: Record<WorkerPool, readonly (keyof CustodyActivities)[]> = {
-  orchestration: ['appendCustodyEntry', 'sweepInbox'],
-  'media-io': ['copyAndHashOriginal', 'probeMedia', 'quarantineRecording', 'removeFromInbox'],
+  orchestration: ['appendCustodyEntry', 'sweepInbox', 'resolveRulePack', 'recordingObjectKeys', 'writeCertificate'],
+  'media-io': [
+    'copyAndHashOriginal',
+    'probeMedia',
+    'quarantineRecording',
+    'removeFromInbox',
+    'lockEvidence',
+    'deleteRecording',
+  ],
   transcode: ['transcodeRecording'],
 };
 

@@ -1,8 +1,9 @@
 /**
  * Queries and Updates of a recording's workflow, shared by the workflow and the CLI. Pure definitions only.
+ * Every Update has a validator: a rejection returns its reason to the caller and leaves no trace in history.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { RecordingStatus, Stage } from '../activities/types';
+import type { RecordingStatus, Stage, RulePackRef } from '../activities/types';
 
 export const statusQuery = defineQuery<RecordingStatus>('status');
 
@@ -16,6 +17,53 @@ export interface ReplayResult {
 }
 /** Re-runs the parked stage from its start (needs-attention only). */
 export const replayUpdate = defineUpdate<ReplayResult, [ReplayRequest]>('replay');
+
+export interface HoldRequest {
+  caseId: string;
+  reason: string;
+  by: string;
+}
+export const holdUpdate = defineUpdate<{ holdId: string; activeHolds: number }, [HoldRequest]>('hold');
+
+export interface ReleaseRequest {
+  by: string;
+  approvedBy: string;
+  /** One hold; all active holds when absent. */
+  holdId?: string;
+  reason?: string;
+}
+export const releaseUpdate = defineUpdate<{ released: string[]; deleteAfter: string }, [ReleaseRequest]>('release');
+
+export type ExtendRequest = ({ until: string } | { for: string }) & { reason: string; by: string; caseId?: string };
+export const extendUpdate = defineUpdate<{ deleteAfter: string; previous: string }, [ExtendRequest]>('extend');
+
+export interface MarkEvidenceRequest {
+  caseId: string;
+  by: string;
+  reason?: string;
+}
+export const markEvidenceUpdate = defineUpdate<{ lockedUntil: string; objects: number }, [MarkEvidenceRequest]>(
+  'markEvidence',
+);
+
+export interface DeleteEarlyRequest {
+  reason: string;
+  by: string;
+  approvedBy: string;
+}
+export const deleteEarlyUpdate = defineUpdate<{ accepted: true }, [DeleteEarlyRequest]>('deleteEarly');
+
+export interface ApplyPolicyRequest {
+  pack: RulePackRef;
+  by: string;
+  reason?: string;
+}
+export interface ApplyPolicyResult {
+  previous: { pack: string; deleteAfter: string };
+  next: { pack: string; deleteAfter: string };
+  change: 'shortened' | 'lengthened' | 'unchanged';
+}
+export const applyPolicyUpdate = defineUpdate<ApplyPolicyResult, [ApplyPolicyRequest]>('applyPolicy');
 
 export const workflowIdFor = (recordingId: string) => `rec-${recordingId}`;
 export const recordingIdFromWorkflowId = (workflowId: string) => workflowId.replace(/^rec-/, '');

@@ -1,6 +1,12 @@
 /**
- * The life of one recording: ingest (copy + hash + probe) → … → retained. Decides only; every effect is an
- * activity. Keep this file readable as the diagram in the README.
+ * The life of one recording. Decides only; every effect is an activity. Read it as the diagram in the README:
+ *
+ *   ingest (copy + hash + probe) ─► transcode ─┐   (transcoding runs beside the deadline: it never delays it)
+ *                                              ├─► retained: wait for deadline / hold / extension / policy / early
+ *                                              └─► deleting ─► delete every version ─► certificate ─► deleted
+ *
+ * Administrative actions arrive as Updates whose validators reject with a reason. Every step is a custody-log
+ * entry. Waiting for weeks keeps history small: the workflow continues as new when Temporal suggests it.
  */
 import {
   proxyActivities,
@@ -9,7 +15,11 @@ import {
   upsertSearchAttributes,
   ApplicationFailure,
   ActivityFailure,
+  CancellationScope,
+  isCancellation,
   workflowInfo,
+  continueAsNew,
+  allHandlersFinished,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type {
@@ -17,24 +27,28 @@ import type {
   LifecycleState,
   RecordingStatus,
   Stage,
-  StoredOriginal,
-  MediaInfo,
   QuarantineReason,
   QuarantineRecord,
   LastError,
+  RetentionStatus,
+  Hold,
+  DerivativeSet,
 } from '../activities/types';
-import { statusQuery, replayUpdate, type ReplayRequest, type ReplayResult } from './messages';
-import { StateAttr, StageAttr, RecordingIdAttr, DeviceIdAttr, PolicyAttr } from './search-attributes';
+import * as messages from './messages';
+import { StateAttr, StageAttr, RecordingIdAttr, DeviceIdAttr, PolicyAttr, DeleteAfterAttr, HeldAttr, EvidenceAttr } from './search-attributes';
 import { CustodyLogWriter } from './custody-log-writer';
+import { computeDeadline, applyExtension, rearmDeadline, decideWake } from './retention';
 
 type Activities = ReturnType<typeof createActivities>;
 
-/** Errors that are facts about the input, not passing faults: the recording goes to quarantine. */
+/** Errors that are facts about the input, not passing faults: at ingest, the recording goes to quarantine. */
 const QUARANTINE_ERRORS: Record<string, QuarantineReason> = {
   NotMedia: 'not-media',
   CorruptMedia: 'unreadable',
-  EmptyFile: 'empty-file',
 };
+
+/** Object Lock expiry and our timer may disagree by a clock's skew; deletion of locked objects waits this much. */
+const LOCK_EXPIRY_MARGIN_MS = 5_000;
 
 export async function recordingLifecycle(input: LifecycleInput): Promise<RecordingStatus> {
   const mediaIo = proxyActivities<Activities>({
@@ -55,8 +69,9 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s' },
   });
 
-  const log = new CustodyLogWriter(input.recordingId, light.appendCustodyEntry);
-  const status: RecordingStatus = {
+  const resumed = input.resume;
+  const log = new CustodyLogWriter(input.recordingId, light.appendCustodyEntry, resumed?.status.custodyLogHead);
+  const status: RecordingStatus = resumed?.status ?? {
     recordingId: input.recordingId,
     state: 'ingesting',
     originalName: input.originalName,
@@ -67,26 +82,18 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     ...(input.declared.recordedAt && { recordedAt: input.declared.recordedAt }),
     custodyLogHead: log.head,
   };
+  let retention: RetentionStatus | undefined = resumed?.status.retention;
   let replayRequested = false;
+  /** Set by Updates; the deadline wait re-evaluates whenever it flips. */
+  let retentionChanged = false;
+  let earlyDeletion: { by: string; approvedBy: string; reason: string; at: string } | undefined;
+  let deletionCause: 'deadline' | 'early' | 'policy' = 'deadline';
 
-  setHandler(statusQuery, () => ({ ...status, custodyLogHead: log.head }));
-  setHandler(
-    replayUpdate,
-    async (request): Promise<ReplayResult> => {
-      const stage = status.lastError?.stage ?? 'ingest';
-      await log.append(request.by, 'stage.replay-requested', { stage, reason: request.reason ?? null });
-      replayRequested = true;
-      return { stage, replayed: true };
-    },
-    {
-      validator: (request: ReplayRequest) => {
-        if (status.state !== 'needs-attention') {
-          throw new Error(`recording ${input.recordingId} is ${status.state}, not needs-attention: nothing to replay`);
-        }
-        if (!request.by) throw new Error('replay needs --by <user id>');
-      },
-    },
-  );
+  const snapshot = (): RecordingStatus => ({
+    ...status,
+    custodyLogHead: log.head,
+    ...(retention && { retention: { ...retention, holds: retention.holds.map((h) => ({ ...h })) } }),
+  });
 
   function setState(state: LifecycleState, stage: Stage | '' = '') {
     status.state = state;
@@ -95,6 +102,218 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       { key: StageAttr, value: stage || null },
     ]);
   }
+
+  function publishRetention() {
+    if (!retention) return;
+    upsertSearchAttributes([
+      { key: DeleteAfterAttr, value: new Date(retention.deleteAfter) },
+      { key: HeldAttr, value: retention.holds.some((h) => !h.releasedAt) },
+      { key: EvidenceAttr, value: retention.evidence !== undefined },
+      { key: PolicyAttr, value: retention.pack.id },
+    ]);
+  }
+
+  const deletable = () => status.state !== 'deleting' && status.state !== 'deleted';
+  const activeHolds = () => retention?.holds.filter((h) => !h.releasedAt) ?? [];
+  function requireRetention(): RetentionStatus {
+    if (!retention) throw new Error(`recording ${input.recordingId} is ${status.state}: its deadline is not set yet`);
+    if (!deletable()) throw new Error(`recording ${input.recordingId} is ${status.state}`);
+    return retention;
+  }
+  function requirePerson(by: string | undefined, flag = '--by') {
+    if (!by || by.trim() === '' || by === 'system') throw new Error(`${flag} must name a person (an id)`);
+  }
+  function requireFourEyes(by: string, approvedBy: string) {
+    requirePerson(by);
+    requirePerson(approvedBy, '--approved-by');
+    if (by === approvedBy) throw new Error(`four-eyes: --approved-by must be a second person, not ${by}`);
+  }
+
+  /** Extends the WORM lock of an evidence recording to its (new) deadline; locks only ever lengthen. */
+  async function lockToDeadline() {
+    if (!retention?.evidence) return;
+    const objects = [
+      ...(status.original ? [status.original] : []),
+      ...(status.derivatives?.derivatives ?? []),
+    ].map((o) => ({ bucket: o.bucket, key: o.key, versionId: o.versionId }));
+    if (objects.length === 0) return;
+    const locked = await mediaIo.lockEvidence({ objects, retainUntil: retention.deleteAfter });
+    const until = locked.map((l) => l.retainUntil).sort().at(-1) ?? retention.deleteAfter;
+    retention.evidence.lockedUntil = until;
+    await log.append('system', 'evidence.locked', { retainUntil: until, objects: locked.map((l) => ({ key: l.key, versionId: l.versionId, retainUntil: l.retainUntil })) });
+  }
+
+  // --- Queries and Updates ----------------------------------------------------------------------------------
+  setHandler(messages.statusQuery, snapshot);
+
+  setHandler(
+    messages.replayUpdate,
+    async (request): Promise<messages.ReplayResult> => {
+      const stage = status.lastError?.stage ?? 'ingest';
+      await log.append(request.by, 'stage.replay-requested', { stage, reason: request.reason ?? null });
+      replayRequested = true;
+      return { stage, replayed: true };
+    },
+    {
+      validator: (request: messages.ReplayRequest) => {
+        requirePerson(request.by);
+        if (status.state !== 'needs-attention') {
+          throw new Error(`recording ${input.recordingId} is ${status.state}, not needs-attention: nothing to replay`);
+        }
+      },
+    },
+  );
+
+  setHandler(
+    messages.holdUpdate,
+    async (request) => {
+      const r = requireRetention();
+      const hold: Hold = {
+        id: `hold-${r.holds.length + 1}`,
+        caseId: request.caseId,
+        reason: request.reason,
+        by: request.by,
+        at: new Date().toISOString(),
+      };
+      r.holds.push(hold);
+      publishRetention();
+      retentionChanged = true;
+      await log.append(request.by, 'hold.placed', { holdId: hold.id, caseId: hold.caseId, reason: hold.reason });
+      return { holdId: hold.id, activeHolds: activeHolds().length };
+    },
+    {
+      validator: (request: messages.HoldRequest) => {
+        requireRetention();
+        requirePerson(request.by);
+        if (!request.caseId?.trim()) throw new Error('a hold needs --case <case number>');
+        if (!request.reason?.trim()) throw new Error('a hold needs --reason');
+      },
+    },
+  );
+
+  setHandler(
+    messages.releaseUpdate,
+    async (request) => {
+      const r = requireRetention();
+      const now = new Date().toISOString();
+      const released = activeHolds().filter((h) => !request.holdId || h.id === request.holdId);
+      for (const hold of released) Object.assign(hold, { releasedAt: now, releasedBy: request.by, approvedBy: request.approvedBy });
+      publishRetention();
+      retentionChanged = true;
+      await log.append(request.by, 'hold.released', {
+        holdIds: released.map((h) => h.id),
+        approvedBy: request.approvedBy,
+        reason: request.reason ?? null,
+      });
+      return { released: released.map((h) => h.id), deleteAfter: r.deleteAfter };
+    },
+    {
+      validator: (request: messages.ReleaseRequest) => {
+        requireRetention();
+        requireFourEyes(request.by, request.approvedBy);
+        const matching = activeHolds().filter((h) => !request.holdId || h.id === request.holdId);
+        if (matching.length === 0) {
+          throw new Error(request.holdId ? `no active hold ${request.holdId}` : `recording ${input.recordingId} has no active hold`);
+        }
+      },
+    },
+  );
+
+  setHandler(
+    messages.extendUpdate,
+    async (request) => {
+      const r = requireRetention();
+      const previous = r.deleteAfter;
+      const result = applyExtension(previous, 'until' in request ? { until: request.until } : { for: request.for });
+      if (!result.ok) throw ApplicationFailure.nonRetryable(result.reason, 'ExtensionRejected');
+      r.extensions.push({ until: result.deleteAfter, reason: request.reason, by: request.by, at: new Date().toISOString(), ...(request.caseId && { caseId: request.caseId }) });
+      r.deleteAfter = result.deleteAfter;
+      publishRetention();
+      retentionChanged = true;
+      await log.append(request.by, 'deadline.extended', { previous, deleteAfter: r.deleteAfter, reason: request.reason, caseId: request.caseId ?? null });
+      await lockToDeadline();
+      return { deleteAfter: r.deleteAfter, previous };
+    },
+    {
+      validator: (request: messages.ExtendRequest) => {
+        const r = requireRetention();
+        requirePerson(request.by);
+        if (!request.reason?.trim()) throw new Error('an extension needs --reason');
+        const result = applyExtension(r.deleteAfter, 'until' in request ? { until: request.until } : { for: request.for });
+        if (!result.ok) throw new Error(result.reason);
+      },
+    },
+  );
+
+  setHandler(
+    messages.markEvidenceUpdate,
+    async (request) => {
+      const r = requireRetention();
+      r.evidence = { caseId: request.caseId, by: request.by, at: new Date().toISOString() };
+      publishRetention();
+      await log.append(request.by, 'evidence.marked', { caseId: request.caseId, reason: request.reason ?? null, deleteAfter: r.deleteAfter });
+      await lockToDeadline();
+      return { lockedUntil: r.evidence.lockedUntil ?? r.deleteAfter, objects: 1 + (status.derivatives?.derivatives.length ?? 0) };
+    },
+    {
+      validator: (request: messages.MarkEvidenceRequest) => {
+        const r = requireRetention();
+        requirePerson(request.by);
+        if (!request.caseId?.trim()) throw new Error('marking evidence needs --case <case number>');
+        if (r.evidence) throw new Error(`already marked as evidence for case ${r.evidence.caseId}`);
+      },
+    },
+  );
+
+  setHandler(
+    messages.deleteEarlyUpdate,
+    async (request) => {
+      earlyDeletion = { ...request, at: new Date().toISOString() };
+      retentionChanged = true;
+      await log.append(request.by, 'deletion.early-approved', { reason: request.reason, approvedBy: request.approvedBy });
+      return { accepted: true as const };
+    },
+    {
+      validator: (request: messages.DeleteEarlyRequest) => {
+        const r = requireRetention();
+        requireFourEyes(request.by, request.approvedBy);
+        if (!request.reason?.trim()) throw new Error('an early deletion needs --reason');
+        if (activeHolds().length > 0) throw new Error(`rejected: held (${activeHolds().map((h) => `${h.id} case ${h.caseId}`).join(', ')})`);
+        if (r.evidence) throw new Error(`rejected: marked as evidence for case ${r.evidence.caseId}`);
+      },
+    },
+  );
+
+  setHandler(
+    messages.applyPolicyUpdate,
+    async (request): Promise<messages.ApplyPolicyResult> => {
+      const r = requireRetention();
+      const previous = { pack: r.pack.id, deleteAfter: r.deleteAfter };
+      const next = rearmDeadline(r.deadline, request.pack.retention, r.extensions);
+      r.pack = request.pack;
+      r.deadline = { deleteAfter: next.deleteAfter, statutoryDeadline: next.statutoryDeadline, basis: next.basis, basisTime: next.basisTime };
+      r.deleteAfter = next.deleteAfter;
+      status.policy = request.pack.id;
+      if (next.change === 'shortened') deletionCause = 'policy';
+      publishRetention();
+      retentionChanged = true;
+      await log.append(request.by, 'policy.applied', {
+        previous,
+        pack: { id: request.pack.id, version: request.pack.version, fingerprint: request.pack.fingerprint },
+        deleteAfter: next.deleteAfter,
+        change: next.change,
+        reason: request.reason ?? null,
+      });
+      await lockToDeadline();
+      return { previous, next: { pack: request.pack.id, deleteAfter: next.deleteAfter }, change: next.change };
+    },
+    {
+      validator: (request: messages.ApplyPolicyRequest) => {
+        requireRetention();
+        requirePerson(request.by);
+      },
+    },
+  );
 
   /**
    * Runs one stage; when its retries run out, parks the recording in needs-attention (never a failed
@@ -116,11 +335,12 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
           at: new Date().toISOString(),
         };
         status.lastError = lastError;
+        const before = status.state;
         setState('needs-attention', stage);
         await log.append('system', 'stage.failed', { ...lastError });
         replayRequested = false;
         await condition(() => replayRequested);
-        setState(stage === 'ingest' ? 'ingesting' : 'transcoding');
+        setState(before === 'needs-attention' ? (stage === 'ingest' ? 'ingesting' : 'transcoding') : before);
       }
     }
   }
@@ -140,82 +360,160 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     await log.append('system', 'recording.quarantined', { reason, message, quarantineKey: record.object.key });
     // Nothing is deleted automatically; an administrator releases it (ops) or it stays.
     await condition(() => false);
-    return status;
+    return snapshot();
   }
 
-  upsertSearchAttributes([
-    { key: RecordingIdAttr, value: input.recordingId },
-    { key: PolicyAttr, value: input.policy },
-    ...(input.declared.deviceId ? [{ key: DeviceIdAttr, value: input.declared.deviceId }] : []),
-  ]);
-  setState('ingesting');
-  await log.append(input.actor, 'recording.received', {
-    via: input.via,
-    source: { bucket: input.source.bucket, key: input.source.key, etag: input.source.etag, size: input.source.size },
-    originalName: input.originalName,
-    declared: { ...input.declared },
-    policy: input.policy,
-  });
-
-  // --- Ingest: copy + hash the original, compare with what the dock declared, confirm it is media ---------
-  if (input.manifestProblem) return quarantine('manifest-malformed', input.manifestProblem);
-  if (input.source.size === 0) return quarantine('empty-file', 'The file has zero bytes: the upload or the dock failed.');
-
-  let original: StoredOriginal;
-  let media: MediaInfo;
-  try {
-    original = await runStage('ingest', () =>
-      mediaIo.copyAndHashOriginal({
-        recordingId: input.recordingId,
-        source: input.source,
-        originalName: input.originalName,
-        ...(input.declared.sha256 && { declaredSha256: input.declared.sha256 }),
-      }),
-    );
-    status.original = original;
-    status.sha256 = original.sha256;
-    status.bytes = original.bytes;
-    await log.append('system', 'original.stored', {
-      key: original.key,
-      versionId: original.versionId,
-      sha256: original.sha256,
-      bytes: original.bytes,
+  // --- Ingest: copy + hash the original, compare with what the dock declared, confirm it is media -----------
+  if (!resumed) {
+    upsertSearchAttributes([
+      { key: RecordingIdAttr, value: input.recordingId },
+      { key: PolicyAttr, value: input.policy },
+      ...(input.declared.deviceId ? [{ key: DeviceIdAttr, value: input.declared.deviceId }] : []),
+    ]);
+    setState('ingesting');
+    await log.append(input.actor, 'recording.received', {
+      via: input.via,
+      source: { bucket: input.source.bucket, key: input.source.key, etag: input.source.etag, size: input.source.size },
+      originalName: input.originalName,
+      declared: { ...input.declared },
+      policy: input.policy,
     });
-    if (input.declared.sha256 && input.declared.sha256.toLowerCase() !== original.sha256) {
-      return quarantine(
-        'hash-mismatch',
-        `SHA-256 of the received bytes is ${original.sha256}, but the ${input.via === 'cli' ? 'uploader' : 'manifest'} declared ${input.declared.sha256}.`,
+    if (input.manifestProblem) return quarantine('manifest-malformed', input.manifestProblem);
+    if (input.source.size === 0) return quarantine('empty-file', 'The file has zero bytes: the upload or the dock failed.');
+
+    try {
+      const original = await runStage('ingest', () =>
+        mediaIo.copyAndHashOriginal({
+          recordingId: input.recordingId,
+          source: input.source,
+          originalName: input.originalName,
+          ...(input.declared.sha256 && { declaredSha256: input.declared.sha256 }),
+        }),
       );
+      status.original = original;
+      status.sha256 = original.sha256;
+      status.bytes = original.bytes;
+      await log.append('system', 'original.stored', { key: original.key, versionId: original.versionId, sha256: original.sha256, bytes: original.bytes });
+      if (input.declared.sha256 && input.declared.sha256.toLowerCase() !== original.sha256) {
+        return quarantine(
+          'hash-mismatch',
+          `SHA-256 of the received bytes is ${original.sha256}, but the ${input.via === 'cli' ? 'uploader' : 'manifest'} declared ${input.declared.sha256}.`,
+        );
+      }
+      status.media = await runStage('ingest', () => mediaIo.probeMedia({ object: original }));
+    } catch (err) {
+      const reason = quarantineReasonOf(err);
+      if (!reason) throw err;
+      return quarantine(reason, (err as ActivityFailure).cause?.message ?? String(err));
     }
-    media = await runStage('ingest', () => mediaIo.probeMedia({ object: original }));
-  } catch (err) {
-    const reason = quarantineReasonOf(err);
-    if (!reason) throw err;
-    return quarantine(reason, (err as ActivityFailure).cause?.message ?? String(err));
+    await log.append('system', 'media.probed', { ...status.media });
+    await runStage('ingest', () => mediaIo.removeFromInbox({ source: input.source, ...(input.manifestKey && { manifestKey: input.manifestKey }) }));
+    await log.append('system', 'ingest.completed', { sha256: status.sha256, bytes: status.bytes });
+
+    // --- The deadline: from recordedAt (or ingest time) plus the rule pack's retention -----------------------
+    const pack = await light.resolveRulePack(input.policy);
+    const deadline = computeDeadline({ recordedAt: input.declared.recordedAt, ingestedAt: status.ingestedAt, retention: pack.retention });
+    retention = {
+      pack,
+      deadline: { deleteAfter: deadline.deleteAfter, statutoryDeadline: deadline.statutoryDeadline, basis: deadline.basis, basisTime: deadline.basisTime },
+      deleteAfter: deadline.deleteAfter,
+      extensions: [],
+      holds: [],
+    };
+    publishRetention();
+    await log.append('system', 'deadline.set', {
+      pack: { id: pack.id, version: pack.version, fingerprint: pack.fingerprint, citation: pack.citation ?? null },
+      retention: pack.retention,
+      basis: deadline.basis,
+      basisTime: deadline.basisTime,
+      deleteAfter: deadline.deleteAfter,
+      warnings: deadline.warnings.map((w) => w.message),
+    });
   }
-  status.media = media;
-  await log.append('system', 'media.probed', { ...media });
-  await runStage('ingest', () => mediaIo.removeFromInbox({ source: input.source, ...(input.manifestKey && { manifestKey: input.manifestKey }) }));
-  await log.append('system', 'ingest.completed', { sha256: original.sha256, bytes: original.bytes });
 
-  // --- Transcode: review proxy, sprite and poster from one decode, on the transcode pool -----------------
-  setState('transcoding');
-  const derivatives = await runStage('transcode', () =>
-    transcoder.transcodeRecording({ recordingId: input.recordingId, original, media }),
-  );
-  status.derivatives = derivatives;
-  status.reviewReady = true;
-  await log.append('system', 'derivatives.stored', {
-    inputSha256: derivatives.inputSha256,
-    ffmpegVersion: derivatives.ffmpegVersion,
-    args: derivatives.args,
-    elapsedS: derivatives.elapsedS,
-    partial: derivatives.partial,
-    derivatives: derivatives.derivatives.map((d) => ({ kind: d.kind, key: d.key, versionId: d.versionId, sha256: d.sha256, bytes: d.bytes })),
+  // --- Transcode beside the deadline: a stuck or parked transcode never delays deletion ----------------------
+  const transcodeScope = new CancellationScope();
+  const transcoding = status.reviewReady || resumed
+    ? Promise.resolve()
+    : transcodeScope.run(async () => {
+        setState('transcoding');
+        const derivatives: DerivativeSet = await runStage('transcode', () =>
+          transcoder.transcodeRecording({ recordingId: input.recordingId, original: status.original!, media: status.media! }),
+        );
+        status.derivatives = derivatives;
+        status.reviewReady = true;
+        await log.append('system', 'derivatives.stored', {
+          inputSha256: derivatives.inputSha256,
+          ffmpegVersion: derivatives.ffmpegVersion,
+          args: derivatives.args,
+          elapsedS: derivatives.elapsedS,
+          partial: derivatives.partial,
+          derivatives: derivatives.derivatives.map((d) => ({ kind: d.kind, key: d.key, versionId: d.versionId, sha256: d.sha256, bytes: d.bytes })),
+        });
+        await lockToDeadline(); // marked as evidence while transcoding: the derivatives are locked too
+        if (deletable()) setState(activeHolds().length ? 'held' : 'retained');
+      }).catch((err: unknown) => {
+        if (!isCancellation(err)) throw err;
+      });
+  if (status.state !== 'transcoding' && status.state !== 'needs-attention') setState('retained');
+
+  // --- Retained: wait for whichever comes first ---------------------------------------------------------------
+  for (;;) {
+    const r = retention!;
+    if (earlyDeletion) {
+      deletionCause = 'early';
+      break;
+    }
+    const decision = decideWake(new Date(), { deleteAfter: r.deleteAfter, evidence: false, activeHolds: activeHolds() });
+    const notBusy = status.state === 'retained' || status.state === 'held';
+    if (notBusy) setState(decision.action === 'keep' ? 'held' : 'retained');
+    if (decision.action === 'delete') break;
+    if (workflowInfo().continueAsNewSuggested && notBusy) {
+      await allHandlersFinished();
+      await continueAsNew<typeof recordingLifecycle>({ ...input, resume: { status: snapshot() } });
+    }
+    retentionChanged = false;
+    const wakeInMs = decision.action === 'sleep' ? decision.sleepMs : undefined;
+    await condition(() => retentionChanged || workflowInfo().continueAsNewSuggested, wakeInMs);
+  }
+
+  // --- Deletion: every version of every object, verified absent, then a certificate --------------------------
+  const r = retention!;
+  setState('deleting');
+  transcodeScope.cancel();
+  await transcoding;
+  if (r.evidence?.lockedUntil) {
+    const waitMs = Date.parse(r.evidence.lockedUntil) + LOCK_EXPIRY_MARGIN_MS - Date.now();
+    if (waitMs > 0) await condition(() => false, waitMs);
+  }
+  const requestedAt = new Date().toISOString();
+  await log.append(earlyDeletion?.by ?? 'system', 'deletion.started', { cause: deletionCause, deleteAfter: r.deleteAfter, overdueMs: Math.max(0, Date.parse(requestedAt) - Date.parse(r.deleteAfter)) });
+  const keys = await light.recordingObjectKeys({ recordingId: input.recordingId });
+  const deleted = await runStage('deletion', () => mediaIo.deleteRecording({ recordingId: input.recordingId, objects: keys }));
+  await log.append('system', 'recording.deleted', {
+    cause: deletionCause,
+    verifiedAbsentAt: deleted.verifiedAbsentAt,
+    objects: deleted.deleted.map((d) => ({ key: d.key, versionId: d.versionId, kind: d.kind, sha256: d.sha256 ?? null })),
   });
-
-  setState('retained');
-  return { ...status, custodyLogHead: log.head };
+  const head = log.head;
+  const certificate = await light.writeCertificate({
+    recordingId: input.recordingId,
+    originalSha256: status.sha256 ?? '',
+    objects: deleted.deleted,
+    rulePack: { id: r.pack.id, version: r.pack.version, fingerprint: r.pack.fingerprint, ...(r.pack.citation && { citation: r.pack.citation }) },
+    deadline: r.deleteAfter,
+    deletedAt: deleted.verifiedAbsentAt,
+    cause: deletionCause,
+    requestedBy: earlyDeletion?.by ?? 'system',
+    approvals: earlyDeletion ? [{ actor: earlyDeletion.approvedBy, at: earlyDeletion.at, reason: earlyDeletion.reason }] : [],
+    custodyLog: { headSeq: head.seq, headHash: head.hash },
+  });
+  status.certificate = { key: certificate.key, certificateHash: certificate.certificateHash };
+  await log.append('system', 'certificate.written', { key: certificate.key, certificateHash: certificate.certificateHash });
+  delete status.original;
+  setState('deleted');
+  await allHandlersFinished();
+  return snapshot();
 }
 
 /** The attempt number activities attach to their failures (activities/index.ts). */

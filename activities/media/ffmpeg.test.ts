@@ -202,6 +202,13 @@ describe('buildTranscodePlan', () => {
     );
   });
 
+  it('refuses relative paths (ffmpeg could read "name:" as a protocol)', () => {
+    const paths = { inputPath: 'concat:a.mp4|b.mp4', outputDir: '/scratch/attempt-1/out' };
+    expect(() => buildTranscodePlan(DEFAULT_TRANSCODE_PROFILE, landscape1080pWithAudio, paths)).toThrow(
+      'inputPath must be an absolute path, got "concat:a.mp4|b.mp4"',
+    );
+  });
+
   it('is deterministic', () => {
     const first = buildTranscodePlan(DEFAULT_TRANSCODE_PROFILE, landscape1080pWithAudio, PATHS);
     const second = buildTranscodePlan(

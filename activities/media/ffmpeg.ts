@@ -73,7 +73,10 @@ export interface TranscodeResult {
   ffmpegVersion: string;
   /** The plan's recordedArgs: paths replaced by placeholders. */
   args: string[];
+  /** The whole call: input hash, ffmpeg, output checks and hashes. */
   elapsedS: number;
+  /** The ffmpeg process alone. */
+  ffmpegElapsedS: number;
   proxy: DerivativeFile & { videoCodec: string; audioCodec: string | null; durationS: number };
   sprite: DerivativeFile & { layout: SpriteLayout };
   poster: DerivativeFile & { atS: number };
@@ -226,6 +229,8 @@ function verbatim(options: string[]): string[] {
 interface RunOutcome {
   stderrTail: string;
   firstStderrLines: string[];
+  /** From spawn until ffmpeg exited and its output streams closed. */
+  ffmpegElapsedS: number;
 }
 
 async function runTranscode(
@@ -266,6 +271,7 @@ async function runTranscode(
     ffmpegVersion,
     args: plan.recordedArgs,
     elapsedS: (performance.now() - startedAt) / 1000,
+    ffmpegElapsedS: outcome.ffmpegElapsedS,
     proxy: {
       ...proxyFile,
       videoCodec: proxyVideo.codec_name ?? 'unknown',
@@ -295,6 +301,7 @@ function runFfmpeg(plan: TranscodePlan, options: TranscodeOptions): Promise<RunO
     let child: ChildProcess | undefined;
     let stopReason: { error: Error } | null = null;
     let killTimer: NodeJS.Timeout | undefined;
+    let spawnedAt = 0;
 
     // SIGTERM lets ffmpeg close its files; SIGKILL follows if it does not exit within the grace period.
     const terminate = () => {
@@ -318,6 +325,7 @@ function runFfmpeg(plan: TranscodePlan, options: TranscodeOptions): Promise<RunO
       if (firstStderrLines.length < MAX_DECODER_MESSAGES && line.trim()) firstStderrLines.push(line.trim());
     });
     command.on('start', (commandLine: string) => {
+      spawnedAt = performance.now();
       child = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
       if (commandLine !== ['ffmpeg', ...plan.args].join(' ')) {
         stop(new Error(`fluent-ffmpeg started other arguments than the plan: ${commandLine}`));
@@ -352,7 +360,11 @@ function runFfmpeg(plan: TranscodePlan, options: TranscodeOptions): Promise<RunO
     command.on('end', (_stdout: string | null, stderr: string | null) => {
       settle(() => {
         if (stopReason) return reject(stopReason.error);
-        resolve({ stderrTail: stderr ?? '', firstStderrLines });
+        resolve({
+          stderrTail: stderr ?? '',
+          firstStderrLines,
+          ffmpegElapsedS: (performance.now() - spawnedAt) / 1000,
+        });
       });
     });
     command.run();

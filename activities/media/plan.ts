@@ -60,12 +60,16 @@ export function buildTranscodePlan(
   media: MediaInfo,
   paths: { inputPath: string; outputDir: string },
 ): TranscodePlan {
+  for (const [name, value] of Object.entries(paths)) {
+    // ffmpeg reads a leading "name:" as a protocol (concat:, http:); absolute paths never look like one.
+    if (!path.isAbsolute(value)) throw new Error(`${name} must be an absolute path, got "${value}"`);
+  }
   const outputs: Record<DerivativeKind, string> = {
     proxy: path.join(paths.outputDir, OUTPUT_FILE_NAMES.proxy),
     sprite: path.join(paths.outputDir, OUTPUT_FILE_NAMES.sprite),
     poster: path.join(paths.outputDir, OUTPUT_FILE_NAMES.poster),
   };
-  if (Object.values(outputs).some((output) => path.resolve(output) === path.resolve(paths.inputPath))) {
+  if (Object.values(outputs).includes(path.normalize(paths.inputPath))) {
     throw new Error(
       `input ${paths.inputPath} would be overwritten by an output; name it other than proxy/sprite/poster`,
     );

@@ -17,7 +17,6 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { stringify as toYaml } from 'yaml';
-import type * as KubernetesClient from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 
 const execFileAsync = promisify(execFile);
 
@@ -606,27 +605,5 @@ function tokenRequestToken(body: string): string | undefined {
     return typeof parsed.status?.token === 'string' ? parsed.status.token : undefined;
   } catch {
     return undefined;
-  }
-}
-
-// --- @kubernetes/client-node ---------------------------------------------------------------------------------------
-
-export type KubernetesClientModule = typeof KubernetesClient;
-
-/**
- * Loads @kubernetes/client-node, an ES module, with a clear error where the runtime cannot: v2 depends on undici 8,
- * which needs Node >= 22.19, and jest can require() an ES module only on Node >= 24.9 with --experimental-vm-modules.
- */
-export async function loadKubernetesClient(): Promise<KubernetesClientModule> {
-  try {
-    return await import('@kubernetes/client-node');
-  } catch (err) {
-    throw new Error(
-      `@kubernetes/client-node could not be loaded on Node ${process.versions.node}: ${String(err).split('\n')[0]}. ` +
-        'It needs Node >= 22.19 (its undici 8 dependency), and under jest Node >= 24.9 with ' +
-        'NODE_OPTIONS=--experimental-vm-modules (jest loads ES modules with require() only there). Run e.g. ' +
-        '`NODE_OPTIONS=--experimental-vm-modules npx jest test/integration/kube` with Node 24 on PATH.',
-      { cause: err },
-    );
   }
 }

@@ -10,7 +10,8 @@ import { createMediaTools } from '../../activities/media/ffmpeg';
 import { startRecordingLifecycle } from '../../activities/start-lifecycle';
 import { lifecycleTaskQueues } from '../../workers/pools';
 import type { CustodyConfig } from '../../workers/config';
-import type { LifecycleInput } from '../../activities/types';
+import type { LifecycleInput, RecordingStatus } from '../../activities/types';
+import { statusQuery, workflowIdFor } from '../../workflows/messages';
 
 export interface TestStack {
   config: CustodyConfig;
@@ -23,6 +24,8 @@ export interface TestStack {
     extra?: Partial<Omit<LifecycleInput, 'recordingId' | 'source' | 'taskQueues'>>,
   ): ReturnType<typeof startRecordingLifecycle>;
   startWorkers(): Promise<RunningWorkers>;
+  /** Polls the status query until the recording is in `state` (or one of them). */
+  waitForState(recordingId: string, state: RecordingStatus['state'] | RecordingStatus['state'][], timeoutMs?: number): Promise<RecordingStatus>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +66,18 @@ export async function createTestStack(
         inboxSchedule: false,
       });
       return stack.workers;
+    },
+    async waitForState(recordingId, state, timeoutMs = 90_000) {
+      const wanted = Array.isArray(state) ? state : [state];
+      const handle = clients.client.workflow.getHandle(workflowIdFor(recordingId));
+      const deadline = Date.now() + timeoutMs;
+      let status: RecordingStatus | undefined;
+      while (Date.now() < deadline) {
+        status = await handle.query(statusQuery).catch(() => status);
+        if (status && wanted.includes(status.state)) return status;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`recording ${recordingId} did not reach ${wanted.join('/')}; last status ${JSON.stringify(status)}`);
     },
     async stop() {
       await stack.workers?.shutdown();

@@ -48,9 +48,7 @@ afterAll(async () => {
 const custody = (args: string[], extraEnv: Record<string, string> = {}) =>
   runNode(cli, args, { ...env, ...extraEnv }, 300_000);
 
-async function result(recordingId: string): Promise<RecordingStatus> {
-  return stack.clients.client.workflow.getHandle(`rec-${recordingId}`).result();
-}
+const result = (recordingId: string) => stack.waitForState(recordingId, 'retained');
 
 /** A file of `megabytes` MiB: a real clip at the front (so ffprobe accepts it), random bytes after it. */
 async function largeMediaFile(megabytes: number): Promise<{ file: string; sha256: string }> {

@@ -31,18 +31,6 @@ afterAll(() => stack?.stop());
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-async function waitForState(workflowId: string, state: RecordingStatus['state'], timeoutMs = 60_000) {
-  const handle = stack.clients.client.workflow.getHandle(workflowId);
-  const deadline = Date.now() + timeoutMs;
-  let status: RecordingStatus | undefined;
-  while (Date.now() < deadline) {
-    status = await handle.query(statusQuery).catch(() => undefined);
-    if (status?.state === state) return status;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${workflowId} did not reach ${state}; last status ${JSON.stringify(status)}`);
-}
-
 async function bodyOf(bucket: string, key: string): Promise<Buffer> {
   const object = await stack.clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return Buffer.from(await object.Body!.transformToByteArray());
@@ -58,8 +46,7 @@ test('an inbox object is copied into evidence with the SHA-256 computed independ
     declared: { deviceId: 'cam-0042', recordedAt: '2026-11-20T08:15:00.000Z' },
   });
   expect(outcome.started).toBe(true);
-  const handle = stack.clients.client.workflow.getHandle(outcome.workflowId);
-  const result: RecordingStatus = await handle.result();
+  const result = await stack.waitForState(outcome.recordingId, 'retained');
 
   expect(result.state).toBe('retained');
   expect(result.sha256).toBe(expectedSha256);
@@ -88,16 +75,21 @@ test('an inbox object is copied into evidence with the SHA-256 computed independ
   // The custody log: a valid hash chain ending at the head the workflow reports, naming the hash.
   const entries = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, outcome.recordingId);
   expect(verifyChain(entries).ok).toBe(true);
-  expect(entries.map((e) => e.action)).toEqual([
+  expect(entries.slice(0, 4).map((e) => e.action)).toEqual([
     'recording.received',
     'original.stored',
     'media.probed',
     'ingest.completed',
-    'derivatives.stored',
   ]);
   expect(entries[1]!.details).toMatchObject({ sha256: expectedSha256 });
   expect(entries[0]!.details).toMatchObject({ originalName: 'Einsatz_Größe_ß.mp4' });
-  expect(result.custodyLogHead).toEqual({ seq: 4, hash: entries[4]!.hash });
+  expect(entries.slice(4).map((e) => e.action).sort()).toEqual(['deadline.set', 'derivatives.stored']);
+  expect(result.custodyLogHead).toEqual({ seq: 5, hash: entries[5]!.hash });
+  expect(result.retention).toMatchObject({
+    pack: { id: 'bw-polg-44', citation: '§ 44 PolG BW', retention: 'P28D' },
+    deleteAfter: '2026-12-18T08:15:00.000Z',
+    deadline: { basis: 'recordedAt' },
+  });
   expect(result.reviewReady).toBe(true);
   expect(result.derivatives?.derivatives.map((d) => d.kind).sort()).toEqual(['poster', 'proxy', 'sprite']);
   expect(result.derivatives?.inputSha256).toBe(expectedSha256);
@@ -109,7 +101,7 @@ test('starting the same object twice processes it once', async () => {
   const [first, second] = await Promise.all([stack.start(source), stack.start(source)]);
   expect(first.recordingId).toBe(second.recordingId);
   expect([first.started, second.started].sort()).toEqual([false, true]);
-  await stack.clients.client.workflow.getHandle(first.workflowId).result();
+  await stack.waitForState(first.recordingId, 'retained');
   expect((await stack.start(source)).started).toBe(false);
 });
 
@@ -121,7 +113,7 @@ describe('bad input is quarantined with its own reason, bytes intact', () => {
     extra: Parameters<TestStack['start']>[1] = {},
   ) {
     const outcome = await stack.start(source, extra);
-    const status = await waitForState(outcome.workflowId, 'quarantined');
+    const status = await stack.waitForState(outcome.recordingId, 'quarantined');
     expect(status.quarantine?.reason).toBe(reason);
     expect(status.quarantine?.message.length).toBeGreaterThan(10);
     const kept = await bodyOf(stack.config.buckets.quarantine, status.quarantine!.object.key);
@@ -215,10 +207,10 @@ describe('the inbox sweep', () => {
     const b = statuses.find((s) => s.originalName === 'b.mp4')!;
     expect(a.deviceId).toBe('cam-a');
     expect(a.recordedAt).toBe('2026-11-22T09:00:00.000Z');
-    const bDone = await waitForState(`rec-${b.recordingId}`, 'quarantined');
+    const bDone = await stack.waitForState(b.recordingId, 'quarantined');
     expect(bDone.quarantine?.reason).toBe('manifest-malformed');
     expect(bDone.quarantine?.message).toContain('recordedAt');
-    const aDone: RecordingStatus = await stack.clients.client.workflow.getHandle(`rec-${a.recordingId}`).result();
+    const aDone = await stack.waitForState(a.recordingId, 'retained');
     expect(aDone.sha256).toBe(sha256(clip));
     // The manifest left the inbox with its recording.
     const left = await sweepFor()(sweepInput(0));
@@ -232,7 +224,7 @@ describe('the inbox sweep', () => {
     expect(waiting).toMatchObject({ started: [], waitingForManifest: 1 });
     const now = await sweepFor()(sweepInput(0));
     expect(now.started).toHaveLength(1);
-    await stack.clients.client.workflow.getHandle(`rec-${now.started[0]}`).result();
+    await stack.waitForState(now.started[0]!, 'retained');
   });
 });
 

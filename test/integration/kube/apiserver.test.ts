@@ -6,25 +6,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type * as KubernetesClient from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
-import {
-  loadKubernetesClient,
-  requireKubeTool,
-  startKubeApiServer,
-  type KubeApiServer,
-  type KubernetesClientModule,
-} from '../../harness/kube';
+import * as k8s from '@kubernetes/client-node';
+import { requireKubeTool, startKubeApiServer, type KubeApiServer } from '../../harness/kube';
 
 const NAMESPACE = 'custody-kube-test';
 const DEPLOYMENT = 'custody-worker';
 const FIELD_MANAGER = 'custody-tests';
 
-let k8s: KubernetesClientModule;
 let server: KubeApiServer | undefined;
 let workDir: string;
-let apps: KubernetesClient.AppsV1Api;
+let apps: k8s.AppsV1Api;
 
-function deployment(name: string, image: string): KubernetesClient.V1Deployment {
+function deployment(name: string, image: string): k8s.V1Deployment {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -40,7 +33,7 @@ function deployment(name: string, image: string): KubernetesClient.V1Deployment 
   };
 }
 
-function clientFor(kubeconfigPath: string): KubernetesClient.AppsV1Api {
+function clientFor(kubeconfigPath: string): k8s.AppsV1Api {
   const config = new k8s.KubeConfig();
   config.loadFromFile(kubeconfigPath);
   return config.makeApiClient(k8s.AppsV1Api);
@@ -51,27 +44,26 @@ function mergePatch() {
 }
 
 /** The rejection of `promise` as an ApiException (fails the test when it resolves or fails otherwise). */
-async function apiError(promise: Promise<unknown>): Promise<KubernetesClient.ApiException<unknown>> {
+async function apiError(promise: Promise<unknown>): Promise<k8s.ApiException<unknown>> {
   try {
     await promise;
   } catch (err) {
-    if (err instanceof k8s.ApiException) return err as KubernetesClient.ApiException<unknown>;
+    if (err instanceof k8s.ApiException) return err as k8s.ApiException<unknown>;
     throw err;
   }
   throw new Error('expected the API server to refuse the request, but it succeeded');
 }
 
 /** The Status object the API server sent with a refusal (client-node hands the body over as a string). */
-function statusOf(error: KubernetesClient.ApiException<unknown>): KubernetesClient.V1Status {
+function statusOf(error: k8s.ApiException<unknown>): k8s.V1Status {
   const body = typeof error.body === 'string' ? (JSON.parse(error.body) as unknown) : error.body;
-  return body as KubernetesClient.V1Status;
+  return body as k8s.V1Status;
 }
 
 beforeAll(async () => {
   // Missing binaries fail here, with the install command, before anything starts.
   requireKubeTool('etcd');
   requireKubeTool('kube-apiserver');
-  k8s = await loadKubernetesClient();
   workDir = mkdtempSync(path.join(tmpdir(), 'custody-kube-'));
   const started = Date.now();
   server = await startKubeApiServer({ workDir });

@@ -24,6 +24,8 @@ export interface Measurement {
   wallS: number;
   /** user + system CPU seconds of the ffmpeg process (for transcode() sampled from /proc). */
   cpuS: number;
+  /** transcode() only: its time outside the ffmpeg process (hashing, fluent-ffmpeg, output probes). */
+  overheadS?: number;
 }
 
 export async function measureTranscodeCosts(repetitions = 2): Promise<Measurement[]> {
@@ -44,14 +46,15 @@ export async function measureTranscodeCosts(repetitions = 2): Promise<Measuremen
           const started = performance.now();
           let cpuS = 0;
           let poll: NodeJS.Timeout | undefined;
-          await tools.transcode(plan, {
+          const result = await tools.transcode(plan, {
             onSpawn: (pid) => {
               // The last reading before exit; misses at most the final 100 ms.
               poll = setInterval(() => void cpuSecondsOf(pid).then((s) => (cpuS = s ?? cpuS)), 100);
             },
           });
           clearInterval(poll);
-          results.push({ variant, wallS: (performance.now() - started) / 1000, cpuS });
+          const wallS = (performance.now() - started) / 1000;
+          results.push({ variant, wallS, cpuS, overheadS: wallS - result.ffmpegElapsedS });
         } else {
           const args =
             variant === 'ffmpeg, same args'

@@ -289,6 +289,8 @@ describe('transcode: one ffmpeg run gives proxy, sprite and poster', () => {
       expect(result.inputSha256).toBe(await sha256(input));
       expect(result.ffmpegVersion).toBe(await tools.version());
       expect(result.partial).toBeNull();
+      expect(result.ffmpegElapsedS).toBeGreaterThan(0);
+      expect(result.ffmpegElapsedS).toBeLessThanOrEqual(result.elapsedS);
       expect(progress.length).toBeGreaterThan(0);
       expect(progress.at(-1)?.fraction).toBe(1);
       const fractions = progress.map((p) => p.fraction);
