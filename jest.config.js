@@ -3,8 +3,8 @@
 const swc = ['@swc/jest', { jsc: { target: 'es2022' } }];
 /** ES-module-only packages: jest loads modules with require(), so @swc/jest rewrites them to CommonJS. These are
  * @kubernetes/client-node and the ESM-only packages it imports (openid-client -> oauth4webapi, jose); its other
- * dependencies ship CommonJS builds. Any new ESM-only dependency fails with "Cannot use import statement outside a
- * module" until it is added here. */
+ * dependencies ship CommonJS builds. A new ESM-only dependency fails with "Must use import to load ES Module: <file>"
+ * until its package is added here. */
 const esmOnlyPackages = ['@kubernetes/client-node', 'openid-client', 'oauth4webapi', 'jose'].join('|');
 const transform = {
   '^.+\\.ts$': swc,

@@ -4,6 +4,15 @@ import { Command } from 'commander';
 import { createCliContext, CliError, EXIT, type CliContext } from './context';
 import { ingestCommand } from './ingest';
 import { statusCommand, logCommand, verifyCommand } from './recording';
+import {
+  holdCommand,
+  releaseCommand,
+  extendCommand,
+  markEvidenceCommand,
+  deleteEarlyCommand,
+  certificateCommand,
+} from './admin';
+import { policyListCommand, policyShowCommand, policyApplyCommand } from './policy';
 
 // Node 20 is this project's pinned runtime; the AWS SDK's notice that future SDK releases need Node 22 is
 // for whoever upgrades the lockfile, not for every run of the CLI and workers.
@@ -63,6 +72,74 @@ program
   .option('--copy <s3url>', 're-hash this copy (s3://bucket/key) instead of the evidence version, e.g. a restored backup')
   .option('--json', 'machine-readable output')
   .action(run(verifyCommand));
+
+program
+  .command('hold <recordingId>')
+  .description('place a legal hold: the recording is kept past its deadline until released (four-eyes)')
+  .requiredOption('--case <case>', 'case number')
+  .requiredOption('--reason <text>', 'why')
+  .requiredOption('--by <user>', 'who places it')
+  .option('--json', 'machine-readable output')
+  .action(run(holdCommand));
+
+program
+  .command('release <recordingId>')
+  .description('release holds; needs a second person (--approved-by ≠ --by)')
+  .requiredOption('--by <user>', 'who releases')
+  .requiredOption('--approved-by <user>', 'the second person who approves')
+  .option('--hold <holdId>', 'one hold (default: all active holds)')
+  .option('--reason <text>', 'why')
+  .option('--json', 'machine-readable output')
+  .action(run(releaseCommand));
+
+program
+  .command('extend <recordingId>')
+  .description('lengthen the deadline (never shortens); extends the evidence lock too')
+  .option('--until <date>', 'new deadline (ISO 8601)')
+  .option('--for <duration>', 'add to the current deadline (ISO 8601 duration, e.g. P30D)')
+  .requiredOption('--reason <text>', 'why (documented in the custody log)')
+  .requiredOption('--by <user>', 'who extends')
+  .option('--case <case>', 'case number')
+  .option('--json', 'machine-readable output')
+  .action(run(extendCommand));
+
+program
+  .command('mark-evidence <recordingId>')
+  .description('documented change of purpose: WORM-lock original and derivatives (COMPLIANCE) until the deadline')
+  .requiredOption('--case <case>', 'case number')
+  .requiredOption('--by <user>', 'who marks it')
+  .option('--reason <text>', 'why')
+  .option('--json', 'machine-readable output')
+  .action(run(markEvidenceCommand));
+
+program
+  .command('delete-early <recordingId>')
+  .description('delete before the deadline (four-eyes; rejected while held or evidence)')
+  .requiredOption('--reason <text>', 'why, e.g. not relevant')
+  .requiredOption('--by <user>', 'who asks')
+  .requiredOption('--approved-by <user>', 'the second person who approves')
+  .option('--json', 'machine-readable output')
+  .action(run(deleteEarlyCommand));
+
+program
+  .command('certificate <recordingId>')
+  .description('the deletion certificate from the audit store, with its hash checked (exit 3 if it does not verify)')
+  .option('--json', 'machine-readable output')
+  .action(run(certificateCommand));
+
+const policy = program.command('policy').description('retention rule packs (policies/*.yaml)');
+policy.command('list').option('--json', 'machine-readable output').action(run(policyListCommand));
+policy.command('show <pack>').option('--json', 'machine-readable output').action(run(policyShowCommand));
+policy
+  .command('apply <pack>')
+  .description("re-arm the deadlines of running recordings under <pack> (a shortened deadline that is past deletes now)")
+  .option('--selector <query>', "visibility query to narrow the recordings, e.g. \"CustodyPolicy = 'bw-polg-44'\"")
+  .option('--dry-run', 'list old and new deadlines, change nothing')
+  .option('--limit <n>', 'at most this many recordings')
+  .option('--by <user>', 'who applies it (required unless --dry-run)')
+  .option('--reason <text>', 'why')
+  .option('--json', 'machine-readable output')
+  .action(run(policyApplyCommand));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`custody: ${String(err)}\n`);

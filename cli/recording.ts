@@ -2,6 +2,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { statusQuery, workflowIdFor } from '../workflows/messages';
 import { readCustodyLog, verifyRecording } from '../activities/custody-log/read';
+import { readCertificate } from '../activities/write-certificate';
 import type { RecordingStatus } from '../activities/types';
 import { CliError, EXIT, type CliContext } from './context';
 import { formatFields, formatTable, printJson } from './output';
@@ -16,10 +17,26 @@ async function queryStatus(ctx: CliContext, recordingId: string): Promise<Record
   }
 }
 
+function derivativeLines(status: RecordingStatus): [string, string][] {
+  return (status.derivatives?.derivatives ?? []).map((d) => [d.kind, `${d.width}x${d.height} ${d.bytes} B sha256 ${d.sha256}`]);
+}
+
+function retentionLines(status: RecordingStatus): [string, string | undefined][] {
+  const r = status.retention;
+  if (!r) return [];
+  const holds = r.holds.filter((h) => !h.releasedAt);
+  return [
+    ['rulePack', `${r.pack.id} v${r.pack.version}${r.pack.citation ? ` (${r.pack.citation})` : ''}, retention ${r.pack.retention}`],
+    ['deleteAfter', `${r.deleteAfter} (from ${r.deadline.basis} ${r.deadline.basisTime}${r.extensions.length ? `, ${r.extensions.length} extension(s)` : ''})`],
+    ['holds', holds.length ? holds.map((h) => `${h.id} case ${h.caseId} by ${h.by}`).join('; ') : undefined],
+    ['evidence', r.evidence && `case ${r.evidence.caseId} by ${r.evidence.by}, locked until ${r.evidence.lockedUntil ?? '…'}`],
+  ];
+}
+
 export async function statusCommand(ctx: CliContext, recordingId: string, options: { json?: boolean }) {
-  const status = await queryStatus(ctx, recordingId);
+  const status = (await queryStatus(ctx, recordingId)) ?? (await statusFromAuditStore(ctx, recordingId));
   if (!status) {
-    throw new CliError(`unknown recording id ${recordingId} (no workflow rec-${recordingId})`, EXIT.unknown);
+    throw new CliError(`unknown recording id ${recordingId} (no workflow rec-${recordingId}, no custody log)`, EXIT.unknown);
   }
   if (options.json) return printJson(status);
   const media = status.media;
@@ -36,10 +53,44 @@ export async function statusCommand(ctx: CliContext, recordingId: string, option
       ['ingestedAt', status.ingestedAt],
       ['originalName', status.originalName],
       ['quarantine', status.quarantine && `${status.quarantine.reason}: ${status.quarantine.message}`],
-      ['lastError', status.lastError && `${status.lastError.stage} ${status.lastError.type}: ${status.lastError.message}`],
+      ['lastError', status.lastError && `${status.lastError.stage} ${status.lastError.type} (attempt ${status.lastError.attempts}, ${status.lastError.at}): ${status.lastError.message}`],
+      ['reviewReady', status.reviewReady],
+      ...derivativeLines(status),
+      ...retentionLines(status),
+      ['certificate', status.certificate && `${status.certificate.key} ${status.certificate.certificateHash}`],
       ['custodyLogHead', `seq ${status.custodyLogHead.seq} ${status.custodyLogHead.hash}`],
     ])}\n`,
   );
+}
+
+/**
+ * Log and certificate outlive the recording and its workflow history: when Temporal no longer knows the
+ * recording, its status is rebuilt from the audit store.
+ */
+async function statusFromAuditStore(ctx: CliContext, recordingId: string): Promise<RecordingStatus | undefined> {
+  const entries = (await readCustodyLog(ctx.s3(), ctx.config.buckets.audit, recordingId)).sort((a, b) => a.seq - b.seq);
+  if (entries.length === 0) return undefined;
+  const find = (action: string) => [...entries].reverse().find((e) => e.action === action)?.details as Record<string, unknown> | undefined;
+  const received = find('recording.received') as { originalName?: string; declared?: { deviceId?: string; recordedAt?: string }; policy?: string } | undefined;
+  const stored = find('original.stored') as { sha256?: string; bytes?: number } | undefined;
+  const certificate = await readCertificate(ctx.s3(), ctx.config.buckets.audit, recordingId);
+  const head = entries.at(-1)!;
+  return {
+    recordingId,
+    state: find('recording.deleted') ? 'deleted' : find('recording.quarantined') ? 'quarantined' : 'retained',
+    originalName: received?.originalName ?? '',
+    ingestedAt: entries[0]!.time,
+    policy: received?.policy ?? '',
+    reviewReady: false,
+    ...(stored?.sha256 && { sha256: stored.sha256 }),
+    ...(stored?.bytes !== undefined && { bytes: stored.bytes }),
+    ...(received?.declared?.deviceId && { deviceId: received.declared.deviceId }),
+    ...(received?.declared?.recordedAt && { recordedAt: received.declared.recordedAt }),
+    ...(certificate?.certificate && {
+      certificate: { key: certificate.key, certificateHash: certificate.certificate.certificateHash },
+    }),
+    custodyLogHead: { seq: head.seq, hash: head.hash },
+  };
 }
 
 export async function logCommand(ctx: CliContext, recordingId: string, options: { json?: boolean }) {

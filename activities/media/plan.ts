@@ -3,7 +3,7 @@
  * graph, so the sprite and poster ride on the proxy's decode instead of reading the file again.
  *
  *   [0:v] ─ (autorotate) ─ scale ─ setsar ─ yuv420p ─ split ─┬─ proxy.mp4   H.264 + AAC, +faststart
- *                                                            ├─ sprite.jpg  fps=1/N, small tiles, tile=CxR
+ *                                                            ├─ sprite.jpg  a small tile every N s, C×R mosaic
  *                                                            └─ poster.jpg  first frame at min(2 s, 10 %)
  *
  * Pure and deterministic: the same profile, media and paths give the same arguments, which are recorded
@@ -27,7 +27,7 @@ export interface FfmpegInvocation {
 }
 
 export interface SpriteLayout {
-  /** Seconds of recording between tiles: tile i shows the frame at i × intervalS. */
+  /** Seconds of recording between tiles: tile i (row by row) shows the frame nearest i × intervalS. */
   intervalS: number;
   tiles: number;
   columns: number;

@@ -1,0 +1,213 @@
+/**
+ * Retention and deletion on the real Temporal dev server and versitygw, with second-long rule packs: deadlines
+ * fire, holds keep, four-eyes rules reject, evidence is WORM-locked, policy changes re-arm, and every deletion
+ * leaves no version behind and exactly one certificate.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  DeleteObjectCommand,
+  GetObjectRetentionCommand,
+  ListObjectVersionsCommand,
+} from '@aws-sdk/client-s3';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { createTestStack, type TestStack } from '../harness/stack';
+import { testPolicyDir } from '../harness/test-policies';
+import { builtEntryPoint, runNode } from '../harness/processes';
+import { syntheticClip } from '../fixtures/media';
+import * as messages from '../../workflows/messages';
+import { readCertificate } from '../../activities/write-certificate';
+import { readCustodyLog } from '../../activities/custody-log/read';
+import { verifyChain } from '../../activities/custody-log/chain';
+import type { RecordingStatus } from '../../activities/types';
+
+let stack: TestStack;
+let clip: Buffer;
+let env: NodeJS.ProcessEnv;
+const policyDir = testPolicyDir({ 'test-10s': 'PT10S', 'test-1h': 'PT1H', 'test-1d': 'P1D' });
+
+beforeAll(async () => {
+  stack = await createTestStack('retention', { overrides: { CUSTODY_POLICY_DIR: policyDir } });
+  clip = readFileSync(await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 }));
+  const { buckets, taskQueues } = stack.config;
+  env = {
+    ...process.env,
+    CUSTODY_POLICY_DIR: policyDir,
+    CUSTODY_TASK_QUEUE_PREFIX: taskQueues.orchestration.replace(/-orchestration$/, ''),
+    CUSTODY_BUCKET_INCOMING: buckets.incoming,
+    CUSTODY_BUCKET_EVIDENCE: buckets.evidence,
+    CUSTODY_BUCKET_DERIVATIVES: buckets.derivatives,
+    CUSTODY_BUCKET_AUDIT: buckets.audit,
+    CUSTODY_BUCKET_QUARANTINE: buckets.quarantine,
+  };
+});
+afterAll(() => stack?.stop());
+
+const custody = (args: string[]) => runNode(builtEntryPoint('cli/main.js'), args, env, 120_000);
+
+let counter = 0;
+/** Ingests a small clip under `policy`, recorded now; resolves once it is retained (transcoded). */
+async function retainedRecording(policy: string, recordedAt = new Date().toISOString()) {
+  const source = await stack.putInbox(`station-3/rec-${++counter}-${Date.now()}.mp4`, Buffer.concat([clip, Buffer.from(String(counter))]));
+  const outcome = await stack.start(source, { policy, declared: { deviceId: 'cam-77', recordedAt } });
+  const status = await stack.waitForState(outcome.recordingId, 'retained');
+  return { recordingId: outcome.recordingId, status, handle: stack.clients.client.workflow.getHandle(outcome.workflowId) };
+}
+
+async function versionsOf(recordingId: string) {
+  const listed = [];
+  for (const bucket of [stack.config.buckets.evidence, stack.config.buckets.derivatives]) {
+    const page = await stack.clients.s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: `recordings/${recordingId}/` }));
+    listed.push(...(page.Versions ?? []).map((v) => ({ bucket, key: v.Key!, versionId: v.VersionId! })));
+    listed.push(...(page.DeleteMarkers ?? []).map((v) => ({ bucket, key: v.Key!, versionId: v.VersionId! })));
+  }
+  return listed;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+    return (err as WorkflowUpdateFailedError).cause?.message ?? '';
+  }
+  throw new Error('the update was accepted, but should have been rejected');
+}
+
+test('a PT10S recording is deleted within seconds of its deadline, every version, with a certificate of exactly what was stored', async () => {
+  const { recordingId, status } = await retainedRecording('test-10s');
+  expect(status.retention?.pack).toMatchObject({ id: 'test-10s', retention: 'PT10S' });
+  const stored = await versionsOf(recordingId);
+  expect(stored).toHaveLength(5); // original + proxy, sprite, poster + derivatives.json
+
+  const deleted = await stack.waitForState(recordingId, 'deleted', 60_000);
+  expect(await versionsOf(recordingId)).toEqual([]);
+  const certificate = await readCertificate(stack.clients.s3, stack.config.buckets.audit, recordingId);
+  expect(certificate?.verdict.ok).toBe(true);
+  const c = certificate!.certificate!;
+  expect(c.cause).toBe('deadline');
+  expect(c.originalSha256).toBe(status.sha256);
+  expect(c.rulePack).toMatchObject({ id: 'test-10s', version: 1 });
+  expect(c.objects.map((o) => `${o.key}@${o.versionId}`).sort()).toEqual(stored.map((o) => `${o.key}@${o.versionId}`).sort());
+  expect(c.objects.find((o) => o.key.endsWith('/original'))?.sha256).toBe(status.sha256);
+  const lateMs = Date.parse(c.deletedAt) - Date.parse(c.deadline);
+  expect(lateMs).toBeGreaterThanOrEqual(0);
+  expect(lateMs).toBeLessThan(15_000);
+
+  // The log outlives the recording and ends where the certificate says (plus the certificate's own entry).
+  const log = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId);
+  expect(verifyChain(log).ok).toBe(true);
+  expect(log.find((e) => e.seq === c.custodyLog.headSeq)?.hash).toBe(c.custodyLog.headHash);
+  expect(log.at(-1)).toMatchObject({ action: 'certificate.written', details: { certificateHash: c.certificateHash } });
+  expect(deleted.certificate?.certificateHash).toBe(c.certificateHash);
+
+  const cli = await custody(['certificate', recordingId]);
+  expect(cli.code).toBe(0);
+  expect(cli.stdout).toMatch(/verified\s+certificate hash OK/);
+});
+
+test('hold → kept past the deadline → release by the same person rejected → released by a second person → deleted', async () => {
+  const { recordingId, handle } = await retainedRecording('test-10s');
+  await handle.executeUpdate(messages.holdUpdate, { args: [{ caseId: 'AZ-2026-117', reason: 'complaint filed', by: 'supervisor-1' }] });
+  const held = await stack.waitForState(recordingId, 'held');
+  await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(held.retention!.deleteAfter) + 3000 - Date.now())));
+  expect((await handle.query(messages.statusQuery)).state).toBe('held');
+  expect(await versionsOf(recordingId)).toHaveLength(5);
+
+  const same = await custody(['release', recordingId, '--by', 'supervisor-1', '--approved-by', 'supervisor-1']);
+  expect(same.code).toBe(4);
+  expect(same.stderr).toContain('four-eyes');
+  expect(await rejection(handle.executeUpdate(messages.deleteEarlyUpdate, { args: [{ reason: 'x', by: 'a', approvedBy: 'b' }] }))).toContain('held');
+
+  const released = await custody(['release', recordingId, '--by', 'supervisor-1', '--approved-by', 'dpo-2', '--json']);
+  expect(released.code).toBe(0);
+  expect(JSON.parse(released.stdout)).toMatchObject({ released: ['hold-1'] });
+  await stack.waitForState(recordingId, 'deleted', 30_000);
+  expect(await versionsOf(recordingId)).toEqual([]);
+  const actions = (await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId)).map((e) => `${e.actor}:${e.action}`);
+  expect(actions).toEqual(expect.arrayContaining(['supervisor-1:hold.placed', 'supervisor-1:hold.released', 'system:recording.deleted']));
+});
+
+test('an extension only lengthens; delete-early needs two people and a reason', async () => {
+  const { recordingId, handle, status } = await retainedRecording('test-1h');
+  const deadline = status.retention!.deleteAfter;
+  const earlier = new Date(Date.parse(deadline) - 60_000).toISOString();
+  expect(await rejection(handle.executeUpdate(messages.extendUpdate, { args: [{ until: earlier, reason: 'r', by: 'u1' }] }))).toContain(
+    'may only lengthen',
+  );
+  const cli = await custody(['extend', recordingId, '--for', 'P1D', '--reason', 'court date set', '--by', 'u1', '--json']);
+  expect(cli.code).toBe(0);
+  expect(JSON.parse(cli.stdout)).toEqual({ previous: deadline, deleteAfter: new Date(Date.parse(deadline) + 86_400_000).toISOString() });
+
+  expect(await rejection(handle.executeUpdate(messages.deleteEarlyUpdate, { args: [{ reason: 'not relevant', by: 'u1', approvedBy: 'u1' }] }))).toContain(
+    'four-eyes',
+  );
+  await handle.executeUpdate(messages.deleteEarlyUpdate, { args: [{ reason: 'not relevant', by: 'u1', approvedBy: 'u2' }] });
+  const deleted = await stack.waitForState(recordingId, 'deleted', 30_000);
+  const certificate = (await readCertificate(stack.clients.s3, stack.config.buckets.audit, recordingId))!.certificate!;
+  expect(certificate).toMatchObject({ cause: 'early', requestedBy: 'u1', approvals: [{ actor: 'u2', reason: 'not relevant' }] });
+  expect(deleted.state).toBe('deleted');
+});
+
+test('evidence: COMPLIANCE lock until the deadline on original and derivatives; storage refuses a direct delete', async () => {
+  const { recordingId, status } = await retainedRecording('test-1d');
+  const marked = await custody(['mark-evidence', recordingId, '--case', 'AZ-9', '--by', 'custodian-3', '--json']);
+  expect(marked.code).toBe(0);
+  const deadline = status.retention!.deleteAfter;
+  const now = await stack.clients.client.workflow.getHandle(`rec-${recordingId}`).query(messages.statusQuery);
+  expect(now.retention?.evidence).toMatchObject({ caseId: 'AZ-9', by: 'custodian-3' });
+  const objects = [now.original!, ...now.derivatives!.derivatives];
+  for (const o of objects) {
+    const retention = await stack.clients.s3.send(new GetObjectRetentionCommand({ Bucket: o.bucket, Key: o.key, VersionId: o.versionId }));
+    expect(retention.Retention?.Mode).toBe('COMPLIANCE');
+    expect(Math.abs(retention.Retention!.RetainUntilDate!.getTime() - Date.parse(deadline))).toBeLessThan(1000);
+  }
+  await expect(
+    stack.clients.s3.send(new DeleteObjectCommand({ Bucket: now.original!.bucket, Key: now.original!.key, VersionId: now.original!.versionId })),
+  ).rejects.toThrow(/object lock/i);
+  const early = await custody(['delete-early', recordingId, '--reason', 'x', '--by', 'a', '--approved-by', 'b']);
+  expect(early.code).toBe(4);
+  expect(early.stderr).toContain('evidence');
+  // An extension extends the lock.
+  await custody(['extend', recordingId, '--for', 'P1D', '--reason', 'trial', '--by', 'custodian-3']);
+  const extended = await stack.clients.s3.send(
+    new GetObjectRetentionCommand({ Bucket: now.original!.bucket, Key: now.original!.key, VersionId: now.original!.versionId }),
+  );
+  expect(extended.Retention!.RetainUntilDate!.getTime()).toBeGreaterThan(Date.parse(deadline) + 86_000_000);
+});
+
+test('policy apply: the dry run changes nothing; applying a shorter pack deletes those now past due', async () => {
+  const recordedAt = new Date(Date.now() - 60_000).toISOString(); // a minute ago: past a 10 s deadline
+  const { recordingId } = await retainedRecording('test-1h', recordedAt);
+  const selector = `CustodyRecordingId = '${recordingId}'`;
+  const dry = await custody(['policy', 'apply', 'test-10s', '--selector', selector, '--dry-run', '--json']);
+  expect(dry.code).toBe(0);
+  const plan = JSON.parse(dry.stdout) as { recordings: { recordingId: string; change: string; newDeleteAfter: string }[] };
+  expect(plan.recordings).toEqual([expect.objectContaining({ recordingId, change: 'shortened' })]);
+  const unchanged: RecordingStatus = await stack.clients.client.workflow.getHandle(`rec-${recordingId}`).query(messages.statusQuery);
+  expect(unchanged.retention?.pack.id).toBe('test-1h');
+  expect(unchanged.state).toBe('retained');
+
+  const applied = await custody(['policy', 'apply', 'test-10s', '--selector', selector, '--by', 'dpo-1']);
+  expect(applied.code).toBe(0);
+  expect(applied.stdout).toContain('applied test-10s v1 to 1 recordings');
+  await stack.waitForState(recordingId, 'deleted', 30_000);
+  const certificate = (await readCertificate(stack.clients.s3, stack.config.buckets.audit, recordingId))!.certificate!;
+  expect(certificate).toMatchObject({ cause: 'policy', rulePack: { id: 'test-10s' } });
+  // The deadline was recordedAt + 10 s: already past, so deleted at once (deadlines are ceilings).
+  expect(Date.parse(certificate.deadline)).toBe(Date.parse(recordedAt) + 10_000);
+});
+
+test('policy list and show', async () => {
+  const list = await custody(['policy', 'list', '--json']);
+  const packs = JSON.parse(list.stdout) as { id: string; retention: string; citation: string }[];
+  expect(packs).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ id: 'bw-polg-44', retention: 'P28D', citation: '§ 44 PolG BW' }),
+      expect.objectContaining({ id: 'nrw-polg-15c', retention: 'P14D' }),
+      expect.objectContaining({ id: 'bpolg-27a', retention: 'P30D' }),
+      expect.objectContaining({ id: 'by-pag', retention: 'P2M' }),
+    ]),
+  );
+  const show = await custody(['policy', 'show', 'nrw-obg-24']);
+  expect(show.stdout).toMatch(/citation: § 24 OBG NRW/);
+});
