@@ -178,6 +178,7 @@ export function makeCopyAndHashOriginal(deps: CopyAndHashDeps) {
         }),
       );
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      deps.metrics?.recordingsIngested.inc();
       deps.metrics?.bytesIngested.inc(hashing.bytes);
       if (seconds > 0) deps.metrics?.hashThroughput.observe(hashing.bytes / seconds);
       return { bucket: deps.evidenceBucket, key, versionId, sha256, bytes: hashing.bytes };

@@ -90,6 +90,7 @@ export function createActivities(deps: ActivityDeps) {
       s3,
       auditBucket: config.buckets.audit,
       auditRetention: config.auditRetention,
+      ...withMetrics,
     }),
     transcodeRecording: makeTranscodeRecording({
       s3,

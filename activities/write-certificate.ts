@@ -26,12 +26,14 @@ import {
 import { certificateKey } from './storage/keys';
 import { isNotFound } from './storage/s3';
 import { addDuration } from '../workflows/retention';
+import type { CustodyMetrics } from '../workers/metrics';
 
 export interface WriteCertificateDeps {
   s3: S3Client;
   auditBucket: string;
   /** ISO 8601 duration the certificate stays locked after the deletion, e.g. P10Y. */
   auditRetention: string;
+  metrics?: CustodyMetrics;
 }
 
 export interface WrittenCertificate {
@@ -81,6 +83,10 @@ export function makeWriteCertificate(deps: WriteCertificateDeps) {
           ObjectLockRetainUntilDate: new Date(retainUntil),
         }),
       );
+      // Counted once, when the certificate is first written: the deletion is complete and documented.
+      deps.metrics?.certificatesWritten.inc();
+      deps.metrics?.deletions.inc({ cause: certificate.cause });
+      deps.metrics?.deletionLag.observe(Math.max(0, Date.parse(certificate.deletedAt) - Date.parse(certificate.deadline)) / 1000);
       return { ...written, alreadyWritten: false, certificate };
     } catch (err) {
       if (!preconditionFailed(err)) throw err;

@@ -14,8 +14,7 @@ export function createMetrics(registry = new Registry()) {
     registry,
     recordingsIngested: new Counter({
       name: 'custody_recordings_ingested_total',
-      help: 'Recordings whose original was copied into the evidence store and verified.',
-      labelNames: ['via'] as const,
+      help: 'Recordings whose original was copied into the evidence store and hashed.',
       registers: [registry],
     }),
     bytesIngested: new Counter({
@@ -56,6 +55,34 @@ export function createMetrics(registry = new Registry()) {
       name: 'custody_transcode_failures_total',
       help: 'Transcode attempts that failed, by reason (CorruptMedia, InsufficientTempSpace, FfmpegFailed, other).',
       labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    deletions: new Counter({
+      name: 'custody_deletions_total',
+      help: 'Recordings deleted and certified, by cause (deadline, early, policy).',
+      labelNames: ['cause'] as const,
+      registers: [registry],
+    }),
+    deletionLag: new Histogram({
+      name: 'custody_deletion_lag_seconds',
+      help: 'From the deadline to the verified deletion (0 for early deletions).',
+      buckets: [1, 5, 15, 60, 300, 900, 3600, 6 * 3600, 86400],
+      registers: [registry],
+    }),
+    certificatesWritten: new Counter({
+      name: 'custody_certificates_written_total',
+      help: 'Deletion certificates written to the audit store.',
+      registers: [registry],
+    }),
+    overdueRecordings: new Gauge({
+      name: 'custody_overdue_recordings',
+      help: 'Recordings past their deadline, not held and not yet deleted (from Temporal visibility). Target: 0.',
+      registers: [registry],
+    }),
+    needsAttention: new Gauge({
+      name: 'custody_needs_attention_recordings',
+      help: 'Recordings parked in needs-attention, by stage (from Temporal visibility).',
+      labelNames: ['stage'] as const,
       registers: [registry],
     }),
     ready: new Gauge({

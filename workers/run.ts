@@ -11,6 +11,7 @@ import { planPools, type WorkerPool } from './pools';
 import type { CustodyMetrics } from './metrics';
 import { temporalConnectionOptions } from './temporal-connection';
 import { ensureInboxSchedule } from './inbox-schedule';
+import { startVisibilityGauges } from './visibility-gauges';
 
 export interface RunningWorkers {
   pools: WorkerPool[];
@@ -71,10 +72,11 @@ export async function startCustodyWorkers(opts: StartWorkersOptions): Promise<Ru
       }),
     ),
   );
-  if (opts.inboxSchedule !== false && plans.some((p) => p.runsWorkflows)) {
-    await ensureInboxSchedule(await temporal(), config);
-  }
+  const runsWorkflows = plans.some((p) => p.runsWorkflows);
+  if (opts.inboxSchedule !== false && runsWorkflows) await ensureInboxSchedule(await temporal(), config);
+  const gauges = runsWorkflows && opts.metrics ? startVisibilityGauges(temporal, opts.metrics) : undefined;
   const done = Promise.all(workers.map((w) => w.run())).then(async () => {
+    gauges?.stop();
     if (client) await (await client).connection.close();
     if (ownConnection) await connection.close();
   });

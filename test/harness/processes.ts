@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from './servers';
+import type { CustodyConfig } from '../../workers/config';
 
 export function builtEntryPoint(relative: 'workers/main.js' | 'cli/main.js'): string {
   const file = path.join(REPO_ROOT, 'dist', relative);
@@ -34,9 +35,24 @@ export function runNode(file: string, args: string[], env: NodeJS.ProcessEnv, ti
   });
 }
 
-/** Environment for a child process that uses a test config's buckets and task queues. */
+/** Environment for a child process. */
 export function envFor(overrides: Record<string, string>): NodeJS.ProcessEnv {
   return { ...process.env, CUSTODY_LOG_LEVEL: 'warn', ...overrides };
+}
+
+/** The variables that make a child process (CLI, worker) use the same stores and queues as `config`. */
+export function envForConfig(config: CustodyConfig, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return envFor({
+    TEMPORAL_ADDRESS: config.temporal.address,
+    CUSTODY_TASK_QUEUE_PREFIX: config.taskQueues.orchestration.replace(/-orchestration$/, ''),
+    CUSTODY_BUCKET_INCOMING: config.buckets.incoming,
+    CUSTODY_BUCKET_EVIDENCE: config.buckets.evidence,
+    CUSTODY_BUCKET_DERIVATIVES: config.buckets.derivatives,
+    CUSTODY_BUCKET_AUDIT: config.buckets.audit,
+    CUSTODY_BUCKET_QUARANTINE: config.buckets.quarantine,
+    CUSTODY_POLICY_DIR: config.policy.dir,
+    ...extra,
+  });
 }
 
 export function startNode(file: string, env: NodeJS.ProcessEnv): ChildProcess & { output: () => string } {

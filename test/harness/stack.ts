@@ -31,9 +31,9 @@ export interface TestStack {
 
 export async function createTestStack(
   label: string,
-  options: { overrides?: Record<string, string>; workers?: boolean } = {},
+  options: { overrides?: Record<string, string>; workers?: boolean; config?: CustodyConfig } = {},
 ): Promise<TestStack> {
-  const config = testConfig(label, options.overrides);
+  const config = options.config ?? testConfig(label, options.overrides);
   const clients = await connectTestClients(config);
   const stack: TestStack = {
     config,

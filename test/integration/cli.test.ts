@@ -15,7 +15,7 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { createTestStack, type TestStack } from '../harness/stack';
-import { builtEntryPoint, runNode } from '../harness/processes';
+import { builtEntryPoint, envForConfig, runNode } from '../harness/processes';
 import { syntheticClip } from '../fixtures/media';
 import { readCustodyLog } from '../../activities/custody-log/read';
 import { custodyLogEntryKey } from '../../activities/storage/keys';
@@ -29,16 +29,7 @@ let env: NodeJS.ProcessEnv;
 beforeAll(async () => {
   stack = await createTestStack('cli');
   scratch = mkdtempSync(path.join(tmpdir(), 'custody-cli-'));
-  const { buckets, taskQueues } = stack.config;
-  env = {
-    ...process.env,
-    CUSTODY_TASK_QUEUE_PREFIX: taskQueues.orchestration.replace(/-orchestration$/, ''),
-    CUSTODY_BUCKET_INCOMING: buckets.incoming,
-    CUSTODY_BUCKET_EVIDENCE: buckets.evidence,
-    CUSTODY_BUCKET_DERIVATIVES: buckets.derivatives,
-    CUSTODY_BUCKET_AUDIT: buckets.audit,
-    CUSTODY_BUCKET_QUARANTINE: buckets.quarantine,
-  };
+  env = envForConfig(stack.config);
 });
 afterAll(async () => {
   await stack?.stop();

@@ -12,7 +12,7 @@ import {
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { createTestStack, type TestStack } from '../harness/stack';
 import { testPolicyDir } from '../harness/test-policies';
-import { builtEntryPoint, runNode } from '../harness/processes';
+import { builtEntryPoint, envForConfig, runNode } from '../harness/processes';
 import { syntheticClip } from '../fixtures/media';
 import * as messages from '../../workflows/messages';
 import { readCertificate } from '../../activities/write-certificate';
@@ -28,17 +28,7 @@ const policyDir = testPolicyDir({ 'test-10s': 'PT10S', 'test-1h': 'PT1H', 'test-
 beforeAll(async () => {
   stack = await createTestStack('retention', { overrides: { CUSTODY_POLICY_DIR: policyDir } });
   clip = readFileSync(await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 }));
-  const { buckets, taskQueues } = stack.config;
-  env = {
-    ...process.env,
-    CUSTODY_POLICY_DIR: policyDir,
-    CUSTODY_TASK_QUEUE_PREFIX: taskQueues.orchestration.replace(/-orchestration$/, ''),
-    CUSTODY_BUCKET_INCOMING: buckets.incoming,
-    CUSTODY_BUCKET_EVIDENCE: buckets.evidence,
-    CUSTODY_BUCKET_DERIVATIVES: buckets.derivatives,
-    CUSTODY_BUCKET_AUDIT: buckets.audit,
-    CUSTODY_BUCKET_QUARANTINE: buckets.quarantine,
-  };
+  env = envForConfig(stack.config);
 });
 afterAll(() => stack?.stop());
 

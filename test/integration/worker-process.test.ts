@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { testConfig } from '../harness/env';
-import { builtEntryPoint, envFor, runNode, startNode } from '../harness/processes';
+import { builtEntryPoint, envFor, envForConfig, runNode, startNode } from '../harness/processes';
 import { freeLoopbackPort } from '../../workers/ports';
 
 const worker = builtEntryPoint('workers/main.js');
@@ -20,17 +20,7 @@ test.each([
 });
 
 function configEnv(label: string, port: number) {
-  const config = testConfig(label);
-  return envFor({
-    CUSTODY_TASK_QUEUE_PREFIX: config.taskQueues.orchestration.replace(/-orchestration$/, ''),
-    CUSTODY_BUCKET_INCOMING: config.buckets.incoming,
-    CUSTODY_BUCKET_EVIDENCE: config.buckets.evidence,
-    CUSTODY_BUCKET_DERIVATIVES: config.buckets.derivatives,
-    CUSTODY_BUCKET_AUDIT: config.buckets.audit,
-    CUSTODY_BUCKET_QUARANTINE: config.buckets.quarantine,
-    CUSTODY_HTTP_PORT: String(port),
-    CUSTODY_SHUTDOWN_GRACE_SECONDS: '5',
-  });
+  return envForConfig(testConfig(label), { CUSTODY_HTTP_PORT: String(port), CUSTODY_SHUTDOWN_GRACE_SECONDS: '5' });
 }
 
 async function waitForOk(url: string, timeoutMs: number): Promise<void> {

@@ -1,0 +1,241 @@
+{{/* Names, labels and the pieces every pod shares. */}}
+
+{{- define "custody.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "custody.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The pool names in a fixed order (a map would be iterated alphabetically, which is the same, but say it). */}}
+{{- define "custody.poolNames" -}}
+orchestration media-io transcode
+{{- end -}}
+
+{{- define "custody.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "custody.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "custody.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "custody.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: custody
+{{- end -}}
+
+{{/* Labels of one component; call with (dict "root" $ "component" "transcode"). */}}
+{{- define "custody.componentLabels" -}}
+{{ include "custody.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "custody.componentSelectorLabels" -}}
+{{ include "custody.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "custody.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "custody.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "custody.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "custody.controllerName" -}}
+{{- printf "%s-controller" (include "custody.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "custody.leaseName" -}}
+{{- default (include "custody.controllerName" .) .Values.controller.leaseName -}}
+{{- end -}}
+
+{{- define "custody.poolDeploymentName" -}}
+{{- printf "%s-%s" (include "custody.fullname" .root) .pool | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "custody.taskQueue" -}}
+{{- printf "%s-%s" .root.Values.temporal.taskQueuePrefix .pool -}}
+{{- end -}}
+
+{{/* A pool's shutdown grace: its own override or the global one. */}}
+{{- define "custody.shutdownGrace" -}}
+{{- $override := .poolValues.shutdownGraceSeconds -}}
+{{- if kindIs "invalid" $override -}}
+{{- .root.Values.config.shutdownGraceSeconds -}}
+{{- else -}}
+{{- $override -}}
+{{- end -}}
+{{- end -}}
+
+{{/* True (non-empty) when HPA or KEDA scales this pool. */}}
+{{- define "custody.autoscaled" -}}
+{{- if and (ne .root.Values.autoscaling.engine "none") .poolValues.autoscaling.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* True (non-empty) when the capacity controller owns this pool's replicas. */}}
+{{- define "custody.controllerManaged" -}}
+{{- if and .root.Values.controller.enabled (has .pool .root.Values.controller.managedPools) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Where the Temporal TLS files are mounted. */}}
+{{- define "custody.temporalTlsDir" -}}/etc/custody/temporal-tls{{- end -}}
+{{- define "custody.policyDir" -}}/etc/custody/policies{{- end -}}
+
+{{/* Checks that cannot be expressed in values.schema.json; each says what to change. */}}
+{{- define "custody.validate" -}}
+{{- $buckets := list -}}
+{{- range $store, $bucket := .Values.s3.buckets -}}
+{{- if has $bucket $buckets -}}
+{{- fail (printf "s3.buckets: %q is used for more than one store; evidence locks and deletion rules differ per store, so give each of the five stores its own bucket" $bucket) -}}
+{{- end -}}
+{{- $buckets = append $buckets $bucket -}}
+{{- end -}}
+{{- if not .Values.s3.existingSecret -}}
+{{- fail "s3.existingSecret is empty: create a Secret with the S3 credentials (kubectl create secret generic custody-s3 --from-literal=AWS_ACCESS_KEY_ID=... --from-literal=AWS_SECRET_ACCESS_KEY=...) and set s3.existingSecret to its name" -}}
+{{- end -}}
+{{- if and (eq .Values.temporal.tls.clientCertKey "") (ne .Values.temporal.tls.clientKeyKey "") -}}
+{{- fail "temporal.tls: clientCertKey and clientKeyKey must be set together (mutual TLS needs both) or both be ''" -}}
+{{- end -}}
+{{- if and (ne .Values.temporal.tls.clientCertKey "") (eq .Values.temporal.tls.clientKeyKey "") -}}
+{{- fail "temporal.tls: clientCertKey and clientKeyKey must be set together (mutual TLS needs both) or both be ''" -}}
+{{- end -}}
+{{- $root := . -}}
+{{- range $pool := splitList " " (include "custody.poolNames" .) -}}
+{{- $poolValues := index $root.Values.pools $pool -}}
+{{- $ctx := dict "root" $root "pool" $pool "poolValues" $poolValues -}}
+{{- if and (include "custody.autoscaled" $ctx) (include "custody.controllerManaged" $ctx) -}}
+{{- fail (printf "pools.%s is scaled both by autoscaling.engine=%s and by the capacity controller; set pools.%s.autoscaling.enabled=false or remove %s from controller.managedPools" $pool $root.Values.autoscaling.engine $pool $pool) -}}
+{{- end -}}
+{{- if and (eq $root.Values.autoscaling.engine "hpa") $poolValues.autoscaling.enabled (lt (int $poolValues.autoscaling.minReplicas) 1) -}}
+{{- fail (printf "pools.%s.autoscaling.minReplicas is 0, but a HorizontalPodAutoscaler cannot scale to zero; use autoscaling.engine=keda or set minReplicas >= 1" $pool) -}}
+{{- end -}}
+{{- if gt (int $poolValues.autoscaling.minReplicas) (int $poolValues.autoscaling.maxReplicas) -}}
+{{- fail (printf "pools.%s.autoscaling.minReplicas (%v) is above maxReplicas (%v)" $pool $poolValues.autoscaling.minReplicas $poolValues.autoscaling.maxReplicas) -}}
+{{- end -}}
+{{- end -}}
+{{- range $pool := .Values.controller.managedPools -}}
+{{- if not (index $root.Values.pools $pool).enabled -}}
+{{- fail (printf "controller.managedPools names %s, but pools.%s.enabled is false; remove it from the list" $pool $pool) -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.networkPolicy.enabled -}}
+{{- range $destination := list "temporal" "s3" "dns" -}}
+{{- $peers := index $root.Values.networkPolicy $destination -}}
+{{- if and (empty $peers.cidrs) (empty $peers.selectors) -}}
+{{- fail (printf "networkPolicy.%s has neither cidrs nor selectors; an empty peer list would allow egress to everything. Set networkPolicy.%s.cidrs (e.g. [10.20.0.0/24]) or .selectors" $destination $destination) -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.controller.enabled (empty .Values.networkPolicy.kubernetesApi.cidrs) (empty .Values.networkPolicy.kubernetesApi.selectors) -}}
+{{- fail "networkPolicy.kubernetesApi has neither cidrs nor selectors, but the controller must reach the Kubernetes API; set networkPolicy.kubernetesApi.cidrs to the API server addresses (kubectl get endpoints kubernetes -n default)" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The environment every container shares: config from the ConfigMap, secrets by reference. */}}
+{{- define "custody.commonEnv" -}}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.s3.existingSecret }}
+      key: {{ .Values.s3.accessKeyIdKey }}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.s3.existingSecret }}
+      key: {{ .Values.s3.secretAccessKeyKey }}
+{{- if .Values.temporal.apiKey.existingSecret }}
+- name: TEMPORAL_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.temporal.apiKey.existingSecret }}
+      key: {{ .Values.temporal.apiKey.key }}
+{{- end }}
+# Anything else that asks the OS for a temp directory (os.tmpdir()) writes to the same emptyDir.
+- name: TMPDIR
+  value: {{ .Values.config.tmpDir | quote }}
+{{- end -}}
+
+{{- define "custody.volumeMounts" -}}
+- name: tmp
+  mountPath: {{ .Values.config.tmpDir }}
+- name: policies
+  mountPath: {{ include "custody.policyDir" . }}
+  readOnly: true
+{{- if .Values.temporal.tls.existingSecret }}
+- name: temporal-tls
+  mountPath: {{ include "custody.temporalTlsDir" . }}
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/* Call with (dict "root" $ "tmpSizeLimit" "1Gi"). */}}
+{{- define "custody.volumes" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .tmpSizeLimit }}
+- name: policies
+  configMap:
+    name: {{ include "custody.fullname" .root }}-policies
+{{- with .root.Values.temporal.tls }}
+{{- if .existingSecret }}
+- name: temporal-tls
+  secret:
+    secretName: {{ .existingSecret }}
+    defaultMode: 0440
+    items:
+      {{- if .clientCertKey }}
+      - { key: {{ .clientCertKey }}, path: client.crt }
+      - { key: {{ .clientKeyKey }}, path: client.key }
+      {{- end }}
+      {{- if .serverCaKey }}
+      - { key: {{ .serverCaKey }}, path: ca.crt }
+      {{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "custody.podAnnotations" -}}
+checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
+checksum/policies: {{ include (print .Template.BasePath "/policies-configmap.yaml") . | sha256sum }}
+{{- if .Values.metrics.podAnnotations }}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .Values.config.httpPort | quote }}
+prometheus.io/path: /metrics
+{{- end }}
+{{- with .Values.podAnnotations }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "custody.probes" -}}
+startupProbe:
+  httpGet: { path: /healthz, port: http }
+  {{- toYaml .Values.probes.startup | nindent 2 }}
+livenessProbe:
+  httpGet: { path: /healthz, port: http }
+  {{- toYaml .Values.probes.liveness | nindent 2 }}
+readinessProbe:
+  httpGet: { path: /readyz, port: http }
+  {{- toYaml .Values.probes.readiness | nindent 2 }}
+{{- end -}}

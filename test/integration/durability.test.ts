@@ -1,0 +1,153 @@
+/**
+ * What must survive: a Temporal server restart while deadlines wait (persistent state), and a worker killed
+ * with SIGKILL in the middle of a deletion (the retry on another worker finishes it: one deletion, one
+ * certificate listing every version) — and in the middle of the copy into the evidence store.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { ListObjectVersionsCommand, ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { createTestStack, type TestStack } from '../harness/stack';
+import { testConfig } from '../harness/env';
+import { testPolicyDir } from '../harness/test-policies';
+import { startTemporalDevServer, type TemporalDevServer } from '../harness/servers';
+import { builtEntryPoint, envForConfig, startNode } from '../harness/processes';
+import { syntheticClip } from '../fixtures/media';
+import { readCertificate } from '../../activities/write-certificate';
+import { readCustodyLog } from '../../activities/custody-log/read';
+import { evidenceOriginalKey } from '../../activities/storage/keys';
+import { deletionInventoryKey } from '../../activities/delete-recording';
+import { freeLoopbackPort } from '../../workers/ports';
+
+const policyDir = testPolicyDir({ 'test-20s': 'PT20S', 'test-15s': 'PT15S', 'test-1h': 'PT1H' });
+let scratch: string;
+let clip: Buffer;
+beforeAll(async () => {
+  scratch = mkdtempSync(path.join(tmpdir(), 'custody-durability-'));
+  clip = readFileSync(await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 }));
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+test('deadlines still fire after the Temporal server restarts (persistent db file)', async () => {
+  const dbFile = path.join(scratch, 'temporal.db');
+  const port = await freeLoopbackPort();
+  let server: TemporalDevServer = await startTemporalDevServer({ dataDir: scratch, dbFile, port });
+  const config = testConfig('restart', { TEMPORAL_ADDRESS: server.address, CUSTODY_POLICY_DIR: policyDir });
+  let stack: TestStack | undefined = await createTestStack('restart', { config });
+  try {
+    const source = await stack.putInbox('dock-1/before-restart.mp4', clip);
+    const { recordingId } = await stack.start(source, { policy: 'test-20s', declared: { recordedAt: new Date().toISOString() } });
+    const retained = await stack.waitForState(recordingId, 'retained');
+    await stack.stop();
+    stack = undefined;
+    await server.stop();
+
+    server = await startTemporalDevServer({ dataDir: scratch, dbFile, port });
+    stack = await createTestStack('restart', { config });
+    const deleted = await stack.waitForState(recordingId, 'deleted', 90_000);
+    expect(deleted.certificate).toBeDefined();
+    const certificate = (await readCertificate(stack.clients.s3, config.buckets.audit, recordingId))!.certificate!;
+    expect(certificate.deadline).toBe(retained.retention!.deleteAfter);
+    expect(certificate.cause).toBe('deadline');
+  } finally {
+    await stack?.stop();
+    await server.stop();
+  }
+});
+
+describe('a media-io worker killed with SIGKILL', () => {
+  let stack: TestStack;
+  const children: ReturnType<typeof startNode>[] = [];
+  beforeAll(async () => {
+    // Orchestration and transcode in this process; media-io (copy, deletion) in child processes we can kill.
+    stack = await createTestStack('kill', {
+      overrides: { CUSTODY_POLICY_DIR: policyDir, CUSTODY_POOLS: 'orchestration,transcode' },
+    });
+  });
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await stack?.stop();
+  });
+  const mediaWorker = () => {
+    const child = startNode(
+      builtEntryPoint('workers/main.js'),
+      envForConfig(stack.config, { CUSTODY_POOLS: 'media-io', CUSTODY_HTTP_PORT: '0' }),
+    );
+    children.push(child);
+    return child;
+  };
+  async function kill(child: ReturnType<typeof startNode>) {
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+  }
+  async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await probe()) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+
+  test('during deletion: another worker finishes it, once, with one certificate listing every version', async () => {
+    let worker = mediaWorker();
+    const source = await stack.putInbox('dock-2/kill-during-deletion.mp4', clip);
+    const { recordingId } = await stack.start(source, { policy: 'test-15s', declared: { recordedAt: new Date().toISOString() } });
+    const retained = await stack.waitForState(recordingId, 'retained');
+    // Many versions of the original (as an interrupted re-upload might leave), so deletion takes a while.
+    const key = evidenceOriginalKey(recordingId);
+    for (let i = 0; i < 150; i++) {
+      await stack.clients.s3.send(new PutObjectCommand({ Bucket: stack.config.buckets.evidence, Key: key, Body: `v${i}` }));
+    }
+    const countVersions = async () =>
+      (await stack.clients.s3.send(new ListObjectVersionsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }))).Versions?.length ?? 0;
+    expect(await countVersions()).toBe(151);
+
+    // Kill the worker once the inventory is written and some, not all, versions are gone.
+    await until('deletion to be under way', async () => {
+      const inventory = await stack.clients.s3
+        .send(new ListObjectVersionsCommand({ Bucket: stack.config.buckets.audit, Prefix: deletionInventoryKey(recordingId, 1) }))
+        .then((r) => (r.Versions?.length ?? 0) > 0);
+      if (!inventory) return false;
+      const left = await countVersions();
+      return left > 0 && left < 151;
+    }, Date.parse(retained.retention!.deleteAfter) - Date.now() + 60_000);
+    await kill(worker);
+    const leftAtKill = await countVersions();
+    expect(leftAtKill).toBeGreaterThan(0);
+
+    worker = mediaWorker();
+    await stack.waitForState(recordingId, 'deleted', 120_000);
+    expect(await countVersions()).toBe(0);
+    const certificate = (await readCertificate(stack.clients.s3, stack.config.buckets.audit, recordingId))!;
+    expect(certificate.verdict.ok).toBe(true);
+    expect(certificate.certificate!.objects.filter((o) => o.key === key)).toHaveLength(151);
+    const log = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId);
+    expect(log.filter((e) => e.action === 'recording.deleted')).toHaveLength(1);
+    expect(log.filter((e) => e.action === 'certificate.written')).toHaveLength(1);
+    await kill(worker);
+  });
+
+  test('during the copy into the evidence store: the copy resumes on another worker, one version, no orphaned parts', async () => {
+    // 200 MiB: large enough that the kill lands mid-copy (multipart upload open).
+    const big = Buffer.concat([clip, Buffer.alloc(200 * 1024 * 1024, 7)]);
+    const source = await stack.putInbox('dock-2/kill-during-copy.mp4', big);
+    let worker = mediaWorker();
+    const { recordingId } = await stack.start(source, { policy: 'test-1h' });
+    const key = evidenceOriginalKey(recordingId);
+    await until('the multipart copy to start', async () => {
+      const uploads = await stack.clients.s3.send(new ListMultipartUploadsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }));
+      return (uploads.Uploads?.length ?? 0) > 0;
+    });
+    await kill(worker);
+    worker = mediaWorker();
+    const status = await stack.waitForState(recordingId, 'retained', 150_000);
+    expect(status.bytes).toBe(big.length);
+    const versions = await stack.clients.s3.send(new ListObjectVersionsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }));
+    expect(versions.Versions?.map((v) => v.VersionId)).toEqual([status.original!.versionId]);
+    const uploads = await stack.clients.s3.send(new ListMultipartUploadsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }));
+    expect(uploads.Uploads ?? []).toHaveLength(0);
+    await kill(worker);
+  });
+});

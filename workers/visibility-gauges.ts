@@ -1,0 +1,40 @@
+/**
+ * Gauges that describe all recordings, not this process: counted from Temporal visibility every `everyMs`
+ * by each orchestration worker (cheap count queries; any replica's answer is the same).
+ */
+import type { Client } from '@temporalio/client';
+import { STAGES } from '../activities/types';
+import type { CustodyMetrics } from './metrics';
+
+/** Past the deadline, not held, not yet deleted: each one is a recording kept longer than the law allows. */
+export function overdueQuery(now: Date): string {
+  return (
+    `WorkflowType = 'recordingLifecycle' AND ExecutionStatus = 'Running' AND CustodyHeld = false ` +
+    `AND CustodyDeleteAfter < '${now.toISOString()}' AND CustodyState != 'deleted'`
+  );
+}
+
+export function startVisibilityGauges(client: () => Promise<Client>, metrics: CustodyMetrics, everyMs = 30_000) {
+  const refresh = async () => {
+    const c = await client();
+    const overdue = await c.workflow.count(overdueQuery(new Date()));
+    metrics.overdueRecordings.set(overdue.count);
+    for (const stage of STAGES) {
+      const parked = await c.workflow.count(
+        `WorkflowType = 'recordingLifecycle' AND ExecutionStatus = 'Running' AND CustodyState = 'needs-attention' AND CustodyStage = '${stage}'`,
+      );
+      metrics.needsAttention.set({ stage }, parked.count);
+    }
+  };
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    refresh()
+      .catch((err: unknown) => console.warn(`visibility gauges not refreshed: ${String(err)}`))
+      .finally(() => (running = false));
+  }, everyMs);
+  timer.unref();
+  void refresh().catch(() => undefined);
+  return { stop: () => clearInterval(timer), refresh };
+}
