@@ -7,7 +7,15 @@ import globals from 'globals';
 import { builtinModules } from 'node:module';
 
 const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
-const ioLibraries = ['@aws-sdk/*', 'fluent-ffmpeg', '@kubernetes/*', 'prom-client', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'];
+const ioLibraries = [
+  '@aws-sdk/*',
+  'fluent-ffmpeg',
+  '@kubernetes/*',
+  'prom-client',
+  '@temporalio/client',
+  '@temporalio/worker',
+  '@temporalio/activity',
+];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.run/**', 'coverage/**', 'helm/**', 'k8s/**'] },
@@ -16,7 +24,10 @@ export default tseslint.config(
   {
     languageOptions: {
       globals: globals.node,
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', '*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', '*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -32,11 +43,20 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code is deterministic: no Node built-ins. Do I/O in an activity.' })),
-          patterns: [{ group: ioLibraries, message: 'Workflow code must not do I/O: call an activity instead.' }],
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'Workflow code is deterministic: no Node built-ins. Do I/O in an activity.',
+          })),
+          patterns: [
+            { group: ioLibraries, message: 'Workflow code must not do I/O: call an activity instead.' },
+          ],
         },
       ],
-      'no-restricted-globals': ['error', { name: 'setTimeout', message: 'Use sleep() from @temporalio/workflow.' }, { name: 'process', message: 'Configuration reaches workflows as input.' }],
+      'no-restricted-globals': [
+        'error',
+        { name: 'setTimeout', message: 'Use sleep() from @temporalio/workflow.' },
+        { name: 'process', message: 'Configuration reaches workflows as input.' },
+      ],
     },
   },
   {

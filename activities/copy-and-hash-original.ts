@@ -84,7 +84,9 @@ export function makeCopyAndHashOriginal(deps: CopyAndHashDeps) {
 
   async function removeLeftovers(key: string, versionIds: string[]): Promise<void> {
     for (const versionId of versionIds) {
-      await deps.s3.send(new DeleteObjectCommand({ Bucket: deps.evidenceBucket, Key: key, VersionId: versionId }));
+      await deps.s3.send(
+        new DeleteObjectCommand({ Bucket: deps.evidenceBucket, Key: key, VersionId: versionId }),
+      );
     }
     const uploads = await deps.s3.send(
       new ListMultipartUploadsCommand({ Bucket: deps.evidenceBucket, Prefix: key }),
@@ -92,7 +94,11 @@ export function makeCopyAndHashOriginal(deps: CopyAndHashDeps) {
     for (const upload of uploads.Uploads ?? []) {
       if (upload.Key === key && upload.UploadId) {
         await deps.s3.send(
-          new AbortMultipartUploadCommand({ Bucket: deps.evidenceBucket, Key: key, UploadId: upload.UploadId }),
+          new AbortMultipartUploadCommand({
+            Bucket: deps.evidenceBucket,
+            Key: key,
+            UploadId: upload.UploadId,
+          }),
         );
       }
     }
@@ -113,7 +119,11 @@ export function makeCopyAndHashOriginal(deps: CopyAndHashDeps) {
     try {
       const object = await deps.s3.send(
         // IfMatch: we copy exactly the object the recording id was derived from, or nothing.
-        new GetObjectCommand({ Bucket: input.source.bucket, Key: input.source.key, IfMatch: input.source.etag }),
+        new GetObjectCommand({
+          Bucket: input.source.bucket,
+          Key: input.source.key,
+          IfMatch: input.source.etag,
+        }),
         { abortSignal: signal },
       );
       body = object.Body as Readable;
@@ -162,7 +172,10 @@ export function makeCopyAndHashOriginal(deps: CopyAndHashDeps) {
       const [, result] = await Promise.all([pipeline(body, hashing, { signal }), upload.done()]);
       const sha256 = hashing.sha256();
       const versionId = result.VersionId;
-      if (!versionId) throw new Error(`The evidence store ${deps.evidenceBucket} returned no version id: is versioning on?`);
+      if (!versionId)
+        throw new Error(
+          `The evidence store ${deps.evidenceBucket} returned no version id: is versioning on?`,
+        );
       if (hashing.bytes !== input.source.size) {
         throw ApplicationFailure.retryable(
           `Read ${hashing.bytes} bytes of s3://${input.source.bucket}/${input.source.key}, expected ${input.source.size}`,

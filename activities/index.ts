@@ -57,7 +57,12 @@ function annotateFailures<T extends Record<string, (...args: never[]) => Promise
             cause: err,
           });
         }
-        throw ApplicationFailure.create({ message: err.message, type: err.name, details: [attempt], cause: err });
+        throw ApplicationFailure.create({
+          message: err.message,
+          type: err.name,
+          details: [attempt],
+          cause: err,
+        });
       }
     };
   }
@@ -68,50 +73,62 @@ export function createActivities(deps: ActivityDeps) {
   const { config, s3, metrics } = deps;
   const context = deps.context ?? temporalActivityContext;
   const withMetrics = metrics ? { metrics } : {};
-  return annotateFailures({
-    copyAndHashOriginal: makeCopyAndHashOriginal({ s3, evidenceBucket: config.buckets.evidence, context, ...withMetrics }),
-    probeMedia: makeProbeMedia({ s3, media: deps.media }),
-    quarantineRecording: makeQuarantineRecording({ s3, quarantineBucket: config.buckets.quarantine, ...withMetrics }),
-    removeFromInbox: makeRemoveFromInbox({ s3 }),
-    sweepInbox: makeSweepInbox({ s3, temporal: deps.temporal, context }),
-    resolveRulePack: makeResolveRulePack({ policyDir: config.policy.dir }),
-    recordingObjectKeys: makeRecordingObjectKeys({
-      evidenceBucket: config.buckets.evidence,
-      derivativesBucket: config.buckets.derivatives,
-    }),
-    lockEvidence: makeLockEvidence({ s3, context }),
-    deleteRecording: makeDeleteRecording({
-      s3,
-      context,
-      auditBucket: config.buckets.audit,
-      auditRetention: config.auditRetention,
-    }),
-    writeCertificate: makeWriteCertificate({
-      s3,
-      auditBucket: config.buckets.audit,
-      auditRetention: config.auditRetention,
-      ...withMetrics,
-    }),
-    transcodeRecording: makeTranscodeRecording({
-      s3,
-      media: deps.media,
-      derivativesBucket: config.buckets.derivatives,
-      tmpDir: config.media.tmpDir,
-      profile: resolveTranscodeProfile({
-        preset: config.media.preset,
-        crf: config.media.crf,
-        spriteIntervalS: config.media.spriteIntervalSeconds,
+  return annotateFailures(
+    {
+      copyAndHashOriginal: makeCopyAndHashOriginal({
+        s3,
+        evidenceBucket: config.buckets.evidence,
+        context,
+        ...withMetrics,
       }),
-      context,
-      ...withMetrics,
-    }),
-    appendCustodyEntry: makeAppendCustodyEntry({
-      s3,
-      auditBucket: config.buckets.audit,
-      auditRetention: config.auditRetention,
-      ...withMetrics,
-    }),
-  }, context);
+      probeMedia: makeProbeMedia({ s3, media: deps.media }),
+      quarantineRecording: makeQuarantineRecording({
+        s3,
+        quarantineBucket: config.buckets.quarantine,
+        ...withMetrics,
+      }),
+      removeFromInbox: makeRemoveFromInbox({ s3 }),
+      sweepInbox: makeSweepInbox({ s3, temporal: deps.temporal, context }),
+      resolveRulePack: makeResolveRulePack({ policyDir: config.policy.dir }),
+      recordingObjectKeys: makeRecordingObjectKeys({
+        evidenceBucket: config.buckets.evidence,
+        derivativesBucket: config.buckets.derivatives,
+      }),
+      lockEvidence: makeLockEvidence({ s3, context }),
+      deleteRecording: makeDeleteRecording({
+        s3,
+        context,
+        auditBucket: config.buckets.audit,
+        auditRetention: config.auditRetention,
+      }),
+      writeCertificate: makeWriteCertificate({
+        s3,
+        auditBucket: config.buckets.audit,
+        auditRetention: config.auditRetention,
+        ...withMetrics,
+      }),
+      transcodeRecording: makeTranscodeRecording({
+        s3,
+        media: deps.media,
+        derivativesBucket: config.buckets.derivatives,
+        tmpDir: config.media.tmpDir,
+        profile: resolveTranscodeProfile({
+          preset: config.media.preset,
+          crf: config.media.crf,
+          spriteIntervalS: config.media.spriteIntervalSeconds,
+        }),
+        context,
+        ...withMetrics,
+      }),
+      appendCustodyEntry: makeAppendCustodyEntry({
+        s3,
+        auditBucket: config.buckets.audit,
+        auditRetention: config.auditRetention,
+        ...withMetrics,
+      }),
+    },
+    context,
+  );
 }
 
 export type CustodyActivities = ReturnType<typeof createActivities>;

@@ -26,7 +26,10 @@ export function parseManifest(text: string, name = 'manifest'): ManifestParse {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    return { ok: false, problem: `${name} is not valid JSON (${(err as Error).message}); the dock must write UTF-8 JSON` };
+    return {
+      ok: false,
+      problem: `${name} is not valid JSON (${(err as Error).message}); the dock must write UTF-8 JSON`,
+    };
   }
   const parsed = manifestSchema.safeParse(json);
   if (!parsed.success) {

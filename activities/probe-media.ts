@@ -12,7 +12,6 @@ export interface ProbePort {
   probe(input: string): Promise<MediaInfo>;
 }
 
-
 export function makeProbeMedia(deps: { s3: S3Client; media: ProbePort }) {
   return async function probeMedia(input: { object: ObjectRef }): Promise<MediaInfo> {
     const url = await getSignedUrl(
@@ -29,7 +28,12 @@ export function makeProbeMedia(deps: { s3: S3Client; media: ProbePort }) {
     } catch (err) {
       // Facts about the input (not media, undecodable) are final; anything else is a passing fault, retried.
       if (err instanceof MediaError && err.nonRetryable) {
-        throw ApplicationFailure.create({ message: err.message, type: err.type, nonRetryable: true, details: [err.details] });
+        throw ApplicationFailure.create({
+          message: err.message,
+          type: err.type,
+          nonRetryable: true,
+          details: [err.details],
+        });
       }
       throw err;
     }

@@ -24,7 +24,11 @@ export interface QuarantineInput {
   message: string;
 }
 
-export function makeQuarantineRecording(deps: { s3: S3Client; quarantineBucket: string; metrics?: CustodyMetrics }) {
+export function makeQuarantineRecording(deps: {
+  s3: S3Client;
+  quarantineBucket: string;
+  metrics?: CustodyMetrics;
+}) {
   const { s3, quarantineBucket } = deps;
 
   async function head(bucket: string, key: string) {
@@ -71,7 +75,12 @@ export function makeQuarantineRecording(deps: { s3: S3Client; quarantineBucket: 
       reason: input.reason,
       message: input.message,
       at,
-      object: { bucket: quarantineBucket, key: objectKey, size: input.source.size, ...(stored.VersionId && { versionId: stored.VersionId }) },
+      object: {
+        bucket: quarantineBucket,
+        key: objectKey,
+        size: input.source.size,
+        ...(stored.VersionId && { versionId: stored.VersionId }),
+      },
       reasonKey,
     };
     await s3.send(
@@ -85,15 +94,17 @@ export function makeQuarantineRecording(deps: { s3: S3Client; quarantineBucket: 
     // Only now, with the bytes safe in quarantine, remove them from where they were.
     await s3.send(new DeleteObjectCommand({ Bucket: input.source.bucket, Key: input.source.key }));
     if (input.manifestKey) {
-      await s3.send(
-        new CopyObjectCommand({
-          Bucket: quarantineBucket,
-          Key: `${input.recordingId}/manifest.json`,
-          CopySource: `${input.source.bucket}/${encodeURIComponent(input.manifestKey).replace(/%2F/g, '/')}`,
-        }),
-      ).catch((err) => {
-        if (!isNotFound(err)) throw err;
-      });
+      await s3
+        .send(
+          new CopyObjectCommand({
+            Bucket: quarantineBucket,
+            Key: `${input.recordingId}/manifest.json`,
+            CopySource: `${input.source.bucket}/${encodeURIComponent(input.manifestKey).replace(/%2F/g, '/')}`,
+          }),
+        )
+        .catch((err) => {
+          if (!isNotFound(err)) throw err;
+        });
       await s3.send(new DeleteObjectCommand({ Bucket: input.source.bucket, Key: input.manifestKey }));
     }
     if (input.evidenceCopy) {

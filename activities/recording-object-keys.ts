@@ -5,7 +5,9 @@ import { OUTPUT_FILE_NAMES } from './media/plan';
 export const DERIVATIVES_MANIFEST = 'derivatives.json';
 
 export function makeRecordingObjectKeys(deps: { evidenceBucket: string; derivativesBucket: string }) {
-  return function recordingObjectKeys(input: { recordingId: string }): Promise<{ bucket: string; key: string }[]> {
+  return function recordingObjectKeys(input: {
+    recordingId: string;
+  }): Promise<{ bucket: string; key: string }[]> {
     return Promise.resolve([
       { bucket: deps.evidenceBucket, key: evidenceOriginalKey(input.recordingId) },
       ...[...Object.values(OUTPUT_FILE_NAMES), DERIVATIVES_MANIFEST].map((name) => ({

@@ -3,7 +3,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import { loadRulePacks, RulePackError, type RulePackRegistry } from './policy/load';
 import type { RulePackRef } from './types';
 
-export function toRulePackRef(pack: { id: string; version: number; fingerprint: string; citation?: string | undefined; retention: string }): RulePackRef {
+export function toRulePackRef(pack: {
+  id: string;
+  version: number;
+  fingerprint: string;
+  citation?: string | undefined;
+  retention: string;
+}): RulePackRef {
   return {
     id: pack.id,
     version: pack.version,

@@ -51,7 +51,8 @@ export async function startRecordingLifecycle(
     });
     return { recordingId, workflowId, started: true };
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return { recordingId, workflowId, started: false };
+    if (err instanceof WorkflowExecutionAlreadyStartedError)
+      return { recordingId, workflowId, started: false };
     throw err;
   }
 }

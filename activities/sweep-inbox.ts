@@ -29,8 +29,15 @@ export interface SweepReport {
 
 const MANIFEST_SUFFIX = '.json';
 
-export function makeSweepInbox(deps: { s3: S3Client; temporal: () => Promise<Client>; context: ActivityContextPort }) {
-  async function readManifest(bucket: string, key: string): Promise<{ declared: DeclaredFacts } | { problem: string }> {
+export function makeSweepInbox(deps: {
+  s3: S3Client;
+  temporal: () => Promise<Client>;
+  context: ActivityContextPort;
+}) {
+  async function readManifest(
+    bucket: string,
+    key: string,
+  ): Promise<{ declared: DeclaredFacts } | { problem: string }> {
     const object = await deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const parsed = parseManifest(await object.Body!.transformToString('utf8'), key);
     return parsed.ok ? { declared: parsed.declared } : { problem: parsed.problem };

@@ -64,7 +64,9 @@ export function makeTranscodeRecording(deps: TranscodeRecordingDeps) {
 
   async function existingSet(recordingId: string): Promise<DerivativeSet | undefined> {
     try {
-      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: derivativeKey(recordingId, MANIFEST) }));
+      const object = await s3.send(
+        new GetObjectCommand({ Bucket: bucket, Key: derivativeKey(recordingId, MANIFEST) }),
+      );
       return JSON.parse(await object.Body!.transformToString()) as DerivativeSet;
     } catch (err) {
       if (isNotFound(err)) return undefined;
@@ -91,7 +93,12 @@ export function makeTranscodeRecording(deps: TranscodeRecordingDeps) {
       { abortSignal: signal },
     );
     const hashing = new HashingStream();
-    await pipeline(object.Body as Readable, hashing, createWriteStream(target, { highWaterMark: CHUNK_BYTES }), { signal });
+    await pipeline(
+      object.Body as Readable,
+      hashing,
+      createWriteStream(target, { highWaterMark: CHUNK_BYTES }),
+      { signal },
+    );
     const sha256 = hashing.sha256();
     if (sha256 !== original.sha256) {
       throw ApplicationFailure.nonRetryable(
@@ -128,7 +135,8 @@ export function makeTranscodeRecording(deps: TranscodeRecordingDeps) {
         },
       }),
     );
-    if (!put.VersionId) throw new Error(`the derivatives store ${bucket} returned no version id: is versioning on?`);
+    if (!put.VersionId)
+      throw new Error(`the derivatives store ${bucket} returned no version id: is versioning on?`);
     return {
       kind: file.kind,
       bucket,
@@ -187,7 +195,8 @@ export function makeTranscodeRecording(deps: TranscodeRecordingDeps) {
           }),
         );
         deps.metrics?.transcodeSeconds.observe(result.elapsedS);
-        if (input.media.durationS > 0) deps.metrics?.transcodeRealTimeFactor.observe(input.media.durationS / result.elapsedS);
+        if (input.media.durationS > 0)
+          deps.metrics?.transcodeRealTimeFactor.observe(input.media.durationS / result.elapsedS);
         return set;
       });
     } catch (err) {

@@ -79,7 +79,12 @@ export interface Hold {
 export interface RetentionStatus {
   pack: RulePackRef;
   /** The deadline computed from the pack (before extensions), with its basis. */
-  deadline: { deleteAfter: string; statutoryDeadline: string; basis: 'recordedAt' | 'ingestedAt'; basisTime: string };
+  deadline: {
+    deleteAfter: string;
+    statutoryDeadline: string;
+    basis: 'recordedAt' | 'ingestedAt';
+    basisTime: string;
+  };
   /** The deadline in force: the later of the pack's and every extension. Delete at the latest then. */
   deleteAfter: string;
   extensions: { until: string; reason: string; by: string; at: string; caseId?: string }[];

@@ -86,7 +86,9 @@ export function makeWriteCertificate(deps: WriteCertificateDeps) {
       // Counted once, when the certificate is first written: the deletion is complete and documented.
       deps.metrics?.certificatesWritten.inc();
       deps.metrics?.deletions.inc({ cause: certificate.cause });
-      deps.metrics?.deletionLag.observe(Math.max(0, Date.parse(certificate.deletedAt) - Date.parse(certificate.deadline)) / 1000);
+      deps.metrics?.deletionLag.observe(
+        Math.max(0, Date.parse(certificate.deletedAt) - Date.parse(certificate.deadline)) / 1000,
+      );
       return { ...written, alreadyWritten: false, certificate };
     } catch (err) {
       if (!preconditionFailed(err)) throw err;

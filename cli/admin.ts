@@ -15,10 +15,14 @@ async function handleFor(ctx: CliContext, recordingId: string): Promise<Workflow
   try {
     const description = await handle.describe();
     if (description.status.name !== 'RUNNING') {
-      throw new CliError(`recording ${recordingId} is closed (${description.status.name.toLowerCase()}): nothing can change it`, EXIT.rejected);
+      throw new CliError(
+        `recording ${recordingId} is closed (${description.status.name.toLowerCase()}): nothing can change it`,
+        EXIT.rejected,
+      );
     }
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new CliError(`unknown recording id ${recordingId}`, EXIT.unknown);
+    if (err instanceof WorkflowNotFoundError)
+      throw new CliError(`unknown recording id ${recordingId}`, EXIT.unknown);
     throw err;
   }
   return handle;
@@ -42,13 +46,23 @@ export async function sendUpdate<Ret, Arg>(
   }
 }
 
-function show(result: Record<string, unknown>, json: boolean | undefined, headline: string) {
+function show(result: object, json: boolean | undefined, headline: string) {
   if (json) return printJson(result);
-  process.stdout.write(`${headline}\n${formatFields(Object.entries(result).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : (v as string)]))}\n`);
+  process.stdout.write(
+    `${headline}\n${formatFields(Object.entries(result as Record<string, unknown>).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : (v as string)]))}\n`,
+  );
 }
 
-export async function holdCommand(ctx: CliContext, id: string, o: { case: string; reason: string; by: string; json?: boolean }) {
-  const result = await sendUpdate(ctx, id, messages.holdUpdate, { caseId: o.case, reason: o.reason, by: o.by });
+export async function holdCommand(
+  ctx: CliContext,
+  id: string,
+  o: { case: string; reason: string; by: string; json?: boolean },
+) {
+  const result = await sendUpdate(ctx, id, messages.holdUpdate, {
+    caseId: o.case,
+    reason: o.reason,
+    by: o.by,
+  });
   show(result, o.json, `hold placed on ${id}`);
 }
 
@@ -71,38 +85,71 @@ export async function extendCommand(
   id: string,
   o: { until?: string; for?: string; reason: string; by: string; case?: string; json?: boolean },
 ) {
-  if (Boolean(o.until) === Boolean(o.for)) throw new CliError('give exactly one of --until DATE or --for DURATION (ISO 8601, e.g. P30D)');
+  if (Boolean(o.until) === Boolean(o.for))
+    throw new CliError('give exactly one of --until DATE or --for DURATION (ISO 8601, e.g. P30D)');
   const target = o.until ? { until: o.until } : { for: o.for! };
-  const result = await sendUpdate(ctx, id, messages.extendUpdate, { ...target, reason: o.reason, by: o.by, ...(o.case && { caseId: o.case }) });
+  const result = await sendUpdate(ctx, id, messages.extendUpdate, {
+    ...target,
+    reason: o.reason,
+    by: o.by,
+    ...(o.case && { caseId: o.case }),
+  });
   show(result, o.json, `deadline of ${id} extended`);
 }
 
-export async function markEvidenceCommand(ctx: CliContext, id: string, o: { case: string; by: string; reason?: string; json?: boolean }) {
-  const result = await sendUpdate(ctx, id, messages.markEvidenceUpdate, { caseId: o.case, by: o.by, ...(o.reason && { reason: o.reason }) });
+export async function markEvidenceCommand(
+  ctx: CliContext,
+  id: string,
+  o: { case: string; by: string; reason?: string; json?: boolean },
+) {
+  const result = await sendUpdate(ctx, id, messages.markEvidenceUpdate, {
+    caseId: o.case,
+    by: o.by,
+    ...(o.reason && { reason: o.reason }),
+  });
   show(result, o.json, `${id} marked as evidence (Object Lock COMPLIANCE)`);
 }
 
-export async function deleteEarlyCommand(ctx: CliContext, id: string, o: { reason: string; by: string; approvedBy: string; json?: boolean }) {
-  const result = await sendUpdate(ctx, id, messages.deleteEarlyUpdate, { reason: o.reason, by: o.by, approvedBy: o.approvedBy });
+export async function deleteEarlyCommand(
+  ctx: CliContext,
+  id: string,
+  o: { reason: string; by: string; approvedBy: string; json?: boolean },
+) {
+  const result = await sendUpdate(ctx, id, messages.deleteEarlyUpdate, {
+    reason: o.reason,
+    by: o.by,
+    approvedBy: o.approvedBy,
+  });
   show(result, o.json, `early deletion of ${id} approved; it is deleted now`);
 }
 
 export async function certificateCommand(ctx: CliContext, id: string, o: { json?: boolean }) {
   const stored = await readCertificate(ctx.s3(), ctx.config.buckets.audit, id);
-  if (!stored) throw new CliError(`no deletion certificate for recording ${id} (not deleted, or unknown)`, EXIT.unknown);
+  if (!stored)
+    throw new CliError(`no deletion certificate for recording ${id} (not deleted, or unknown)`, EXIT.unknown);
   if (o.json) {
     printJson(stored);
     if (!stored.verdict.ok) process.exitCode = EXIT.mismatch;
     return;
   }
   const c = stored.certificate;
-  if (!c) throw new CliError(`the stored certificate of ${id} is unreadable: ${stored.verdict.ok ? '' : stored.verdict.problems.join('; ')}`, EXIT.mismatch);
+  if (!c)
+    throw new CliError(
+      `the stored certificate of ${id} is unreadable: ${stored.verdict.ok ? '' : stored.verdict.problems.join('; ')}`,
+      EXIT.mismatch,
+    );
   process.stdout.write(
     `${formatFields([
       ['recordingId', c.recordingId],
-      ['verified', stored.verdict.ok ? 'certificate hash OK' : `INVALID: ${stored.verdict.problems.join('; ')}`],
+      [
+        'verified',
+        stored.verdict.ok ? 'certificate hash OK' : `INVALID: ${stored.verdict.problems.join('; ')}`,
+      ],
       ['cause', c.cause],
-      ['rulePack', `${c.rulePack.id} v${c.rulePack.version}${c.rulePack.citation ? ` (${c.rulePack.citation})` : ''}`],
+      [
+        'rulePack',
+        `${c.rulePack.id} v${c.rulePack.version}${c.rulePack.citation ? ` (${c.rulePack.citation})` : ''}`,
+      ],
       ['deadline', c.deadline],
       ['deletedAt', c.deletedAt],
       ['requestedBy', c.requestedBy],
@@ -114,4 +161,9 @@ export async function certificateCommand(ctx: CliContext, id: string, o: { json?
     ])}\n${c.objects.map((o) => `  ${o.kind.padEnd(13)} s3://${o.bucket}/${o.key} ${o.versionId}${o.sha256 ? ` sha256 ${o.sha256}` : ''}`).join('\n')}\n`,
   );
   if (!stored.verdict.ok) process.exitCode = EXIT.mismatch;
+}
+
+export async function replayCommand(ctx: CliContext, id: string, o: { by: string; reason?: string; json?: boolean }) {
+  const result = await sendUpdate(ctx, id, messages.replayUpdate, { by: o.by, ...(o.reason && { reason: o.reason }) });
+  show(result, o.json, `${id}: stage ${result.stage} runs again from its start`);
 }

@@ -37,7 +37,10 @@ export function createCliContext(env: Record<string, string | undefined> = proce
     async temporal() {
       if (!client) {
         try {
-          connection = await Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: 5000 });
+          connection = await Connection.connect({
+            ...temporalConnectionOptions(config),
+            connectTimeout: 5000,
+          });
         } catch (err) {
           throw new CliError(
             `Cannot reach Temporal at ${config.temporal.address} (${(err as Error).message}). ` +

@@ -76,7 +76,9 @@ async function declaredFacts(options: IngestOptions): Promise<DeclaredFacts> {
     throw new CliError(`--sha256 ${options.sha256} is not a SHA-256: expected 64 hexadecimal characters`);
   }
   if (options.recordedAt !== undefined && Number.isNaN(Date.parse(options.recordedAt))) {
-    throw new CliError(`--recorded-at ${options.recordedAt} is not a date: expected ISO 8601, e.g. 2026-11-20T08:15:00Z`);
+    throw new CliError(
+      `--recorded-at ${options.recordedAt} is not a date: expected ISO 8601, e.g. 2026-11-20T08:15:00Z`,
+    );
   }
   return {
     ...declared,
@@ -105,7 +107,9 @@ export async function ingestCommand(ctx: CliContext, file: string, options: Inge
   const originalName = path.basename(file);
   const key = `cli/${new Date().toISOString().slice(0, 10)}/${randomUUID()}/${originalName}`;
   const progress = options.json ? undefined : createProgress(info.size, `uploading ${originalName}`);
-  const uploaded = await uploadAndHash(ctx.s3(), ctx.config.buckets.incoming, key, file, (b) => progress?.update(b));
+  const uploaded = await uploadAndHash(ctx.s3(), ctx.config.buckets.incoming, key, file, (b) =>
+    progress?.update(b),
+  );
   progress?.finish(uploaded.bytes);
   if (declared.sha256 && declared.sha256 !== uploaded.sha256) {
     process.stderr.write(

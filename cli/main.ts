@@ -11,6 +11,7 @@ import {
   markEvidenceCommand,
   deleteEarlyCommand,
   certificateCommand,
+  replayCommand,
 } from './admin';
 import { policyListCommand, policyShowCommand, policyApplyCommand } from './policy';
 
@@ -69,7 +70,10 @@ program
 program
   .command('verify <recordingId>')
   .description('check the custody log chain and re-hash the stored original (exit 3 on any mismatch)')
-  .option('--copy <s3url>', 're-hash this copy (s3://bucket/key) instead of the evidence version, e.g. a restored backup')
+  .option(
+    '--copy <s3url>',
+    're-hash this copy (s3://bucket/key) instead of the evidence version, e.g. a restored backup',
+  )
   .option('--json', 'machine-readable output')
   .action(run(verifyCommand));
 
@@ -105,7 +109,9 @@ program
 
 program
   .command('mark-evidence <recordingId>')
-  .description('documented change of purpose: WORM-lock original and derivatives (COMPLIANCE) until the deadline')
+  .description(
+    'documented change of purpose: WORM-lock original and derivatives (COMPLIANCE) until the deadline',
+  )
   .requiredOption('--case <case>', 'case number')
   .requiredOption('--by <user>', 'who marks it')
   .option('--reason <text>', 'why')
@@ -123,17 +129,32 @@ program
 
 program
   .command('certificate <recordingId>')
-  .description('the deletion certificate from the audit store, with its hash checked (exit 3 if it does not verify)')
+  .description(
+    'the deletion certificate from the audit store, with its hash checked (exit 3 if it does not verify)',
+  )
   .option('--json', 'machine-readable output')
   .action(run(certificateCommand));
+
+program
+  .command('replay <recordingId>')
+  .description('re-run the stage a recording is parked in (needs-attention), from its start')
+  .requiredOption('--by <user>', 'who replays')
+  .option('--reason <text>', 'why, e.g. the fix that was deployed')
+  .option('--json', 'machine-readable output')
+  .action(run(replayCommand));
 
 const policy = program.command('policy').description('retention rule packs (policies/*.yaml)');
 policy.command('list').option('--json', 'machine-readable output').action(run(policyListCommand));
 policy.command('show <pack>').option('--json', 'machine-readable output').action(run(policyShowCommand));
 policy
   .command('apply <pack>')
-  .description("re-arm the deadlines of running recordings under <pack> (a shortened deadline that is past deletes now)")
-  .option('--selector <query>', "visibility query to narrow the recordings, e.g. \"CustodyPolicy = 'bw-polg-44'\"")
+  .description(
+    're-arm the deadlines of running recordings under <pack> (a shortened deadline that is past deletes now)',
+  )
+  .option(
+    '--selector <query>',
+    'visibility query to narrow the recordings, e.g. "CustodyPolicy = \'bw-polg-44\'"',
+  )
   .option('--dry-run', 'list old and new deadlines, change nothing')
   .option('--limit <n>', 'at most this many recordings')
   .option('--by <user>', 'who applies it (required unless --dry-run)')

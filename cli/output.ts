@@ -7,7 +7,11 @@ export function printJson(value: unknown): void {
 export function formatTable(headers: string[], rows: (string | number | undefined)[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === undefined ? '' : String(c))));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.length ?? 0)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...cells.map(line)].join('\n');
 }
 
@@ -42,7 +46,9 @@ export function createProgress(total: number, label: string, stream: NodeJS.Writ
     if (stream.isTTY) {
       const width = 30;
       const filled = Math.round(share * width);
-      stream.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(share * 100).toFixed(0).padStart(3)}%  ${text}\x1b[K`);
+      stream.write(
+        `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(share * 100).toFixed(0).padStart(3)}%  ${text}\x1b[K`,
+      );
       if (final) stream.write('\n');
     } else if (final || now - lastPrint >= 5000) {
       lastPrint = now;

@@ -63,7 +63,10 @@ export interface PolicyApplyOptions {
 }
 
 export async function policyApplyCommand(ctx: CliContext, id: string, o: PolicyApplyOptions) {
-  if (!o.dryRun && !o.by) throw new CliError('policy apply changes deadlines: say who you are with --by <user id> (or use --dry-run)');
+  if (!o.dryRun && !o.by)
+    throw new CliError(
+      'policy apply changes deadlines: say who you are with --by <user id> (or use --dry-run)',
+    );
   const pack = getPack(await packs(ctx), id);
   const ref = toRulePackRef(pack);
   const client = await ctx.temporal();
@@ -74,7 +77,14 @@ export async function policyApplyCommand(ctx: CliContext, id: string, o: PolicyA
     ...(o.selector ? [`(${o.selector})`] : []),
   ].join(' AND ');
   const limit = o.limit ? Number(o.limit) : Infinity;
-  const rows: { recordingId: string; pack: string; deleteAfter: string; newDeleteAfter: string; change: string; error?: string }[] = [];
+  const rows: {
+    recordingId: string;
+    pack: string;
+    deleteAfter: string;
+    newDeleteAfter: string;
+    change: string;
+    error?: string;
+  }[] = [];
   const pending: Promise<void>[] = [];
   const concurrency = 8;
   for await (const execution of client.workflow.list({ query })) {
@@ -88,10 +98,24 @@ export async function policyApplyCommand(ctx: CliContext, id: string, o: PolicyA
           const status = await client.workflow.getHandle(execution.workflowId).query(statusQuery);
           if (!status.retention) throw new Error('no deadline yet');
           const next = rearmDeadline(status.retention.deadline, ref.retention, status.retention.extensions);
-          Object.assign(row, { pack: status.retention.pack.id, deleteAfter: status.retention.deleteAfter, newDeleteAfter: next.deleteAfter, change: next.change });
+          Object.assign(row, {
+            pack: status.retention.pack.id,
+            deleteAfter: status.retention.deleteAfter,
+            newDeleteAfter: next.deleteAfter,
+            change: next.change,
+          });
         } else {
-          const result = await sendUpdate(ctx, recordingId, applyPolicyUpdate, { pack: ref, by: o.by!, ...(o.reason && { reason: o.reason }) });
-          Object.assign(row, { pack: result.previous.pack, deleteAfter: result.previous.deleteAfter, newDeleteAfter: result.next.deleteAfter, change: result.change });
+          const result = await sendUpdate(ctx, recordingId, applyPolicyUpdate, {
+            pack: ref,
+            by: o.by!,
+            ...(o.reason && { reason: o.reason }),
+          });
+          Object.assign(row, {
+            pack: result.previous.pack,
+            deleteAfter: result.previous.deleteAfter,
+            newDeleteAfter: result.next.deleteAfter,
+            change: result.change,
+          });
         }
       } catch (err) {
         Object.assign(row, { error: (err as Error).message });
@@ -107,7 +131,13 @@ export async function policyApplyCommand(ctx: CliContext, id: string, o: PolicyA
     process.stdout.write(
       `${formatTable(
         ['RECORDING', 'PACK', 'DEADLINE', `NEW DEADLINE (${ref.id})`, 'CHANGE'],
-        rows.map((r) => [r.recordingId, r.pack, r.deleteAfter, r.newDeleteAfter, 'error' in r ? `error: ${(r as { error: string }).error}` : r.change]),
+        rows.map((r) => [
+          r.recordingId,
+          r.pack,
+          r.deleteAfter,
+          r.newDeleteAfter,
+          'error' in r ? `error: ${(r as { error: string }).error}` : r.change,
+        ]),
       )}\n${o.dryRun ? 'dry run: nothing changed' : `applied ${ref.id} v${ref.version} to ${rows.length - failed.length} recordings`}` +
         `${failed.length ? `; ${failed.length} failed` : ''}\n`,
     );

@@ -18,7 +18,10 @@ async function queryStatus(ctx: CliContext, recordingId: string): Promise<Record
 }
 
 function derivativeLines(status: RecordingStatus): [string, string][] {
-  return (status.derivatives?.derivatives ?? []).map((d) => [d.kind, `${d.width}x${d.height} ${d.bytes} B sha256 ${d.sha256}`]);
+  return (status.derivatives?.derivatives ?? []).map((d) => [
+    d.kind,
+    `${d.width}x${d.height} ${d.bytes} B sha256 ${d.sha256}`,
+  ]);
 }
 
 function retentionLines(status: RecordingStatus): [string, string | undefined][] {
@@ -26,17 +29,30 @@ function retentionLines(status: RecordingStatus): [string, string | undefined][]
   if (!r) return [];
   const holds = r.holds.filter((h) => !h.releasedAt);
   return [
-    ['rulePack', `${r.pack.id} v${r.pack.version}${r.pack.citation ? ` (${r.pack.citation})` : ''}, retention ${r.pack.retention}`],
-    ['deleteAfter', `${r.deleteAfter} (from ${r.deadline.basis} ${r.deadline.basisTime}${r.extensions.length ? `, ${r.extensions.length} extension(s)` : ''})`],
+    [
+      'rulePack',
+      `${r.pack.id} v${r.pack.version}${r.pack.citation ? ` (${r.pack.citation})` : ''}, retention ${r.pack.retention}`,
+    ],
+    [
+      'deleteAfter',
+      `${r.deleteAfter} (from ${r.deadline.basis} ${r.deadline.basisTime}${r.extensions.length ? `, ${r.extensions.length} extension(s)` : ''})`,
+    ],
     ['holds', holds.length ? holds.map((h) => `${h.id} case ${h.caseId} by ${h.by}`).join('; ') : undefined],
-    ['evidence', r.evidence && `case ${r.evidence.caseId} by ${r.evidence.by}, locked until ${r.evidence.lockedUntil ?? '…'}`],
+    [
+      'evidence',
+      r.evidence &&
+        `case ${r.evidence.caseId} by ${r.evidence.by}, locked until ${r.evidence.lockedUntil ?? '…'}`,
+    ],
   ];
 }
 
 export async function statusCommand(ctx: CliContext, recordingId: string, options: { json?: boolean }) {
   const status = (await queryStatus(ctx, recordingId)) ?? (await statusFromAuditStore(ctx, recordingId));
   if (!status) {
-    throw new CliError(`unknown recording id ${recordingId} (no workflow rec-${recordingId}, no custody log)`, EXIT.unknown);
+    throw new CliError(
+      `unknown recording id ${recordingId} (no workflow rec-${recordingId}, no custody log)`,
+      EXIT.unknown,
+    );
   }
   if (options.json) return printJson(status);
   const media = status.media;
@@ -47,17 +63,28 @@ export async function statusCommand(ctx: CliContext, recordingId: string, option
       ['policy', status.policy],
       ['sha256', status.sha256],
       ['bytes', status.bytes],
-      ['media', media && `${media.videoCodec} ${media.width}x${media.height} ${media.durationS.toFixed(1)}s${media.hasAudio ? ` +${media.audioCodec}` : ''}`],
+      [
+        'media',
+        media &&
+          `${media.videoCodec} ${media.width}x${media.height} ${media.durationS.toFixed(1)}s${media.hasAudio ? ` +${media.audioCodec}` : ''}`,
+      ],
       ['deviceId', status.deviceId],
       ['recordedAt', status.recordedAt],
       ['ingestedAt', status.ingestedAt],
       ['originalName', status.originalName],
       ['quarantine', status.quarantine && `${status.quarantine.reason}: ${status.quarantine.message}`],
-      ['lastError', status.lastError && `${status.lastError.stage} ${status.lastError.type} (attempt ${status.lastError.attempts}, ${status.lastError.at}): ${status.lastError.message}`],
+      [
+        'lastError',
+        status.lastError &&
+          `${status.lastError.stage} ${status.lastError.type} (attempt ${status.lastError.attempts}, ${status.lastError.at}): ${status.lastError.message}`,
+      ],
       ['reviewReady', status.reviewReady],
       ...derivativeLines(status),
       ...retentionLines(status),
-      ['certificate', status.certificate && `${status.certificate.key} ${status.certificate.certificateHash}`],
+      [
+        'certificate',
+        status.certificate && `${status.certificate.key} ${status.certificate.certificateHash}`,
+      ],
       ['custodyLogHead', `seq ${status.custodyLogHead.seq} ${status.custodyLogHead.hash}`],
     ])}\n`,
   );
@@ -67,11 +94,19 @@ export async function statusCommand(ctx: CliContext, recordingId: string, option
  * Log and certificate outlive the recording and its workflow history: when Temporal no longer knows the
  * recording, its status is rebuilt from the audit store.
  */
-async function statusFromAuditStore(ctx: CliContext, recordingId: string): Promise<RecordingStatus | undefined> {
-  const entries = (await readCustodyLog(ctx.s3(), ctx.config.buckets.audit, recordingId)).sort((a, b) => a.seq - b.seq);
+async function statusFromAuditStore(
+  ctx: CliContext,
+  recordingId: string,
+): Promise<RecordingStatus | undefined> {
+  const entries = (await readCustodyLog(ctx.s3(), ctx.config.buckets.audit, recordingId)).sort(
+    (a, b) => a.seq - b.seq,
+  );
   if (entries.length === 0) return undefined;
-  const find = (action: string) => [...entries].reverse().find((e) => e.action === action)?.details as Record<string, unknown> | undefined;
-  const received = find('recording.received') as { originalName?: string; declared?: { deviceId?: string; recordedAt?: string }; policy?: string } | undefined;
+  const find = (action: string) =>
+    [...entries].reverse().find((e) => e.action === action)?.details as Record<string, unknown> | undefined;
+  const received = find('recording.received') as
+    | { originalName?: string; declared?: { deviceId?: string; recordedAt?: string }; policy?: string }
+    | undefined;
   const stored = find('original.stored') as { sha256?: string; bytes?: number } | undefined;
   const certificate = await readCertificate(ctx.s3(), ctx.config.buckets.audit, recordingId);
   const head = entries.at(-1)!;
@@ -94,13 +129,22 @@ async function statusFromAuditStore(ctx: CliContext, recordingId: string): Promi
 }
 
 export async function logCommand(ctx: CliContext, recordingId: string, options: { json?: boolean }) {
-  const entries = (await readCustodyLog(ctx.s3(), ctx.config.buckets.audit, recordingId)).sort((a, b) => a.seq - b.seq);
+  const entries = (await readCustodyLog(ctx.s3(), ctx.config.buckets.audit, recordingId)).sort(
+    (a, b) => a.seq - b.seq,
+  );
   if (entries.length === 0) throw new CliError(`no custody log for recording ${recordingId}`, EXIT.unknown);
   if (options.json) return printJson(entries);
   process.stdout.write(
     `${formatTable(
       ['SEQ', 'TIME', 'ACTOR', 'ACTION', 'DETAILS', 'HASH'],
-      entries.map((e) => [e.seq, e.time, e.actor, e.action, JSON.stringify(e.details).slice(0, 80), e.hash.slice(0, 16)]),
+      entries.map((e) => [
+        e.seq,
+        e.time,
+        e.actor,
+        e.action,
+        JSON.stringify(e.details).slice(0, 80),
+        e.hash.slice(0, 16),
+      ]),
     )}\n`,
   );
 }

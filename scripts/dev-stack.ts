@@ -7,7 +7,12 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { startTemporalDevServer, startVersityGw, REPO_ROOT, type RunningServer } from '../test/harness/servers';
+import {
+  startTemporalDevServer,
+  startVersityGw,
+  REPO_ROOT,
+  type RunningServer,
+} from '../test/harness/servers';
 import { loadConfigOrExit } from '../workers/config';
 import { createS3Client, bootstrapStores } from '../activities/storage/s3';
 
@@ -25,7 +30,10 @@ function portOf(hostPort: string): number {
 }
 
 function custody(args: string[]): string {
-  return execFileSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return execFileSync(process.execPath, [cliPath, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
 }
 
 async function main() {
@@ -60,7 +68,9 @@ async function main() {
   const s3 = createS3Client(config.s3);
   const report = await bootstrapStores(s3, config.buckets);
   s3.destroy();
-  say(`Temporal ${temporal.address} (UI ${temporal.uiUrl}) · S3 ${s3server.endpoint} · stores: ${[...report.created, ...report.existing].join(', ')}`);
+  say(
+    `Temporal ${temporal.address} (UI ${temporal.uiUrl}) · S3 ${s3server.endpoint} · stores: ${[...report.created, ...report.existing].join(', ')}`,
+  );
 
   const worker = spawn(process.execPath, [workerPath], { stdio: 'inherit', env: process.env });
   children.push(worker);
@@ -68,23 +78,59 @@ async function main() {
     if (code !== 0 && code !== null) say(`worker exited with ${code}`);
   });
   await waitForReady(`http://127.0.0.1:${config.http.port}/readyz`);
-  say(`workers ready (pools ${config.pools.join(', ')}); metrics at http://127.0.0.1:${config.http.port}/metrics`);
+  say(
+    `workers ready (pools ${config.pools.join(', ')}); metrics at http://127.0.0.1:${config.http.port}/metrics`,
+  );
 
   const clip = path.join(runDir, 'demo-clip.mp4');
   if (!existsSync(clip)) {
     execFileSync('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30:duration=8',
-      '-f', 'lavfi', '-i', 'sine=frequency=440:duration=8', '-c:v', 'libx264', '-preset', 'veryfast', '-c:a', 'aac',
-      '-shortest', '-y', clip,
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=1280x720:rate=30:duration=8',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:duration=8',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-c:a',
+      'aac',
+      '-shortest',
+      '-y',
+      clip,
     ]);
   }
   say(`demo: custody ingest ${path.relative(REPO_ROOT, clip)} --device cam-demo-01 --policy demo`);
-  const recordingId = custody(['ingest', clip, '--device', 'cam-demo-01', '--officer', 'officer-4711', '--recorded-at', new Date().toISOString(), '--policy', 'demo', '--by', 'demo-admin']).trim();
-  await followStates(recordingId);
+  const recordingId = custody([
+    'ingest',
+    clip,
+    '--device',
+    'cam-demo-01',
+    '--officer',
+    'officer-4711',
+    '--recorded-at',
+    new Date().toISOString(),
+    '--policy',
+    'demo',
+    '--by',
+    'demo-admin',
+  ]).trim();
+  await followStates(recordingId, ['retained', 'deleting', 'deleted']);
   say(`custody status ${recordingId}:`);
   process.stdout.write(custody(['status', recordingId]));
   say(`custody verify ${recordingId}:`);
   process.stdout.write(custody(['verify', recordingId]));
+  say('the demo rule pack keeps recordings 30 s; waiting for the deadline …');
+  await followStates(recordingId, ['deleted']);
+  say(`custody certificate ${recordingId}:`);
+  process.stdout.write(custody(['certificate', recordingId]));
 
   if (demoOnly) {
     await stopAll();
@@ -99,16 +145,18 @@ async function main() {
 async function waitForReady(url: string) {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok).catch(() => false);
+    const ok = await fetch(url, { signal: AbortSignal.timeout(1000) })
+      .then((r) => r.ok)
+      .catch(() => false);
     if (ok) return;
     await new Promise((r) => setTimeout(r, 300));
   }
   throw new Error(`workers did not become ready at ${url}`);
 }
 
-/** Prints each state the recording passes through until it settles. */
-async function followStates(recordingId: string) {
-  const settled = new Set(['retained', 'deleted', 'quarantined', 'needs-attention']);
+/** Prints each state the recording passes through until it reaches one of `targets` (or gets stuck). */
+async function followStates(recordingId: string, targets: string[]) {
+  const stuck = new Set(['quarantined', 'needs-attention']);
   let last = '';
   const deadline = Date.now() + 180_000;
   while (Date.now() < deadline) {
@@ -117,7 +165,8 @@ async function followStates(recordingId: string) {
       say(`${recordingId}: ${status.state}`);
       last = status.state;
     }
-    if (settled.has(status.state)) return;
+    if (targets.includes(status.state)) return;
+    if (stuck.has(status.state)) throw new Error(`recording ${recordingId} is ${status.state}: see custody status ${recordingId}`);
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`recording ${recordingId} did not settle within 3 minutes (last state ${last})`);

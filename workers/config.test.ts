@@ -38,7 +38,9 @@ test('the same bucket for two stores is refused', () => {
 });
 
 test('a client certificate without its key is refused', () => {
-  expect(() => loadConfig({ TEMPORAL_TLS_CLIENT_CERT_PATH: '/etc/tls/crt.pem' })).toThrow(/must be set together/);
+  expect(() => loadConfig({ TEMPORAL_TLS_CLIENT_CERT_PATH: '/etc/tls/crt.pem' })).toThrow(
+    /must be set together/,
+  );
 });
 
 test('TLS settings are passed through', () => {
@@ -47,7 +49,11 @@ test('TLS settings are passed through', () => {
     TEMPORAL_TLS_CLIENT_KEY_PATH: '/k.pem',
     TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
   });
-  expect(config.temporal.tls).toEqual({ clientCertPath: '/c.pem', clientKeyPath: '/k.pem', serverName: 'temporal.internal' });
+  expect(config.temporal.tls).toEqual({
+    clientCertPath: '/c.pem',
+    clientKeyPath: '/k.pem',
+    serverName: 'temporal.internal',
+  });
 });
 
 test('every variable has a form for its error message', () => {

@@ -48,7 +48,9 @@ const httpUrl = z
   .string()
   .url()
   .refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://');
-const duration = z.string().regex(/^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$/);
+const duration = z
+  .string()
+  .regex(/^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$/);
 const poolList = z
   .string()
   .transform((s) =>
@@ -97,7 +99,11 @@ export const VARIABLES = {
   CUSTODY_SDK_METRICS_PORT: spec(port, 'a TCP port 0–65535 (0 = any free port)', '0'),
   CUSTODY_SHUTDOWN_GRACE_SECONDS: spec(positiveInt, 'a positive integer (seconds)', '60'),
   CUSTODY_POLICY_DIR: spec(nonEmpty, 'a directory of rule packs', bundledPolicyDir()),
-  CUSTODY_DEFAULT_POLICY: spec(z.string().regex(/^[a-z0-9-]+$/), 'a rule pack id, e.g. bw-polg-44', 'bw-polg-44'),
+  CUSTODY_DEFAULT_POLICY: spec(
+    z.string().regex(/^[a-z0-9-]+$/),
+    'a rule pack id, e.g. bw-polg-44',
+    'bw-polg-44',
+  ),
   CUSTODY_INBOX_INTERVAL_SECONDS: spec(positiveInt, 'a positive integer (seconds)', '15'),
   CUSTODY_MANIFEST_GRACE_SECONDS: spec(z.coerce.number().int().min(0), 'an integer ≥ 0 (seconds)', '120'),
   CUSTODY_FFMPEG_PATH: spec(nonEmpty, 'a path to ffmpeg', 'ffmpeg'),
@@ -167,9 +173,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const v = readVariables(env);
   const tlsWanted =
     v.TEMPORAL_TLS ||
-    [v.TEMPORAL_TLS_CLIENT_CERT_PATH, v.TEMPORAL_TLS_CLIENT_KEY_PATH, v.TEMPORAL_TLS_SERVER_CA_CERT_PATH].some(
-      Boolean,
-    );
+    [
+      v.TEMPORAL_TLS_CLIENT_CERT_PATH,
+      v.TEMPORAL_TLS_CLIENT_KEY_PATH,
+      v.TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+    ].some(Boolean);
   if (Boolean(v.TEMPORAL_TLS_CLIENT_CERT_PATH) !== Boolean(v.TEMPORAL_TLS_CLIENT_KEY_PATH)) {
     throw new ConfigError([
       'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH must be set together (mutual TLS needs both)',
@@ -197,7 +205,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
             tls: {
               ...(v.TEMPORAL_TLS_CLIENT_CERT_PATH && { clientCertPath: v.TEMPORAL_TLS_CLIENT_CERT_PATH }),
               ...(v.TEMPORAL_TLS_CLIENT_KEY_PATH && { clientKeyPath: v.TEMPORAL_TLS_CLIENT_KEY_PATH }),
-              ...(v.TEMPORAL_TLS_SERVER_CA_CERT_PATH && { serverCaCertPath: v.TEMPORAL_TLS_SERVER_CA_CERT_PATH }),
+              ...(v.TEMPORAL_TLS_SERVER_CA_CERT_PATH && {
+                serverCaCertPath: v.TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+              }),
               ...(v.TEMPORAL_TLS_SERVER_NAME && { serverName: v.TEMPORAL_TLS_SERVER_NAME }),
             },
           }
@@ -250,7 +260,9 @@ export function loadConfigOrExit(env: Record<string, string | undefined> = proce
     return loadConfig(env);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\nSee README.md § Configuration for every variable and its default.\n`);
+      process.stderr.write(
+        `${err.message}\nSee README.md § Configuration for every variable and its default.\n`,
+      );
       process.exit(78);
     }
     throw err;

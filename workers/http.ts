@@ -12,7 +12,10 @@ export interface HealthSources {
   sdkMetricsUrl?: string;
 }
 
-export async function startHttpServer(port: number, sources: HealthSources): Promise<{ server: Server; port: number }> {
+export async function startHttpServer(
+  port: number,
+  sources: HealthSources,
+): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     void (async () => {
       try {
@@ -20,7 +23,9 @@ export async function startHttpServer(port: number, sources: HealthSources): Pro
           res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
         } else if (req.url === '/readyz') {
           const ready = sources.isReady();
-          res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+          res
+            .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
+            .end(ready ? 'ready\n' : 'not ready\n');
         } else if (req.url === '/metrics') {
           let body = await sources.registry.metrics();
           if (sources.sdkMetricsUrl) {
@@ -31,7 +36,9 @@ export async function startHttpServer(port: number, sources: HealthSources): Pro
           }
           res.writeHead(200, { 'content-type': sources.registry.contentType }).end(body);
         } else {
-          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz or /metrics\n');
+          res
+            .writeHead(404, { 'content-type': 'text/plain' })
+            .end('not found: try /healthz, /readyz or /metrics\n');
         }
       } catch (err) {
         res.writeHead(500, { 'content-type': 'text/plain' }).end(`${String(err)}\n`);

@@ -32,6 +32,8 @@ export async function ensureInboxSchedule(client: Client, config: CustodyConfig)
     await client.schedule.create({ scheduleId: inboxScheduleId(config), ...options });
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(inboxScheduleId(config)).update((previous) => ({ ...previous, ...options }));
+    await client.schedule
+      .getHandle(inboxScheduleId(config))
+      .update((previous) => ({ ...previous, ...options }));
   }
 }

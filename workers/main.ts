@@ -39,7 +39,10 @@ async function main(): Promise<void> {
   const s3 = createS3Client(config.s3);
   const bootstrap = await bootstrapStores(s3, config.buckets);
   if (bootstrap.created.length) console.log(`created stores: ${bootstrap.created.join(', ')}`);
-  const media = createMediaTools({ ffmpegPath: config.media.ffmpegPath, ffprobePath: config.media.ffprobePath });
+  const media = createMediaTools({
+    ffmpegPath: config.media.ffmpegPath,
+    ffprobePath: config.media.ffprobePath,
+  });
 
   const workers = await startCustodyWorkers({ config, s3, media, metrics });
   const http = await startHttpServer(config.http.port, {

@@ -7,7 +7,11 @@ import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom
 export function createMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'custody_process_' });
   // These three are gauges named *_total, which Prometheus' own lint (promtool) rejects.
-  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+  for (const name of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ]) {
     registry.removeSingleMetric(`custody_process_${name}`);
   }
   return {

@@ -9,7 +9,13 @@ import type { CustodyConfig, PoolName } from './config';
 export type WorkerPool = Exclude<PoolName, 'controller'>;
 
 export const POOL_ACTIVITIES: Record<WorkerPool, readonly (keyof CustodyActivities)[]> = {
-  orchestration: ['appendCustodyEntry', 'sweepInbox', 'resolveRulePack', 'recordingObjectKeys', 'writeCertificate'],
+  orchestration: [
+    'appendCustodyEntry',
+    'sweepInbox',
+    'resolveRulePack',
+    'recordingObjectKeys',
+    'writeCertificate',
+  ],
   'media-io': [
     'copyAndHashOriginal',
     'probeMedia',
@@ -30,17 +36,19 @@ export interface PoolPlan {
 }
 
 export function planPools(config: CustodyConfig, activities: CustodyActivities): PoolPlan[] {
-  return config.pools
-    .filter((pool): pool is WorkerPool => pool !== 'controller')
-    .map((pool) => ({
-      pool,
-      taskQueue: config.taskQueues[pool],
-      runsWorkflows: pool === 'orchestration',
-      activities: Object.fromEntries(POOL_ACTIVITIES[pool].map((name) => [name, activities[name]])),
-      maxConcurrentActivities: config.concurrency[pool],
-    }))
-    // A pool with nothing to run (yet) would be rejected by the SDK.
-    .filter((plan) => plan.runsWorkflows || Object.keys(plan.activities).length > 0);
+  return (
+    config.pools
+      .filter((pool): pool is WorkerPool => pool !== 'controller')
+      .map((pool) => ({
+        pool,
+        taskQueue: config.taskQueues[pool],
+        runsWorkflows: pool === 'orchestration',
+        activities: Object.fromEntries(POOL_ACTIVITIES[pool].map((name) => [name, activities[name]])),
+        maxConcurrentActivities: config.concurrency[pool],
+      }))
+      // A pool with nothing to run (yet) would be rejected by the SDK.
+      .filter((plan) => plan.runsWorkflows || Object.keys(plan.activities).length > 0)
+  );
 }
 
 /** The task queues a lifecycle workflow dispatches to, from config (workflows read no environment). */

@@ -14,7 +14,11 @@ export function overdueQuery(now: Date): string {
   );
 }
 
-export function startVisibilityGauges(client: () => Promise<Client>, metrics: CustodyMetrics, everyMs = 30_000) {
+export function startVisibilityGauges(
+  client: () => Promise<Client>,
+  metrics: CustodyMetrics,
+  everyMs = 30_000,
+) {
   const refresh = async () => {
     const c = await client();
     const overdue = await c.workflow.count(overdueQuery(new Date()));

@@ -32,19 +32,28 @@ export interface ReleaseRequest {
   holdId?: string;
   reason?: string;
 }
-export const releaseUpdate = defineUpdate<{ released: string[]; deleteAfter: string }, [ReleaseRequest]>('release');
+export const releaseUpdate = defineUpdate<{ released: string[]; deleteAfter: string }, [ReleaseRequest]>(
+  'release',
+);
 
-export type ExtendRequest = ({ until: string } | { for: string }) & { reason: string; by: string; caseId?: string };
-export const extendUpdate = defineUpdate<{ deleteAfter: string; previous: string }, [ExtendRequest]>('extend');
+export type ExtendRequest = ({ until: string } | { for: string }) & {
+  reason: string;
+  by: string;
+  caseId?: string;
+};
+export const extendUpdate = defineUpdate<{ deleteAfter: string; previous: string }, [ExtendRequest]>(
+  'extend',
+);
 
 export interface MarkEvidenceRequest {
   caseId: string;
   by: string;
   reason?: string;
 }
-export const markEvidenceUpdate = defineUpdate<{ lockedUntil: string; objects: number }, [MarkEvidenceRequest]>(
-  'markEvidence',
-);
+export const markEvidenceUpdate = defineUpdate<
+  { lockedUntil: string; objects: number },
+  [MarkEvidenceRequest]
+>('markEvidence');
 
 export interface DeleteEarlyRequest {
   reason: string;

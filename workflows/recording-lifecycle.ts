@@ -35,7 +35,16 @@ import type {
   DerivativeSet,
 } from '../activities/types';
 import * as messages from './messages';
-import { StateAttr, StageAttr, RecordingIdAttr, DeviceIdAttr, PolicyAttr, DeleteAfterAttr, HeldAttr, EvidenceAttr } from './search-attributes';
+import {
+  StateAttr,
+  StageAttr,
+  RecordingIdAttr,
+  DeviceIdAttr,
+  PolicyAttr,
+  DeleteAfterAttr,
+  HeldAttr,
+  EvidenceAttr,
+} from './search-attributes';
 import { CustodyLogWriter } from './custody-log-writer';
 import { computeDeadline, applyExtension, rearmDeadline, decideWake } from './retention';
 
@@ -70,7 +79,11 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
   });
 
   const resumed = input.resume;
-  const log = new CustodyLogWriter(input.recordingId, light.appendCustodyEntry, resumed?.status.custodyLogHead);
+  const log = new CustodyLogWriter(
+    input.recordingId,
+    light.appendCustodyEntry,
+    resumed?.status.custodyLogHead,
+  );
   const status: RecordingStatus = resumed?.status ?? {
     recordingId: input.recordingId,
     state: 'ingesting',
@@ -116,7 +129,8 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
   const deletable = () => status.state !== 'deleting' && status.state !== 'deleted';
   const activeHolds = () => retention?.holds.filter((h) => !h.releasedAt) ?? [];
   function requireRetention(): RetentionStatus {
-    if (!retention) throw new Error(`recording ${input.recordingId} is ${status.state}: its deadline is not set yet`);
+    if (!retention)
+      throw new Error(`recording ${input.recordingId} is ${status.state}: its deadline is not set yet`);
     if (!deletable()) throw new Error(`recording ${input.recordingId} is ${status.state}`);
     return retention;
   }
@@ -138,9 +152,16 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     ].map((o) => ({ bucket: o.bucket, key: o.key, versionId: o.versionId }));
     if (objects.length === 0) return;
     const locked = await mediaIo.lockEvidence({ objects, retainUntil: retention.deleteAfter });
-    const until = locked.map((l) => l.retainUntil).sort().at(-1) ?? retention.deleteAfter;
+    const until =
+      locked
+        .map((l) => l.retainUntil)
+        .sort()
+        .at(-1) ?? retention.deleteAfter;
     retention.evidence.lockedUntil = until;
-    await log.append('system', 'evidence.locked', { retainUntil: until, objects: locked.map((l) => ({ key: l.key, versionId: l.versionId, retainUntil: l.retainUntil })) });
+    await log.append('system', 'evidence.locked', {
+      retainUntil: until,
+      objects: locked.map((l) => ({ key: l.key, versionId: l.versionId, retainUntil: l.retainUntil })),
+    });
   }
 
   // --- Queries and Updates ----------------------------------------------------------------------------------
@@ -158,7 +179,9 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       validator: (request: messages.ReplayRequest) => {
         requirePerson(request.by);
         if (status.state !== 'needs-attention') {
-          throw new Error(`recording ${input.recordingId} is ${status.state}, not needs-attention: nothing to replay`);
+          throw new Error(
+            `recording ${input.recordingId} is ${status.state}, not needs-attention: nothing to replay`,
+          );
         }
       },
     },
@@ -178,7 +201,11 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       r.holds.push(hold);
       publishRetention();
       retentionChanged = true;
-      await log.append(request.by, 'hold.placed', { holdId: hold.id, caseId: hold.caseId, reason: hold.reason });
+      await log.append(request.by, 'hold.placed', {
+        holdId: hold.id,
+        caseId: hold.caseId,
+        reason: hold.reason,
+      });
       return { holdId: hold.id, activeHolds: activeHolds().length };
     },
     {
@@ -197,7 +224,8 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       const r = requireRetention();
       const now = new Date().toISOString();
       const released = activeHolds().filter((h) => !request.holdId || h.id === request.holdId);
-      for (const hold of released) Object.assign(hold, { releasedAt: now, releasedBy: request.by, approvedBy: request.approvedBy });
+      for (const hold of released)
+        Object.assign(hold, { releasedAt: now, releasedBy: request.by, approvedBy: request.approvedBy });
       publishRetention();
       retentionChanged = true;
       await log.append(request.by, 'hold.released', {
@@ -213,7 +241,11 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
         requireFourEyes(request.by, request.approvedBy);
         const matching = activeHolds().filter((h) => !request.holdId || h.id === request.holdId);
         if (matching.length === 0) {
-          throw new Error(request.holdId ? `no active hold ${request.holdId}` : `recording ${input.recordingId} has no active hold`);
+          throw new Error(
+            request.holdId
+              ? `no active hold ${request.holdId}`
+              : `recording ${input.recordingId} has no active hold`,
+          );
         }
       },
     },
@@ -224,13 +256,27 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     async (request) => {
       const r = requireRetention();
       const previous = r.deleteAfter;
-      const result = applyExtension(previous, 'until' in request ? { until: request.until } : { for: request.for });
+      const result = applyExtension(
+        previous,
+        'until' in request ? { until: request.until } : { for: request.for },
+      );
       if (!result.ok) throw ApplicationFailure.nonRetryable(result.reason, 'ExtensionRejected');
-      r.extensions.push({ until: result.deleteAfter, reason: request.reason, by: request.by, at: new Date().toISOString(), ...(request.caseId && { caseId: request.caseId }) });
+      r.extensions.push({
+        until: result.deleteAfter,
+        reason: request.reason,
+        by: request.by,
+        at: new Date().toISOString(),
+        ...(request.caseId && { caseId: request.caseId }),
+      });
       r.deleteAfter = result.deleteAfter;
       publishRetention();
       retentionChanged = true;
-      await log.append(request.by, 'deadline.extended', { previous, deleteAfter: r.deleteAfter, reason: request.reason, caseId: request.caseId ?? null });
+      await log.append(request.by, 'deadline.extended', {
+        previous,
+        deleteAfter: r.deleteAfter,
+        reason: request.reason,
+        caseId: request.caseId ?? null,
+      });
       await lockToDeadline();
       return { deleteAfter: r.deleteAfter, previous };
     },
@@ -239,7 +285,10 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
         const r = requireRetention();
         requirePerson(request.by);
         if (!request.reason?.trim()) throw new Error('an extension needs --reason');
-        const result = applyExtension(r.deleteAfter, 'until' in request ? { until: request.until } : { for: request.for });
+        const result = applyExtension(
+          r.deleteAfter,
+          'until' in request ? { until: request.until } : { for: request.for },
+        );
         if (!result.ok) throw new Error(result.reason);
       },
     },
@@ -251,9 +300,16 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       const r = requireRetention();
       r.evidence = { caseId: request.caseId, by: request.by, at: new Date().toISOString() };
       publishRetention();
-      await log.append(request.by, 'evidence.marked', { caseId: request.caseId, reason: request.reason ?? null, deleteAfter: r.deleteAfter });
+      await log.append(request.by, 'evidence.marked', {
+        caseId: request.caseId,
+        reason: request.reason ?? null,
+        deleteAfter: r.deleteAfter,
+      });
       await lockToDeadline();
-      return { lockedUntil: r.evidence.lockedUntil ?? r.deleteAfter, objects: 1 + (status.derivatives?.derivatives.length ?? 0) };
+      return {
+        lockedUntil: r.evidence.lockedUntil ?? r.deleteAfter,
+        objects: 1 + (status.derivatives?.derivatives.length ?? 0),
+      };
     },
     {
       validator: (request: messages.MarkEvidenceRequest) => {
@@ -270,7 +326,10 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     async (request) => {
       earlyDeletion = { ...request, at: new Date().toISOString() };
       retentionChanged = true;
-      await log.append(request.by, 'deletion.early-approved', { reason: request.reason, approvedBy: request.approvedBy });
+      await log.append(request.by, 'deletion.early-approved', {
+        reason: request.reason,
+        approvedBy: request.approvedBy,
+      });
       return { accepted: true as const };
     },
     {
@@ -278,7 +337,12 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
         const r = requireRetention();
         requireFourEyes(request.by, request.approvedBy);
         if (!request.reason?.trim()) throw new Error('an early deletion needs --reason');
-        if (activeHolds().length > 0) throw new Error(`rejected: held (${activeHolds().map((h) => `${h.id} case ${h.caseId}`).join(', ')})`);
+        if (activeHolds().length > 0)
+          throw new Error(
+            `rejected: held (${activeHolds()
+              .map((h) => `${h.id} case ${h.caseId}`)
+              .join(', ')})`,
+          );
         if (r.evidence) throw new Error(`rejected: marked as evidence for case ${r.evidence.caseId}`);
       },
     },
@@ -291,7 +355,12 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       const previous = { pack: r.pack.id, deleteAfter: r.deleteAfter };
       const next = rearmDeadline(r.deadline, request.pack.retention, r.extensions);
       r.pack = request.pack;
-      r.deadline = { deleteAfter: next.deleteAfter, statutoryDeadline: next.statutoryDeadline, basis: next.basis, basisTime: next.basisTime };
+      r.deadline = {
+        deleteAfter: next.deleteAfter,
+        statutoryDeadline: next.statutoryDeadline,
+        basis: next.basis,
+        basisTime: next.basisTime,
+      };
       r.deleteAfter = next.deleteAfter;
       status.policy = request.pack.id;
       if (next.change === 'shortened') deletionCause = 'policy';
@@ -305,7 +374,11 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
         reason: request.reason ?? null,
       });
       await lockToDeadline();
-      return { previous, next: { pack: request.pack.id, deleteAfter: next.deleteAfter }, change: next.change };
+      return {
+        previous,
+        next: { pack: request.pack.id, deleteAfter: next.deleteAfter },
+        change: next.change,
+      };
     },
     {
       validator: (request: messages.ApplyPolicyRequest) => {
@@ -357,7 +430,11 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     status.quarantine = record;
     delete status.original;
     setState('quarantined');
-    await log.append('system', 'recording.quarantined', { reason, message, quarantineKey: record.object.key });
+    await log.append('system', 'recording.quarantined', {
+      reason,
+      message,
+      quarantineKey: record.object.key,
+    });
     // Nothing is deleted automatically; an administrator releases it (ops) or it stays.
     await condition(() => false);
     return snapshot();
@@ -373,13 +450,19 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     setState('ingesting');
     await log.append(input.actor, 'recording.received', {
       via: input.via,
-      source: { bucket: input.source.bucket, key: input.source.key, etag: input.source.etag, size: input.source.size },
+      source: {
+        bucket: input.source.bucket,
+        key: input.source.key,
+        etag: input.source.etag,
+        size: input.source.size,
+      },
       originalName: input.originalName,
       declared: { ...input.declared },
       policy: input.policy,
     });
     if (input.manifestProblem) return quarantine('manifest-malformed', input.manifestProblem);
-    if (input.source.size === 0) return quarantine('empty-file', 'The file has zero bytes: the upload or the dock failed.');
+    if (input.source.size === 0)
+      return quarantine('empty-file', 'The file has zero bytes: the upload or the dock failed.');
 
     try {
       const original = await runStage('ingest', () =>
@@ -393,7 +476,12 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       status.original = original;
       status.sha256 = original.sha256;
       status.bytes = original.bytes;
-      await log.append('system', 'original.stored', { key: original.key, versionId: original.versionId, sha256: original.sha256, bytes: original.bytes });
+      await log.append('system', 'original.stored', {
+        key: original.key,
+        versionId: original.versionId,
+        sha256: original.sha256,
+        bytes: original.bytes,
+      });
       if (input.declared.sha256 && input.declared.sha256.toLowerCase() !== original.sha256) {
         return quarantine(
           'hash-mismatch',
@@ -407,22 +495,41 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       return quarantine(reason, (err as ActivityFailure).cause?.message ?? String(err));
     }
     await log.append('system', 'media.probed', { ...status.media });
-    await runStage('ingest', () => mediaIo.removeFromInbox({ source: input.source, ...(input.manifestKey && { manifestKey: input.manifestKey }) }));
+    await runStage('ingest', () =>
+      mediaIo.removeFromInbox({
+        source: input.source,
+        ...(input.manifestKey && { manifestKey: input.manifestKey }),
+      }),
+    );
     await log.append('system', 'ingest.completed', { sha256: status.sha256, bytes: status.bytes });
 
     // --- The deadline: from recordedAt (or ingest time) plus the rule pack's retention -----------------------
     const pack = await light.resolveRulePack(input.policy);
-    const deadline = computeDeadline({ recordedAt: input.declared.recordedAt, ingestedAt: status.ingestedAt, retention: pack.retention });
+    const deadline = computeDeadline({
+      recordedAt: input.declared.recordedAt,
+      ingestedAt: status.ingestedAt,
+      retention: pack.retention,
+    });
     retention = {
       pack,
-      deadline: { deleteAfter: deadline.deleteAfter, statutoryDeadline: deadline.statutoryDeadline, basis: deadline.basis, basisTime: deadline.basisTime },
+      deadline: {
+        deleteAfter: deadline.deleteAfter,
+        statutoryDeadline: deadline.statutoryDeadline,
+        basis: deadline.basis,
+        basisTime: deadline.basisTime,
+      },
       deleteAfter: deadline.deleteAfter,
       extensions: [],
       holds: [],
     };
     publishRetention();
     await log.append('system', 'deadline.set', {
-      pack: { id: pack.id, version: pack.version, fingerprint: pack.fingerprint, citation: pack.citation ?? null },
+      pack: {
+        id: pack.id,
+        version: pack.version,
+        fingerprint: pack.fingerprint,
+        citation: pack.citation ?? null,
+      },
       retention: pack.retention,
       basis: deadline.basis,
       basisTime: deadline.basisTime,
@@ -433,48 +540,69 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
 
   // --- Transcode beside the deadline: a stuck or parked transcode never delays deletion ----------------------
   const transcodeScope = new CancellationScope();
-  const transcoding = status.reviewReady || resumed
-    ? Promise.resolve()
-    : transcodeScope.run(async () => {
-        setState('transcoding');
-        const derivatives: DerivativeSet = await runStage('transcode', () =>
-          transcoder.transcodeRecording({ recordingId: input.recordingId, original: status.original!, media: status.media! }),
-        );
-        status.derivatives = derivatives;
-        status.reviewReady = true;
-        await log.append('system', 'derivatives.stored', {
-          inputSha256: derivatives.inputSha256,
-          ffmpegVersion: derivatives.ffmpegVersion,
-          args: derivatives.args,
-          elapsedS: derivatives.elapsedS,
-          partial: derivatives.partial,
-          derivatives: derivatives.derivatives.map((d) => ({ kind: d.kind, key: d.key, versionId: d.versionId, sha256: d.sha256, bytes: d.bytes })),
-        });
-        await lockToDeadline(); // marked as evidence while transcoding: the derivatives are locked too
-        if (deletable()) setState(activeHolds().length ? 'held' : 'retained');
-      }).catch((err: unknown) => {
-        if (!isCancellation(err)) throw err;
-      });
+  const transcoding =
+    status.reviewReady || resumed
+      ? Promise.resolve()
+      : transcodeScope
+          .run(async () => {
+            setState('transcoding');
+            const derivatives: DerivativeSet = await runStage('transcode', () =>
+              transcoder.transcodeRecording({
+                recordingId: input.recordingId,
+                original: status.original!,
+                media: status.media!,
+              }),
+            );
+            status.derivatives = derivatives;
+            status.reviewReady = true;
+            await log.append('system', 'derivatives.stored', {
+              inputSha256: derivatives.inputSha256,
+              ffmpegVersion: derivatives.ffmpegVersion,
+              args: derivatives.args,
+              elapsedS: derivatives.elapsedS,
+              partial: derivatives.partial,
+              derivatives: derivatives.derivatives.map((d) => ({
+                kind: d.kind,
+                key: d.key,
+                versionId: d.versionId,
+                sha256: d.sha256,
+                bytes: d.bytes,
+              })),
+            });
+            await lockToDeadline(); // marked as evidence while transcoding: the derivatives are locked too
+            if (deletable()) setState(activeHolds().length ? 'held' : 'retained');
+          })
+          .catch((err: unknown) => {
+            if (!isCancellation(err)) throw err;
+          });
   if (status.state !== 'transcoding' && status.state !== 'needs-attention') setState('retained');
 
   // --- Retained: wait for whichever comes first ---------------------------------------------------------------
+  // Only an idle recording continues as new: a running transcode (or a parked stage) lives in this run.
+  const idle = () => status.state === 'retained' || status.state === 'held';
+  const mayContinueAsNew = () => idle() && workflowInfo().continueAsNewSuggested;
   for (;;) {
     const r = retention!;
     if (earlyDeletion) {
       deletionCause = 'early';
       break;
     }
-    const decision = decideWake(new Date(), { deleteAfter: r.deleteAfter, evidence: false, activeHolds: activeHolds() });
-    const notBusy = status.state === 'retained' || status.state === 'held';
-    if (notBusy) setState(decision.action === 'keep' ? 'held' : 'retained');
+    const decision = decideWake(new Date(), {
+      deleteAfter: r.deleteAfter,
+      evidence: false,
+      activeHolds: activeHolds(),
+    });
+    if (idle()) setState(decision.action === 'keep' ? 'held' : 'retained');
     if (decision.action === 'delete') break;
-    if (workflowInfo().continueAsNewSuggested && notBusy) {
-      await allHandlersFinished();
+    if (mayContinueAsNew()) {
+      await condition(allHandlersFinished);
       await continueAsNew<typeof recordingLifecycle>({ ...input, resume: { status: snapshot() } });
     }
     retentionChanged = false;
     const wakeInMs = decision.action === 'sleep' ? decision.sleepMs : undefined;
-    await condition(() => retentionChanged || workflowInfo().continueAsNewSuggested, wakeInMs);
+    // Wake for a change, the deadline, or a continue-as-new this run may take now. (Waking for a suggestion it
+    // may not take yet — while transcoding — would spin.)
+    await condition(() => retentionChanged || mayContinueAsNew(), wakeInMs);
   }
 
   // --- Deletion: every version of every object, verified absent, then a certificate --------------------------
@@ -487,32 +615,53 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     if (waitMs > 0) await condition(() => false, waitMs);
   }
   const requestedAt = new Date().toISOString();
-  await log.append(earlyDeletion?.by ?? 'system', 'deletion.started', { cause: deletionCause, deleteAfter: r.deleteAfter, overdueMs: Math.max(0, Date.parse(requestedAt) - Date.parse(r.deleteAfter)) });
+  await log.append(earlyDeletion?.by ?? 'system', 'deletion.started', {
+    cause: deletionCause,
+    deleteAfter: r.deleteAfter,
+    overdueMs: Math.max(0, Date.parse(requestedAt) - Date.parse(r.deleteAfter)),
+  });
   const keys = await light.recordingObjectKeys({ recordingId: input.recordingId });
-  const deleted = await runStage('deletion', () => mediaIo.deleteRecording({ recordingId: input.recordingId, objects: keys }));
+  const deleted = await runStage('deletion', () =>
+    mediaIo.deleteRecording({ recordingId: input.recordingId, objects: keys }),
+  );
   await log.append('system', 'recording.deleted', {
     cause: deletionCause,
     verifiedAbsentAt: deleted.verifiedAbsentAt,
-    objects: deleted.deleted.map((d) => ({ key: d.key, versionId: d.versionId, kind: d.kind, sha256: d.sha256 ?? null })),
+    objects: deleted.deleted.map((d) => ({
+      key: d.key,
+      versionId: d.versionId,
+      kind: d.kind,
+      sha256: d.sha256 ?? null,
+    })),
   });
   const head = log.head;
   const certificate = await light.writeCertificate({
     recordingId: input.recordingId,
     originalSha256: status.sha256 ?? '',
     objects: deleted.deleted,
-    rulePack: { id: r.pack.id, version: r.pack.version, fingerprint: r.pack.fingerprint, ...(r.pack.citation && { citation: r.pack.citation }) },
+    rulePack: {
+      id: r.pack.id,
+      version: r.pack.version,
+      fingerprint: r.pack.fingerprint,
+      ...(r.pack.citation && { citation: r.pack.citation }),
+    },
     deadline: r.deleteAfter,
     deletedAt: deleted.verifiedAbsentAt,
     cause: deletionCause,
     requestedBy: earlyDeletion?.by ?? 'system',
-    approvals: earlyDeletion ? [{ actor: earlyDeletion.approvedBy, at: earlyDeletion.at, reason: earlyDeletion.reason }] : [],
+    approvals: earlyDeletion
+      ? [{ actor: earlyDeletion.approvedBy, at: earlyDeletion.at, reason: earlyDeletion.reason }]
+      : [],
     custodyLog: { headSeq: head.seq, headHash: head.hash },
   });
   status.certificate = { key: certificate.key, certificateHash: certificate.certificateHash };
-  await log.append('system', 'certificate.written', { key: certificate.key, certificateHash: certificate.certificateHash });
+  await log.append('system', 'certificate.written', {
+    key: certificate.key,
+    certificateHash: certificate.certificateHash,
+  });
   delete status.original;
   setState('deleted');
-  await allHandlersFinished();
+  await condition(allHandlersFinished);
   return snapshot();
 }
 

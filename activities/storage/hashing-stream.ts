@@ -32,7 +32,8 @@ export class HashingStream extends Transform {
 
   private flushPending(): void {
     if (this.pendingBytes === 0) return;
-    const block = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    const block =
+      this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
     this.hash.update(block);

@@ -23,10 +23,18 @@ export interface StoreSpec {
 }
 
 export const STORES: Record<StoreName, StoreSpec> = {
-  incoming: { purpose: 'inbox: files from docking stations and `custody ingest`', objectLock: false, versioning: false },
+  incoming: {
+    purpose: 'inbox: files from docking stations and `custody ingest`',
+    objectLock: false,
+    versioning: false,
+  },
   evidence: { purpose: 'originals, keyed by recording id', objectLock: true, versioning: true },
   derivatives: { purpose: 'review proxy, thumbnails, poster', objectLock: true, versioning: true },
-  audit: { purpose: 'custody log entries and deletion certificates (WORM)', objectLock: true, versioning: true },
+  audit: {
+    purpose: 'custody log entries and deletion certificates (WORM)',
+    objectLock: true,
+    versioning: true,
+  },
   quarantine: { purpose: 'suspicious input with its reason record', objectLock: false, versioning: true },
 };
 
@@ -54,7 +62,13 @@ function errorName(err: unknown): string {
 export function isNotFound(err: unknown): boolean {
   const name = errorName(err);
   const status = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
-  return name === 'NotFound' || name === 'NoSuchKey' || name === 'NoSuchBucket' || name === 'NoSuchVersion' || status === 404;
+  return (
+    name === 'NotFound' ||
+    name === 'NoSuchKey' ||
+    name === 'NoSuchBucket' ||
+    name === 'NoSuchVersion' ||
+    status === 404
+  );
 }
 
 async function bucketExists(client: S3Client, bucket: string): Promise<boolean> {
@@ -73,7 +87,10 @@ export interface BootstrapReport {
 }
 
 /** Creates the stores that are missing and checks the ones that exist; safe to run any number of times. */
-export async function bootstrapStores(client: S3Client, buckets: CustodyConfig['buckets']): Promise<BootstrapReport> {
+export async function bootstrapStores(
+  client: S3Client,
+  buckets: CustodyConfig['buckets'],
+): Promise<BootstrapReport> {
   const report: BootstrapReport = { created: [], existing: [] };
   for (const [store, bucket] of Object.entries(buckets) as [StoreName, string][]) {
     const want = STORES[store];
@@ -82,7 +99,10 @@ export async function bootstrapStores(client: S3Client, buckets: CustodyConfig['
     } else {
       try {
         await client.send(
-          new CreateBucketCommand({ Bucket: bucket, ...(want.objectLock && { ObjectLockEnabledForBucket: true }) }),
+          new CreateBucketCommand({
+            Bucket: bucket,
+            ...(want.objectLock && { ObjectLockEnabledForBucket: true }),
+          }),
         );
         report.created.push(bucket);
       } catch (err) {

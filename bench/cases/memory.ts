@@ -18,6 +18,7 @@ import {
   statsOf,
   type BenchCase,
   type BenchContext,
+  type ResultRow,
 } from '../runner';
 import { deleteAllVersions } from '../s3-helpers';
 
@@ -84,7 +85,16 @@ export const memoryCase: BenchCase = {
           `the copy hashed to ${copy.sha256}, the upload to ${upload.sha256}: not the same bytes`,
         );
       }
-      return { upload: toMiB(upload.vmHwmKiB), copy: toMiB(copy.vmHwmKiB) };
+      const halfway = (report: ProbeReport) =>
+        report.vmHwmHalfwayKiB === undefined ? undefined : toMiB(report.vmHwmHalfwayKiB);
+      const uploadHalfway = halfway(upload);
+      const copyHalfway = halfway(copy);
+      return {
+        upload: toMiB(upload.vmHwmKiB),
+        copy: toMiB(copy.vmHwmKiB),
+        ...(bytes === large && uploadHalfway !== undefined && { 'upload half-way': uploadHalfway }),
+        ...(bytes === large && copyHalfway !== undefined && { 'copy half-way': copyHalfway }),
+      };
     };
 
     const smallLabel = humanSize(small);
@@ -98,7 +108,7 @@ export const memoryCase: BenchCase = {
         ],
         {
           warmup: 0,
-          repetitions: context.repetitions ?? (context.quick ? 2 : 3),
+          repetitions: context.repetitions ?? 2,
           log: context.log,
           show: (v) => `${v.toFixed(0)} MiB peak RSS`,
         },
@@ -113,9 +123,26 @@ export const memoryCase: BenchCase = {
           ratioMeaning: `peak(${largeLabel}) ÷ peak(${smallLabel})`,
           target: { op: '<=', value: 1.2 },
         });
+      const growth = (op: 'upload' | 'copy', name: string): ResultRow[] => {
+        const halfwayKey = `${largeLabel} ${op} half-way`;
+        if (!samples.has(halfwayKey)) return [];
+        return [
+          compareRow({
+            case: 'memory',
+            measure: `peak RSS within the ${largeLabel} ${name}: at the end vs half-way`,
+            unit: 'MiB',
+            subject: { label: 'end', stats: statsOf(samples, `${largeLabel} ${op}`) },
+            baseline: { label: 'half-way', stats: statsOf(samples, halfwayKey) },
+            ratioMeaning: 'peak at the end ÷ peak at half the bytes',
+            note: '≈ 1 means memory stopped growing: bounded by the pipeline, not the file; report only',
+          }),
+        ];
+      };
       return [
         row('upload', 'uploadAndHash'),
+        ...growth('upload', 'uploadAndHash'),
         row('copy', 'copyAndHashOriginal'),
+        ...growth('copy', 'copyAndHashOriginal'),
         {
           case: 'memory',
           measure: 'peak RSS of a child process that loads the same modules and does nothing',

@@ -4,6 +4,7 @@
  * A plain GetObject that only drains the body shows how much of the gap is transport rather than hashing.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Writable } from 'node:stream';
 import type { Readable } from 'node:stream';
@@ -12,6 +13,7 @@ import { promisify } from 'node:util';
 import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { hashStoredObject } from '../../activities/custody-log/read';
+import { CHUNK_BYTES } from '../../activities/storage/hashing-stream';
 import {
   compareRow,
   cpuPerGigabyte,
@@ -89,6 +91,17 @@ export const rehashCase: BenchCase = {
             },
           },
           {
+            label: 'Node sha256 of the file',
+            run: async () => {
+              const seconds = await timeSeconds(async () => {
+                const hash = createHash('sha256');
+                await pipeline(createReadStream(file, { highWaterMark: CHUNK_BYTES }), hash);
+                check('Node createHash', hash.digest('hex'));
+              });
+              return megabytesPerSecond(bytes, seconds);
+            },
+          },
+          {
             label: 'GetObject drain',
             run: async () => {
               const seconds = await timeSeconds(async () => {
@@ -144,6 +157,19 @@ export const rehashCase: BenchCase = {
           ratioMeaning: 'custody MB/s ÷ transport-only MB/s',
           cpu: cpu('GetObject drain'),
           note: 'diagnostic: the S3 read alone, the ceiling for any re-hash through S3',
+        }),
+        compareRow({
+          case: 'rehash',
+          measure,
+          unit: 'MB/s',
+          subject: custody,
+          baseline: {
+            label: 'Node createHash on the local file',
+            stats: statsOf(samples, 'Node sha256 of the file'),
+          },
+          ratioMeaning: 'custody MB/s ÷ Node-hashes-the-file MB/s',
+          cpu: cpu('Node sha256 of the file'),
+          note: 'diagnostic: the same hash in Node without S3 or HTTP',
         }),
       ];
     } finally {

@@ -9,7 +9,7 @@
  *
  * S3 endpoint, credentials and buckets come from the environment (workers/config.ts names).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { uploadAndHash } from '../../cli/ingest';
 import { makeCopyAndHashOriginal } from '../../activities/copy-and-hash-original';
 import { standaloneContext } from '../../activities/context';
@@ -25,6 +25,11 @@ export interface ProbeReport {
   op: ProbeRequest['op'];
   /** Peak resident set size of this process, KiB. */
   vmHwmKiB: number;
+  /**
+   * The peak when half the bytes had passed: equal to vmHwmKiB when memory stopped growing early. (The copy
+   * learns its progress from its 2-second heartbeat, so a short copy may not report this.)
+   */
+  vmHwmHalfwayKiB?: number;
   bytes: number;
   sha256?: string;
   /** The uploaded object's ETag (upload only), for the copy that follows. */
@@ -47,13 +52,30 @@ async function main(): Promise<void> {
   let bytes = 0;
   let sha256: string | undefined;
   let etag: string | undefined;
+  let halfway: number | undefined;
+  const watchHalfway = (done: number, total: number) => {
+    if (halfway === undefined && done >= total / 2) halfway = peakRssKiB();
+  };
   if (request.op === 'upload') {
-    ({ bytes, sha256, etag } = await uploadAndHash(s3, config.buckets.incoming, request.key, request.file));
+    const total = statSync(request.file).size;
+    ({ bytes, sha256, etag } = await uploadAndHash(
+      s3,
+      config.buckets.incoming,
+      request.key,
+      request.file,
+      (done) => watchHalfway(done, total),
+    ));
   } else if (request.op === 'copy') {
     const copyAndHashOriginal = makeCopyAndHashOriginal({
       s3,
       evidenceBucket: config.buckets.evidence,
-      context: standaloneContext(),
+      context: {
+        ...standaloneContext(),
+        heartbeat: (details) => {
+          const progress = details as { bytes?: number; of?: number } | undefined;
+          if (progress?.bytes !== undefined && progress.of) watchHalfway(progress.bytes, progress.of);
+        },
+      },
     });
     ({ bytes, sha256 } = await copyAndHashOriginal({
       recordingId: request.recordingId,
@@ -66,6 +88,7 @@ async function main(): Promise<void> {
   const report: ProbeReport = {
     op: request.op,
     vmHwmKiB: peakRssKiB(),
+    ...(halfway !== undefined && { vmHwmHalfwayKiB: halfway }),
     bytes,
     ...(sha256 && { sha256 }),
     ...(etag && { etag }),

@@ -37,7 +37,8 @@ export function testConfig(label: string, overrides: Record<string, string> = {}
 export function testWorkflowBundle(): string {
   requireTestServers();
   const bundle = process.env.CUSTODY_TEST_WORKFLOW_BUNDLE;
-  if (!bundle) throw new Error('global-setup.ts did not build the workflow bundle; run the tests with `npm test`');
+  if (!bundle)
+    throw new Error('global-setup.ts did not build the workflow bundle; run the tests with `npm test`');
   return bundle;
 }
 

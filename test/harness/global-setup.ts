@@ -31,8 +31,14 @@ const quietLogger = {
 };
 
 export default async function globalSetup(): Promise<void> {
-  requireBinary('ffmpeg', 'Run `bash scripts/install-tools.sh` (installs Debian ffmpeg) or `apt-get install ffmpeg`.');
-  requireBinary('ffprobe', 'Run `bash scripts/install-tools.sh` (installs Debian ffmpeg) or `apt-get install ffmpeg`.');
+  requireBinary(
+    'ffmpeg',
+    'Run `bash scripts/install-tools.sh` (installs Debian ffmpeg) or `apt-get install ffmpeg`.',
+  );
+  requireBinary(
+    'ffprobe',
+    'Run `bash scripts/install-tools.sh` (installs Debian ffmpeg) or `apt-get install ffmpeg`.',
+  );
   const dataDir = mkdtempSync(path.join(tmpdir(), 'custody-test-'));
   const servers: RunningServer[] = [];
   globalThis.__CUSTODY_TEST_SERVERS__ = { servers, dataDir };

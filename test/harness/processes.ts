@@ -7,7 +7,8 @@ import type { CustodyConfig } from '../../workers/config';
 
 export function builtEntryPoint(relative: 'workers/main.js' | 'cli/main.js'): string {
   const file = path.join(REPO_ROOT, 'dist', relative);
-  if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first (npm test does it in pretest)`);
+  if (!existsSync(file))
+    throw new Error(`${file} is missing: run \`npm run build\` first (npm test does it in pretest)`);
   return file;
 }
 
@@ -17,7 +18,12 @@ export interface ProcessResult {
   stderr: string;
 }
 
-export function runNode(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<ProcessResult> {
+export function runNode(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 120_000,
+): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [file, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -26,7 +32,9 @@ export function runNode(file: string, args: string[], env: NodeJS.ProcessEnv, ti
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${path.basename(file)} ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
+      reject(
+        new Error(`${path.basename(file)} ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`),
+      );
     }, timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);

@@ -41,7 +41,13 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Spawns `command` in a new process group, with output to `logFile` and a watchdog bound to `ownerPid`. */
-function spawnServer(name: string, command: string, args: string[], logFile: string, ownerPid: number): RunningServer {
+function spawnServer(
+  name: string,
+  command: string,
+  args: string[],
+  logFile: string,
+  ownerPid: number,
+): RunningServer {
   mkdirSync(path.dirname(logFile), { recursive: true });
   const fd = openSync(logFile, 'a');
   const child: ChildProcess = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd] });
@@ -106,7 +112,9 @@ async function waitFor(what: string, logFile: string, timeoutMs: number, probe: 
     }
     await sleep(200);
   }
-  throw new Error(`${what} did not become ready within ${timeoutMs} ms (see ${logFile}): ${String(lastError)}`);
+  throw new Error(
+    `${what} did not become ready within ${timeoutMs} ms (see ${logFile}): ${String(lastError)}`,
+  );
 }
 
 export interface TemporalDevServer extends RunningServer {
@@ -123,6 +131,8 @@ export async function startTemporalDevServer(opts: {
   ui?: boolean;
   uiPort?: number;
   namespace?: string;
+  /** Server dynamic config, e.g. a low `limit.historyCount.suggestContinueAsNew` to exercise continue-as-new. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }): Promise<TemporalDevServer> {
   const binary = requireTool('temporal');
   const port = opts.port ?? (await freePort());
@@ -133,6 +143,9 @@ export async function startTemporalDevServer(opts: {
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   if (opts.namespace && opts.namespace !== 'default') args.push('--namespace', opts.namespace);
   for (const registration of searchAttributeRegistrations()) args.push('--search-attribute', registration);
+  for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) {
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  }
   const logFile = path.join(opts.dataDir, `temporal-${port}.log`);
   const server = spawnServer('temporal', binary, args, logFile, opts.ownerPid ?? process.pid);
   const address = `127.0.0.1:${port}`;
@@ -178,7 +191,15 @@ export async function startVersityGw(opts: {
   const versions = path.join(opts.dataDir, 's3-versions');
   mkdirSync(root, { recursive: true });
   mkdirSync(versions, { recursive: true });
-  const args = ['--access', accessKeyId, '--secret', secretAccessKey, '--port', `127.0.0.1:${port}`, '--quiet'];
+  const args = [
+    '--access',
+    accessKeyId,
+    '--secret',
+    secretAccessKey,
+    '--port',
+    `127.0.0.1:${port}`,
+    '--quiet',
+  ];
   args.push('posix', '--versioning-dir', versions, root);
   const logFile = path.join(opts.dataDir, `versitygw-${port}.log`);
   const server = spawnServer('versitygw', binary, args, logFile, opts.ownerPid ?? process.pid);

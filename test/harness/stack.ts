@@ -25,7 +25,11 @@ export interface TestStack {
   ): ReturnType<typeof startRecordingLifecycle>;
   startWorkers(): Promise<RunningWorkers>;
   /** Polls the status query until the recording is in `state` (or one of them). */
-  waitForState(recordingId: string, state: RecordingStatus['state'] | RecordingStatus['state'][], timeoutMs?: number): Promise<RecordingStatus>;
+  waitForState(
+    recordingId: string,
+    state: RecordingStatus['state'] | RecordingStatus['state'][],
+    timeoutMs?: number,
+  ): Promise<RecordingStatus>;
   stop(): Promise<void>;
 }
 
@@ -39,7 +43,9 @@ export async function createTestStack(
     config,
     clients,
     async putInbox(key, body) {
-      const put = await clients.s3.send(new PutObjectCommand({ Bucket: config.buckets.incoming, Key: key, Body: body }));
+      const put = await clients.s3.send(
+        new PutObjectCommand({ Bucket: config.buckets.incoming, Key: key, Body: body }),
+      );
       return { bucket: config.buckets.incoming, key, etag: put.ETag!, size: Buffer.byteLength(body) };
     },
     putInboxFile(key, file) {
@@ -61,7 +67,10 @@ export async function createTestStack(
       stack.workers = await startCustodyWorkers({
         config,
         s3: clients.s3,
-        media: createMediaTools({ ffmpegPath: config.media.ffmpegPath, ffprobePath: config.media.ffprobePath }),
+        media: createMediaTools({
+          ffmpegPath: config.media.ffmpegPath,
+          ffprobePath: config.media.ffprobePath,
+        }),
         workflowBundlePath: testWorkflowBundle(),
         inboxSchedule: false,
       });
@@ -77,7 +86,9 @@ export async function createTestStack(
         if (status && wanted.includes(status.state)) return status;
         await new Promise((r) => setTimeout(r, 200));
       }
-      throw new Error(`recording ${recordingId} did not reach ${wanted.join('/')}; last status ${JSON.stringify(status)}`);
+      throw new Error(
+        `recording ${recordingId} did not reach ${wanted.join('/')}; last status ${JSON.stringify(status)}`,
+      );
     },
     async stop() {
       await stack.workers?.shutdown();

@@ -64,7 +64,15 @@ let ingested: { recordingId: string; sha256: string; bytes: number };
 test('custody ingest of a 200 MB file: the stored hash equals an independent SHA-256 of the source', async () => {
   const { file, sha256 } = await largeMediaFile(200);
   const run = await custody([
-    'ingest', file, '--device', 'cam-0815', '--recorded-at', '2026-11-21T14:00:00Z', '--by', 'admin-1', '--json',
+    'ingest',
+    file,
+    '--device',
+    'cam-0815',
+    '--recorded-at',
+    '2026-11-21T14:00:00Z',
+    '--by',
+    'admin-1',
+    '--json',
   ]);
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
@@ -76,7 +84,11 @@ test('custody ingest of a 200 MB file: the stored hash equals an independent SHA
   expect(done.state).toBe('retained');
   expect(done.sha256).toBe(sha256);
   const tags = await stack.clients.s3.send(
-    new GetObjectTaggingCommand({ Bucket: done.original!.bucket, Key: done.original!.key, VersionId: done.original!.versionId }),
+    new GetObjectTaggingCommand({
+      Bucket: done.original!.bucket,
+      Key: done.original!.key,
+      VersionId: done.original!.versionId,
+    }),
   );
   expect(tags.TagSet).toContainEqual({ Key: 'sha256', Value: sha256 });
 });
@@ -86,8 +98,15 @@ test('custody status shows the recording; an unknown id exits 2', async () => {
   expect(human.code).toBe(0);
   expect(human.stdout).toMatch(/^state\s+retained$/m);
   expect(human.stdout).toContain(ingested.sha256);
-  const json = JSON.parse((await custody(['status', ingested.recordingId, '--json'])).stdout) as RecordingStatus;
-  expect(json).toMatchObject({ recordingId: ingested.recordingId, state: 'retained', deviceId: 'cam-0815', recordedAt: '2026-11-21T14:00:00.000Z' });
+  const json = JSON.parse(
+    (await custody(['status', ingested.recordingId, '--json'])).stdout,
+  ) as RecordingStatus;
+  expect(json).toMatchObject({
+    recordingId: ingested.recordingId,
+    state: 'retained',
+    deviceId: 'cam-0815',
+    recordedAt: '2026-11-21T14:00:00.000Z',
+  });
   expect(json.media?.videoCodec).toBe('h264');
 
   const unknown = await custody(['status', 'ffffffffffffffffffff']);
@@ -154,13 +173,24 @@ test('custody verify detects a tampered copy of the original (in a scratch bucke
   );
   const intact = await custody(['verify', ingested.recordingId, '--copy', `s3://${scratchBucket}/intact`]);
   expect(intact.code).toBe(0);
-  const original = await stack.clients.s3.send(new GetObjectCommand({ Bucket: scratchBucket, Key: 'intact' }));
+  const original = await stack.clients.s3.send(
+    new GetObjectCommand({ Bucket: scratchBucket, Key: 'intact' }),
+  );
   const bytes = Buffer.from(await original.Body!.transformToByteArray());
   bytes[bytes.length >> 1]! ^= 0x01;
   await stack.clients.s3.send(new PutObjectCommand({ Bucket: scratchBucket, Key: 'tampered', Body: bytes }));
-  const verify = await custody(['verify', ingested.recordingId, '--copy', `s3://${scratchBucket}/tampered`, '--json']);
+  const verify = await custody([
+    'verify',
+    ingested.recordingId,
+    '--copy',
+    `s3://${scratchBucket}/tampered`,
+    '--json',
+  ]);
   expect(verify.code).toBe(3);
-  const report = JSON.parse(verify.stdout) as { ok: boolean; original: { expectedSha256: string; actualSha256: string } };
+  const report = JSON.parse(verify.stdout) as {
+    ok: boolean;
+    original: { expectedSha256: string; actualSha256: string };
+  };
   expect(report.ok).toBe(false);
   expect(report.original.expectedSha256).toBe(ingested.sha256);
   expect(report.original.actualSha256).not.toBe(ingested.sha256);

@@ -19,6 +19,8 @@ import { readCustodyLog } from '../../activities/custody-log/read';
 import { evidenceOriginalKey } from '../../activities/storage/keys';
 import { deletionInventoryKey } from '../../activities/delete-recording';
 import { freeLoopbackPort } from '../../workers/ports';
+import { verifyChain } from '../../activities/custody-log/chain';
+import { holdUpdate, releaseUpdate, deleteEarlyUpdate } from '../../workflows/messages';
 
 const policyDir = testPolicyDir({ 'test-20s': 'PT20S', 'test-15s': 'PT15S', 'test-1h': 'PT1H' });
 let scratch: string;
@@ -37,7 +39,10 @@ test('deadlines still fire after the Temporal server restarts (persistent db fil
   let stack: TestStack | undefined = await createTestStack('restart', { config });
   try {
     const source = await stack.putInbox('dock-1/before-restart.mp4', clip);
-    const { recordingId } = await stack.start(source, { policy: 'test-20s', declared: { recordedAt: new Date().toISOString() } });
+    const { recordingId } = await stack.start(source, {
+      policy: 'test-20s',
+      declared: { recordedAt: new Date().toISOString() },
+    });
     const retained = await stack.waitForState(recordingId, 'retained');
     await stack.stop();
     stack = undefined;
@@ -47,7 +52,8 @@ test('deadlines still fire after the Temporal server restarts (persistent db fil
     stack = await createTestStack('restart', { config });
     const deleted = await stack.waitForState(recordingId, 'deleted', 90_000);
     expect(deleted.certificate).toBeDefined();
-    const certificate = (await readCertificate(stack.clients.s3, config.buckets.audit, recordingId))!.certificate!;
+    const certificate = (await readCertificate(stack.clients.s3, config.buckets.audit, recordingId))!
+      .certificate!;
     expect(certificate.deadline).toBe(retained.retention!.deleteAfter);
     expect(certificate.cause).toBe('deadline');
   } finally {
@@ -93,26 +99,44 @@ describe('a media-io worker killed with SIGKILL', () => {
   test('during deletion: another worker finishes it, once, with one certificate listing every version', async () => {
     let worker = mediaWorker();
     const source = await stack.putInbox('dock-2/kill-during-deletion.mp4', clip);
-    const { recordingId } = await stack.start(source, { policy: 'test-15s', declared: { recordedAt: new Date().toISOString() } });
+    const { recordingId } = await stack.start(source, {
+      policy: 'test-15s',
+      declared: { recordedAt: new Date().toISOString() },
+    });
     const retained = await stack.waitForState(recordingId, 'retained');
     // Many versions of the original (as an interrupted re-upload might leave), so deletion takes a while.
     const key = evidenceOriginalKey(recordingId);
     for (let i = 0; i < 150; i++) {
-      await stack.clients.s3.send(new PutObjectCommand({ Bucket: stack.config.buckets.evidence, Key: key, Body: `v${i}` }));
+      await stack.clients.s3.send(
+        new PutObjectCommand({ Bucket: stack.config.buckets.evidence, Key: key, Body: `v${i}` }),
+      );
     }
     const countVersions = async () =>
-      (await stack.clients.s3.send(new ListObjectVersionsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }))).Versions?.length ?? 0;
+      (
+        await stack.clients.s3.send(
+          new ListObjectVersionsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }),
+        )
+      ).Versions?.length ?? 0;
     expect(await countVersions()).toBe(151);
 
     // Kill the worker once the inventory is written and some, not all, versions are gone.
-    await until('deletion to be under way', async () => {
-      const inventory = await stack.clients.s3
-        .send(new ListObjectVersionsCommand({ Bucket: stack.config.buckets.audit, Prefix: deletionInventoryKey(recordingId, 1) }))
-        .then((r) => (r.Versions?.length ?? 0) > 0);
-      if (!inventory) return false;
-      const left = await countVersions();
-      return left > 0 && left < 151;
-    }, Date.parse(retained.retention!.deleteAfter) - Date.now() + 60_000);
+    await until(
+      'deletion to be under way',
+      async () => {
+        const inventory = await stack.clients.s3
+          .send(
+            new ListObjectVersionsCommand({
+              Bucket: stack.config.buckets.audit,
+              Prefix: deletionInventoryKey(recordingId, 1),
+            }),
+          )
+          .then((r) => (r.Versions?.length ?? 0) > 0);
+        if (!inventory) return false;
+        const left = await countVersions();
+        return left > 0 && left < 151;
+      },
+      Date.parse(retained.retention!.deleteAfter) - Date.now() + 60_000,
+    );
     await kill(worker);
     const leftAtKill = await countVersions();
     expect(leftAtKill).toBeGreaterThan(0);
@@ -137,17 +161,59 @@ describe('a media-io worker killed with SIGKILL', () => {
     const { recordingId } = await stack.start(source, { policy: 'test-1h' });
     const key = evidenceOriginalKey(recordingId);
     await until('the multipart copy to start', async () => {
-      const uploads = await stack.clients.s3.send(new ListMultipartUploadsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }));
+      const uploads = await stack.clients.s3.send(
+        new ListMultipartUploadsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }),
+      );
       return (uploads.Uploads?.length ?? 0) > 0;
     });
     await kill(worker);
     worker = mediaWorker();
     const status = await stack.waitForState(recordingId, 'retained', 150_000);
     expect(status.bytes).toBe(big.length);
-    const versions = await stack.clients.s3.send(new ListObjectVersionsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }));
+    const versions = await stack.clients.s3.send(
+      new ListObjectVersionsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }),
+    );
     expect(versions.Versions?.map((v) => v.VersionId)).toEqual([status.original!.versionId]);
-    const uploads = await stack.clients.s3.send(new ListMultipartUploadsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }));
+    const uploads = await stack.clients.s3.send(
+      new ListMultipartUploadsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }),
+    );
     expect(uploads.Uploads ?? []).toHaveLength(0);
     await kill(worker);
   });
+});
+
+test('a recording that waits long continues as new when Temporal suggests it, with its state and log intact', async () => {
+  const server = await startTemporalDevServer({
+    dataDir: scratch,
+    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 },
+  });
+  const config = testConfig('can', { TEMPORAL_ADDRESS: server.address, CUSTODY_POLICY_DIR: policyDir });
+  const stack = await createTestStack('can', { config });
+  try {
+    const source = await stack.putInbox('dock-3/long-wait.mp4', clip);
+    const { recordingId, workflowId } = await stack.start(source, { policy: 'test-1h' });
+    await stack.waitForState(recordingId, 'retained');
+    const handle = stack.clients.client.workflow.getHandle(workflowId);
+    const firstRun = (await handle.describe()).runId;
+    // Holds and releases add history; the workflow must continue as new on the way.
+    for (let i = 1; i <= 8; i++) {
+      await handle.executeUpdate(holdUpdate, { args: [{ caseId: `AZ-${i}`, reason: 'review', by: 'u1' }] });
+      await handle.executeUpdate(releaseUpdate, { args: [{ by: 'u1', approvedBy: 'u2' }] });
+    }
+    const latest = await stack.clients.client.workflow.getHandle(workflowId).describe();
+    expect(latest.runId).not.toBe(firstRun);
+    const status = await stack.waitForState(recordingId, 'retained');
+    expect(status.retention?.holds).toHaveLength(8);
+    expect(status.retention?.holds.every((h) => h.releasedAt)).toBe(true);
+    await stack.clients.client.workflow
+      .getHandle(workflowId)
+      .executeUpdate(deleteEarlyUpdate, { args: [{ reason: 'not relevant', by: 'u1', approvedBy: 'u2' }] });
+    await stack.waitForState(recordingId, 'deleted', 60_000);
+    const log = await readCustodyLog(stack.clients.s3, config.buckets.audit, recordingId);
+    expect(verifyChain(log).ok).toBe(true);
+    expect(log.filter((e) => e.action === 'hold.placed')).toHaveLength(8);
+  } finally {
+    await stack.stop();
+    await server.stop();
+  }
 });

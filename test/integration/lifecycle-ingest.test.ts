@@ -21,7 +21,6 @@ import { standaloneContext } from '../../activities/context';
 import { lifecycleTaskQueues } from '../../workers/pools';
 import { createActivities } from '../../activities';
 import { createMediaTools } from '../../activities/media/ffmpeg';
-import type { RecordingStatus } from '../../activities/types';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -63,7 +62,11 @@ test('an inbox object is copied into evidence with the SHA-256 computed independ
   expect(sha256(Buffer.from(await stored.Body!.transformToByteArray()))).toBe(expectedSha256);
   expect(decodeURIComponent(stored.Metadata?.['original-name'] ?? '')).toBe('Einsatz_Größe_ß.mp4');
   const tags = await stack.clients.s3.send(
-    new GetObjectTaggingCommand({ Bucket: evidence.bucket, Key: evidence.key, VersionId: evidence.versionId }),
+    new GetObjectTaggingCommand({
+      Bucket: evidence.bucket,
+      Key: evidence.key,
+      VersionId: evidence.versionId,
+    }),
   );
   expect(tags.TagSet).toContainEqual({ Key: 'sha256', Value: expectedSha256 });
 
@@ -83,7 +86,12 @@ test('an inbox object is copied into evidence with the SHA-256 computed independ
   ]);
   expect(entries[1]!.details).toMatchObject({ sha256: expectedSha256 });
   expect(entries[0]!.details).toMatchObject({ originalName: 'Einsatz_Größe_ß.mp4' });
-  expect(entries.slice(4).map((e) => e.action).sort()).toEqual(['deadline.set', 'derivatives.stored']);
+  expect(
+    entries
+      .slice(4)
+      .map((e) => e.action)
+      .sort(),
+  ).toEqual(['deadline.set', 'derivatives.stored']);
   expect(result.custodyLogHead).toEqual({ seq: 5, hash: entries[5]!.hash });
   expect(result.retention).toMatchObject({
     pack: { id: 'bw-polg-44', citation: '§ 44 PolG BW', retention: 'P28D' },
@@ -118,7 +126,9 @@ describe('bad input is quarantined with its own reason, bytes intact', () => {
     expect(status.quarantine?.message.length).toBeGreaterThan(10);
     const kept = await bodyOf(stack.config.buckets.quarantine, status.quarantine!.object.key);
     expect(kept.equals(bytes)).toBe(true);
-    const record = JSON.parse((await bodyOf(stack.config.buckets.quarantine, status.quarantine!.reasonKey)).toString()) as {
+    const record = JSON.parse(
+      (await bodyOf(stack.config.buckets.quarantine, status.quarantine!.reasonKey)).toString(),
+    ) as {
       reason: string;
     };
     expect(record.reason).toBe(reason);
@@ -127,7 +137,10 @@ describe('bad input is quarantined with its own reason, bytes intact', () => {
       stack.clients.s3.send(new HeadObjectCommand({ Bucket: source.bucket, Key: source.key })),
     ).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
     const versions = await stack.clients.s3.send(
-      new ListObjectVersionsCommand({ Bucket: stack.config.buckets.evidence, Prefix: `recordings/${outcome.recordingId}/` }),
+      new ListObjectVersionsCommand({
+        Bucket: stack.config.buckets.evidence,
+        Prefix: `recordings/${outcome.recordingId}/`,
+      }),
     );
     expect(versions.Versions ?? []).toHaveLength(0);
     const log = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, outcome.recordingId);
@@ -188,7 +201,12 @@ describe('the inbox sweep', () => {
     await stack.putInbox(`${dock}a.mp4`, clip);
     await stack.putInbox(
       `${dock}a.mp4.json`,
-      JSON.stringify({ deviceId: 'cam-a', officerId: 'o-17', recordedAt: '2026-11-22T10:00:00+01:00', sha256: sha256(clip) }),
+      JSON.stringify({
+        deviceId: 'cam-a',
+        officerId: 'o-17',
+        recordedAt: '2026-11-22T10:00:00+01:00',
+        sha256: sha256(clip),
+      }),
     );
     await stack.putInbox(`${dock}b.mp4`, Buffer.concat([clip, Buffer.from('x')]));
     await stack.putInbox(`${dock}b.mp4.json`, '{"deviceId": "cam-b", "recordedAt": "yesterday"}');
@@ -241,7 +259,9 @@ test('a retried copy after a crash leaves one version and no leftovers', async (
   const input = { recordingId: 'crashtest0000000000a', source, originalName: 'crash.mp4' };
   const key = `recordings/${input.recordingId}/original`;
   // A crashed attempt left an untagged version (uploaded, never tagged).
-  await stack.clients.s3.send(new PutObjectCommand({ Bucket: stack.config.buckets.evidence, Key: key, Body: 'partial' }));
+  await stack.clients.s3.send(
+    new PutObjectCommand({ Bucket: stack.config.buckets.evidence, Key: key, Body: 'partial' }),
+  );
   const first = await activities.copyAndHashOriginal(input);
   // The attempt finished, but its result was lost (worker died before reporting): the retry returns it.
   const second = await activities.copyAndHashOriginal(input);

@@ -4,6 +4,7 @@
  * leaves no version behind and exactly one certificate.
  */
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import {
   DeleteObjectCommand,
   GetObjectRetentionCommand,
@@ -13,7 +14,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { createTestStack, type TestStack } from '../harness/stack';
 import { testPolicyDir } from '../harness/test-policies';
 import { builtEntryPoint, envForConfig, runNode } from '../harness/processes';
-import { syntheticClip } from '../fixtures/media';
+import { syntheticClip, cameraFixtures } from '../fixtures/media';
 import * as messages from '../../workflows/messages';
 import { readCertificate } from '../../activities/write-certificate';
 import { readCustodyLog } from '../../activities/custody-log/read';
@@ -37,16 +38,25 @@ const custody = (args: string[]) => runNode(builtEntryPoint('cli/main.js'), args
 let counter = 0;
 /** Ingests a small clip under `policy`, recorded now; resolves once it is retained (transcoded). */
 async function retainedRecording(policy: string, recordedAt = new Date().toISOString()) {
-  const source = await stack.putInbox(`station-3/rec-${++counter}-${Date.now()}.mp4`, Buffer.concat([clip, Buffer.from(String(counter))]));
+  const source = await stack.putInbox(
+    `station-3/rec-${++counter}-${Date.now()}.mp4`,
+    Buffer.concat([clip, Buffer.from(String(counter))]),
+  );
   const outcome = await stack.start(source, { policy, declared: { deviceId: 'cam-77', recordedAt } });
   const status = await stack.waitForState(outcome.recordingId, 'retained');
-  return { recordingId: outcome.recordingId, status, handle: stack.clients.client.workflow.getHandle(outcome.workflowId) };
+  return {
+    recordingId: outcome.recordingId,
+    status,
+    handle: stack.clients.client.workflow.getHandle(outcome.workflowId),
+  };
 }
 
 async function versionsOf(recordingId: string) {
   const listed = [];
   for (const bucket of [stack.config.buckets.evidence, stack.config.buckets.derivatives]) {
-    const page = await stack.clients.s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: `recordings/${recordingId}/` }));
+    const page = await stack.clients.s3.send(
+      new ListObjectVersionsCommand({ Bucket: bucket, Prefix: `recordings/${recordingId}/` }),
+    );
     listed.push(...(page.Versions ?? []).map((v) => ({ bucket, key: v.Key!, versionId: v.VersionId! })));
     listed.push(...(page.DeleteMarkers ?? []).map((v) => ({ bucket, key: v.Key!, versionId: v.VersionId! })));
   }
@@ -77,7 +87,9 @@ test('a PT10S recording is deleted within seconds of its deadline, every version
   expect(c.cause).toBe('deadline');
   expect(c.originalSha256).toBe(status.sha256);
   expect(c.rulePack).toMatchObject({ id: 'test-10s', version: 1 });
-  expect(c.objects.map((o) => `${o.key}@${o.versionId}`).sort()).toEqual(stored.map((o) => `${o.key}@${o.versionId}`).sort());
+  expect(c.objects.map((o) => `${o.key}@${o.versionId}`).sort()).toEqual(
+    stored.map((o) => `${o.key}@${o.versionId}`).sort(),
+  );
   expect(c.objects.find((o) => o.key.endsWith('/original'))?.sha256).toBe(status.sha256);
   const lateMs = Date.parse(c.deletedAt) - Date.parse(c.deadline);
   expect(lateMs).toBeGreaterThanOrEqual(0);
@@ -87,7 +99,10 @@ test('a PT10S recording is deleted within seconds of its deadline, every version
   const log = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId);
   expect(verifyChain(log).ok).toBe(true);
   expect(log.find((e) => e.seq === c.custodyLog.headSeq)?.hash).toBe(c.custodyLog.headHash);
-  expect(log.at(-1)).toMatchObject({ action: 'certificate.written', details: { certificateHash: c.certificateHash } });
+  expect(log.at(-1)).toMatchObject({
+    action: 'certificate.written',
+    details: { certificateHash: c.certificateHash },
+  });
   expect(deleted.certificate?.certificateHash).toBe(c.certificateHash);
 
   const cli = await custody(['certificate', recordingId]);
@@ -97,70 +112,158 @@ test('a PT10S recording is deleted within seconds of its deadline, every version
 
 test('hold → kept past the deadline → release by the same person rejected → released by a second person → deleted', async () => {
   const { recordingId, handle } = await retainedRecording('test-10s');
-  await handle.executeUpdate(messages.holdUpdate, { args: [{ caseId: 'AZ-2026-117', reason: 'complaint filed', by: 'supervisor-1' }] });
+  await handle.executeUpdate(messages.holdUpdate, {
+    args: [{ caseId: 'AZ-2026-117', reason: 'complaint filed', by: 'supervisor-1' }],
+  });
   const held = await stack.waitForState(recordingId, 'held');
-  await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(held.retention!.deleteAfter) + 3000 - Date.now())));
+  await new Promise((r) =>
+    setTimeout(r, Math.max(0, Date.parse(held.retention!.deleteAfter) + 3000 - Date.now())),
+  );
   expect((await handle.query(messages.statusQuery)).state).toBe('held');
   expect(await versionsOf(recordingId)).toHaveLength(5);
 
-  const same = await custody(['release', recordingId, '--by', 'supervisor-1', '--approved-by', 'supervisor-1']);
+  const same = await custody([
+    'release',
+    recordingId,
+    '--by',
+    'supervisor-1',
+    '--approved-by',
+    'supervisor-1',
+  ]);
   expect(same.code).toBe(4);
   expect(same.stderr).toContain('four-eyes');
-  expect(await rejection(handle.executeUpdate(messages.deleteEarlyUpdate, { args: [{ reason: 'x', by: 'a', approvedBy: 'b' }] }))).toContain('held');
+  expect(
+    await rejection(
+      handle.executeUpdate(messages.deleteEarlyUpdate, { args: [{ reason: 'x', by: 'a', approvedBy: 'b' }] }),
+    ),
+  ).toContain('held');
 
-  const released = await custody(['release', recordingId, '--by', 'supervisor-1', '--approved-by', 'dpo-2', '--json']);
+  const released = await custody([
+    'release',
+    recordingId,
+    '--by',
+    'supervisor-1',
+    '--approved-by',
+    'dpo-2',
+    '--json',
+  ]);
   expect(released.code).toBe(0);
   expect(JSON.parse(released.stdout)).toMatchObject({ released: ['hold-1'] });
   await stack.waitForState(recordingId, 'deleted', 30_000);
   expect(await versionsOf(recordingId)).toEqual([]);
-  const actions = (await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId)).map((e) => `${e.actor}:${e.action}`);
-  expect(actions).toEqual(expect.arrayContaining(['supervisor-1:hold.placed', 'supervisor-1:hold.released', 'system:recording.deleted']));
+  const actions = (await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId)).map(
+    (e) => `${e.actor}:${e.action}`,
+  );
+  expect(actions).toEqual(
+    expect.arrayContaining([
+      'supervisor-1:hold.placed',
+      'supervisor-1:hold.released',
+      'system:recording.deleted',
+    ]),
+  );
 });
 
 test('an extension only lengthens; delete-early needs two people and a reason', async () => {
   const { recordingId, handle, status } = await retainedRecording('test-1h');
   const deadline = status.retention!.deleteAfter;
   const earlier = new Date(Date.parse(deadline) - 60_000).toISOString();
-  expect(await rejection(handle.executeUpdate(messages.extendUpdate, { args: [{ until: earlier, reason: 'r', by: 'u1' }] }))).toContain(
-    'may only lengthen',
-  );
-  const cli = await custody(['extend', recordingId, '--for', 'P1D', '--reason', 'court date set', '--by', 'u1', '--json']);
+  expect(
+    await rejection(
+      handle.executeUpdate(messages.extendUpdate, { args: [{ until: earlier, reason: 'r', by: 'u1' }] }),
+    ),
+  ).toContain('may only lengthen');
+  const cli = await custody([
+    'extend',
+    recordingId,
+    '--for',
+    'P1D',
+    '--reason',
+    'court date set',
+    '--by',
+    'u1',
+    '--json',
+  ]);
   expect(cli.code).toBe(0);
-  expect(JSON.parse(cli.stdout)).toEqual({ previous: deadline, deleteAfter: new Date(Date.parse(deadline) + 86_400_000).toISOString() });
+  expect(JSON.parse(cli.stdout)).toEqual({
+    previous: deadline,
+    deleteAfter: new Date(Date.parse(deadline) + 86_400_000).toISOString(),
+  });
 
-  expect(await rejection(handle.executeUpdate(messages.deleteEarlyUpdate, { args: [{ reason: 'not relevant', by: 'u1', approvedBy: 'u1' }] }))).toContain(
-    'four-eyes',
-  );
-  await handle.executeUpdate(messages.deleteEarlyUpdate, { args: [{ reason: 'not relevant', by: 'u1', approvedBy: 'u2' }] });
+  expect(
+    await rejection(
+      handle.executeUpdate(messages.deleteEarlyUpdate, {
+        args: [{ reason: 'not relevant', by: 'u1', approvedBy: 'u1' }],
+      }),
+    ),
+  ).toContain('four-eyes');
+  await handle.executeUpdate(messages.deleteEarlyUpdate, {
+    args: [{ reason: 'not relevant', by: 'u1', approvedBy: 'u2' }],
+  });
   const deleted = await stack.waitForState(recordingId, 'deleted', 30_000);
-  const certificate = (await readCertificate(stack.clients.s3, stack.config.buckets.audit, recordingId))!.certificate!;
-  expect(certificate).toMatchObject({ cause: 'early', requestedBy: 'u1', approvals: [{ actor: 'u2', reason: 'not relevant' }] });
+  const certificate = (await readCertificate(stack.clients.s3, stack.config.buckets.audit, recordingId))!
+    .certificate!;
+  expect(certificate).toMatchObject({
+    cause: 'early',
+    requestedBy: 'u1',
+    approvals: [{ actor: 'u2', reason: 'not relevant' }],
+  });
   expect(deleted.state).toBe('deleted');
 });
 
 test('evidence: COMPLIANCE lock until the deadline on original and derivatives; storage refuses a direct delete', async () => {
   const { recordingId, status } = await retainedRecording('test-1d');
-  const marked = await custody(['mark-evidence', recordingId, '--case', 'AZ-9', '--by', 'custodian-3', '--json']);
+  const marked = await custody([
+    'mark-evidence',
+    recordingId,
+    '--case',
+    'AZ-9',
+    '--by',
+    'custodian-3',
+    '--json',
+  ]);
   expect(marked.code).toBe(0);
   const deadline = status.retention!.deleteAfter;
   const now = await stack.clients.client.workflow.getHandle(`rec-${recordingId}`).query(messages.statusQuery);
   expect(now.retention?.evidence).toMatchObject({ caseId: 'AZ-9', by: 'custodian-3' });
   const objects = [now.original!, ...now.derivatives!.derivatives];
   for (const o of objects) {
-    const retention = await stack.clients.s3.send(new GetObjectRetentionCommand({ Bucket: o.bucket, Key: o.key, VersionId: o.versionId }));
+    const retention = await stack.clients.s3.send(
+      new GetObjectRetentionCommand({ Bucket: o.bucket, Key: o.key, VersionId: o.versionId }),
+    );
     expect(retention.Retention?.Mode).toBe('COMPLIANCE');
-    expect(Math.abs(retention.Retention!.RetainUntilDate!.getTime() - Date.parse(deadline))).toBeLessThan(1000);
+    expect(Math.abs(retention.Retention!.RetainUntilDate!.getTime() - Date.parse(deadline))).toBeLessThan(
+      1000,
+    );
   }
   await expect(
-    stack.clients.s3.send(new DeleteObjectCommand({ Bucket: now.original!.bucket, Key: now.original!.key, VersionId: now.original!.versionId })),
+    stack.clients.s3.send(
+      new DeleteObjectCommand({
+        Bucket: now.original!.bucket,
+        Key: now.original!.key,
+        VersionId: now.original!.versionId,
+      }),
+    ),
   ).rejects.toThrow(/object lock/i);
-  const early = await custody(['delete-early', recordingId, '--reason', 'x', '--by', 'a', '--approved-by', 'b']);
+  const early = await custody([
+    'delete-early',
+    recordingId,
+    '--reason',
+    'x',
+    '--by',
+    'a',
+    '--approved-by',
+    'b',
+  ]);
   expect(early.code).toBe(4);
   expect(early.stderr).toContain('evidence');
   // An extension extends the lock.
   await custody(['extend', recordingId, '--for', 'P1D', '--reason', 'trial', '--by', 'custodian-3']);
   const extended = await stack.clients.s3.send(
-    new GetObjectRetentionCommand({ Bucket: now.original!.bucket, Key: now.original!.key, VersionId: now.original!.versionId }),
+    new GetObjectRetentionCommand({
+      Bucket: now.original!.bucket,
+      Key: now.original!.key,
+      VersionId: now.original!.versionId,
+    }),
   );
   expect(extended.Retention!.RetainUntilDate!.getTime()).toBeGreaterThan(Date.parse(deadline) + 86_000_000);
 });
@@ -171,9 +274,13 @@ test('policy apply: the dry run changes nothing; applying a shorter pack deletes
   const selector = `CustodyRecordingId = '${recordingId}'`;
   const dry = await custody(['policy', 'apply', 'test-10s', '--selector', selector, '--dry-run', '--json']);
   expect(dry.code).toBe(0);
-  const plan = JSON.parse(dry.stdout) as { recordings: { recordingId: string; change: string; newDeleteAfter: string }[] };
+  const plan = JSON.parse(dry.stdout) as {
+    recordings: { recordingId: string; change: string; newDeleteAfter: string }[];
+  };
   expect(plan.recordings).toEqual([expect.objectContaining({ recordingId, change: 'shortened' })]);
-  const unchanged: RecordingStatus = await stack.clients.client.workflow.getHandle(`rec-${recordingId}`).query(messages.statusQuery);
+  const unchanged: RecordingStatus = await stack.clients.client.workflow
+    .getHandle(`rec-${recordingId}`)
+    .query(messages.statusQuery);
   expect(unchanged.retention?.pack.id).toBe('test-1h');
   expect(unchanged.state).toBe('retained');
 
@@ -181,7 +288,8 @@ test('policy apply: the dry run changes nothing; applying a shorter pack deletes
   expect(applied.code).toBe(0);
   expect(applied.stdout).toContain('applied test-10s v1 to 1 recordings');
   await stack.waitForState(recordingId, 'deleted', 30_000);
-  const certificate = (await readCertificate(stack.clients.s3, stack.config.buckets.audit, recordingId))!.certificate!;
+  const certificate = (await readCertificate(stack.clients.s3, stack.config.buckets.audit, recordingId))!
+    .certificate!;
   expect(certificate).toMatchObject({ cause: 'policy', rulePack: { id: 'test-10s' } });
   // The deadline was recordedAt + 10 s: already past, so deleted at once (deadlines are ceilings).
   expect(Date.parse(certificate.deadline)).toBe(Date.parse(recordedAt) + 10_000);
@@ -200,4 +308,41 @@ test('policy list and show', async () => {
   );
   const show = await custody(['policy', 'show', 'nrw-obg-24']);
   expect(show.stdout).toMatch(/citation: § 24 OBG NRW/);
+});
+
+describe('undecodable media parks in needs-attention (stage transcode) and never delays the deadline', () => {
+  const garbled = async () => readFileSync((await cameraFixtures()).garbledPayload);
+
+  test('parked with the error; the original untouched; a replay runs the stage again from its start', async () => {
+    const bytes = await garbled();
+    const source = await stack.putInbox(`station-3/garbled-${Date.now()}.mp4`, bytes);
+    const { recordingId } = await stack.start(source, { policy: 'test-1h' });
+    const parked = await stack.waitForState(recordingId, 'needs-attention', 120_000);
+    expect(parked.lastError).toMatchObject({ stage: 'transcode', type: 'CorruptMedia' });
+    expect(parked.reviewReady).toBe(false);
+    expect(parked.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(await versionsOf(recordingId)).toHaveLength(1); // the original only: no partial derivatives
+
+    const replay = await custody(['replay', recordingId, '--by', 'admin-7', '--reason', 'after ffmpeg fix']);
+    expect(replay.code).toBe(0);
+    await stack.waitForState(recordingId, 'transcoding', 30_000).catch(() => undefined);
+    const again = await stack.waitForState(recordingId, 'needs-attention', 120_000);
+    expect(Date.parse(again.lastError!.at)).toBeGreaterThan(Date.parse(parked.lastError!.at));
+    const log = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId);
+    expect(log.filter((e) => e.action === 'stage.failed')).toHaveLength(2);
+    expect(log.find((e) => e.action === 'stage.replay-requested')).toMatchObject({ actor: 'admin-7', details: { stage: 'transcode' } });
+    const notParked = await custody(['replay', 'ffffffffffffffffffff', '--by', 'admin-7']);
+    expect(notParked.code).toBe(2);
+  });
+
+  test('a parked transcode does not delay deletion at the deadline', async () => {
+    const source = await stack.putInbox(`station-3/garbled-deadline-${Date.now()}.mp4`, await garbled());
+    const { recordingId } = await stack.start(source, { policy: 'test-10s', declared: { recordedAt: new Date().toISOString() } });
+    const deleted = await stack.waitForState(recordingId, 'deleted', 90_000);
+    const certificate = (await readCertificate(stack.clients.s3, stack.config.buckets.audit, recordingId))!.certificate!;
+    expect(certificate.cause).toBe('deadline');
+    expect(Date.parse(certificate.deletedAt) - Date.parse(certificate.deadline)).toBeLessThan(15_000);
+    expect(deleted.reviewReady).toBe(false);
+    expect(await versionsOf(recordingId)).toEqual([]);
+  });
 });

@@ -20,13 +20,21 @@ test.each([
 });
 
 function configEnv(label: string, port: number) {
-  return envForConfig(testConfig(label), { CUSTODY_HTTP_PORT: String(port), CUSTODY_SHUTDOWN_GRACE_SECONDS: '5' });
+  return envForConfig(testConfig(label), {
+    CUSTODY_HTTP_PORT: String(port),
+    CUSTODY_SHUTDOWN_GRACE_SECONDS: '5',
+  });
 }
 
 async function waitForOk(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await fetch(url).then((r) => r.ok).catch(() => false)) return;
+    if (
+      await fetch(url)
+        .then((r) => r.ok)
+        .catch(() => false)
+    )
+      return;
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${url} not OK within ${timeoutMs} ms`);

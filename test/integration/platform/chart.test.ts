@@ -1,0 +1,460 @@
+/**
+ * The Helm chart with the real helm binary: lint (values.schema.json included) for every value set, refusals of
+ * bad values with messages that name the fix, and what the rendered manifests promise: each pod's environment
+ * is a configuration workers/config.ts accepts, the rule packs load with the project's own loader, pods are
+ * locked down, drain within their termination grace, and the controller's Role grants exactly its two jobs.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { loadConfig, VARIABLES } from '../../../workers/config';
+import { loadRulePacks } from '../../../activities/policy/load';
+import {
+  CHART_DIR,
+  REPO_ROOT,
+  VALUE_SETS,
+  helmTemplate,
+  objectsOfKind,
+  parseManifests,
+  requireTool,
+  run,
+  valuesArgs,
+  type KubeObject,
+} from './platform';
+
+interface Container {
+  name: string;
+  env?: { name: string; value?: string; valueFrom?: Record<string, unknown> }[];
+  envFrom?: { configMapRef?: { name: string } }[];
+  ports?: { name: string; containerPort: number }[];
+  securityContext?: Record<string, unknown>;
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  startupProbe?: { httpGet: { path: string; port: string } };
+  livenessProbe?: { httpGet: { path: string; port: string } };
+  readinessProbe?: { httpGet: { path: string; port: string } };
+}
+interface PodSpec {
+  containers: Container[];
+  securityContext?: Record<string, unknown>;
+  terminationGracePeriodSeconds?: number;
+  automountServiceAccountToken?: boolean;
+  serviceAccountName?: string;
+  volumes?: { name: string; emptyDir?: { sizeLimit?: string }; configMap?: { name: string } }[];
+}
+type Deployment = KubeObject & { spec: { replicas?: number; template: { spec: PodSpec } } };
+type ConfigMap = KubeObject & { data: Record<string, string> };
+interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+type Role = KubeObject & { rules: PolicyRule[] };
+
+/** Variables the capacity controller will read; not in workers/config.ts yet (the controller is not written). */
+const PROPOSED_CONTROLLER_VARIABLES = [
+  'CUSTODY_CONTROLLER_NAMESPACE',
+  'CUSTODY_CONTROLLER_IDENTITY',
+  'CUSTODY_CONTROLLER_LEASE_NAME',
+  'CUSTODY_CONTROLLER_DEPLOYMENTS',
+];
+/** Set for the OS rather than for custody: os.tmpdir() then points at the writable emptyDir. */
+const OS_VARIABLES = ['TMPDIR'];
+/** The worker force-stops this long after its shutdown grace (workers/run.ts shutdownForceTime). */
+const WORKER_FORCE_STOP_SECONDS = 10;
+
+const rendered = new Map<string, KubeObject[]>();
+function manifests(valueSet: string): KubeObject[] {
+  let objects = rendered.get(valueSet);
+  if (!objects) {
+    const set = VALUE_SETS.find((s) => s.name === valueSet);
+    if (!set) throw new Error(`unknown value set ${valueSet}`);
+    objects = parseManifests(helmTemplate(set.files));
+    rendered.set(valueSet, objects);
+  }
+  return objects;
+}
+
+function helmLint(args: string[]) {
+  return run(requireTool('helm'), ['lint', '--strict', CHART_DIR, ...args]);
+}
+
+/** The environment a container starts with: its ConfigMap, then its own env (Secrets and fieldRefs as stand-ins). */
+function containerEnvironment(container: Container, configMaps: ConfigMap[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const source of container.envFrom ?? []) {
+    const name = source.configMapRef?.name;
+    const configMap = configMaps.find((c) => c.metadata.name === name);
+    if (!configMap) throw new Error(`envFrom names ConfigMap ${name}, which the chart does not render`);
+    Object.assign(env, configMap.data);
+  }
+  for (const variable of container.env ?? []) {
+    env[variable.name] = variable.value ?? `from-${Object.keys(variable.valueFrom ?? {}).join('')}`;
+  }
+  return env;
+}
+
+beforeAll(() => {
+  requireTool('helm');
+});
+
+describe('helm lint', () => {
+  test.each(VALUE_SETS.map((s) => [s.name, s.files] as const))(
+    'passes with --strict and values.schema.json for %s values',
+    (_name, files) => {
+      const result = helmLint(valuesArgs(files));
+      expect({ status: result.status, output: result.stdout + result.stderr }).toMatchObject({ status: 0 });
+      expect(result.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
+    },
+  );
+
+  test.each([
+    ['a wrong type', ['--set', 'pools.transcode.replicas=two'], /pools\/transcode\/replicas.*got string, want integer/s],
+    ['a misspelt key', ['--set', 'pools.transcode.replica=1'], /additional properties 'replica' not allowed/],
+    ['an unknown autoscaling engine', ['--set', 'autoscaling.engine=vpa'], /autoscaling\/engine.*value must be one of/s],
+    ['a malformed Temporal address', ['--set', 'temporal.address=temporal'], /temporal\/address.*does not match pattern/s],
+    [
+      'the same bucket for two stores',
+      ['--set', 's3.buckets.audit=custody-evidence'],
+      /"custody-evidence" is used for more than one store/,
+    ],
+    [
+      'a network policy without Temporal peers',
+      ['--set', 'networkPolicy.enabled=true', '--set', 'networkPolicy.s3.cidrs={10.0.0.0/8}'],
+      /networkPolicy.temporal has neither cidrs nor selectors.*Set networkPolicy.temporal.cidrs/,
+    ],
+    [
+      'KEDA and the controller scaling the same pool',
+      ['--set', 'autoscaling.engine=keda', '--set', 'controller.enabled=true'],
+      /pools.orchestration is scaled both by autoscaling.engine=keda and by the capacity controller/,
+    ],
+    [
+      'an HPA asked to scale to zero',
+      ['--set', 'autoscaling.engine=hpa'],
+      /pools.transcode.autoscaling.minReplicas is 0, but a HorizontalPodAutoscaler cannot scale to zero/,
+    ],
+    ['no S3 credentials Secret', ['--set', 's3.existingSecret='], /s3\/existingSecret.*minLength|s3.existingSecret is empty/s],
+  ])('helm template refuses %s with a message naming it', (_what, args, message) => {
+    // helm lint only logs a template's `fail` as INFO; template (like install) stops on it.
+    const result = run(requireTool('helm'), ['template', 'custody', CHART_DIR, ...args]);
+    expect(result.status).not.toBe(0);
+    expect(result.stdout + result.stderr).toMatch(message);
+  });
+
+  test('helm lint applies values.schema.json', () => {
+    const result = helmLint(['--set', 'pools.media-io.concurrency=0']);
+    expect(result.status).not.toBe(0);
+    expect(result.stdout + result.stderr).toMatch(/pools\/media-io\/concurrency.*minimum/s);
+  });
+});
+
+describe('helm template', () => {
+  test.each(VALUE_SETS.map((s) => [s.name]))('renders the expected kinds for %s values', (valueSet) => {
+    const kinds = manifests(valueSet).map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(kinds).toEqual(expect.arrayContaining(['Deployment/custody-orchestration', 'Deployment/custody-media-io']));
+    expect(kinds).toContain('Deployment/custody-transcode');
+    expect(kinds).toContain('ConfigMap/custody-config');
+    expect(kinds).toContain('ConfigMap/custody-policies');
+    expect(new Set(kinds).size).toBe(kinds.length);
+    // Namespaced objects all land in the release namespace; nothing cluster-wide is created.
+    for (const object of manifests(valueSet)) expect([object.kind, object.metadata.namespace]).toEqual([object.kind, 'custody']);
+    expect(kinds.filter((k) => /^Cluster/.test(k))).toEqual([]);
+  });
+
+  test('the default values render the plain pools and nothing optional', () => {
+    const kinds = new Set(manifests('default').map((o) => o.kind));
+    expect([...kinds].sort()).toEqual(['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'ServiceAccount']);
+    const replicas = objectsOfKind<Deployment>(manifests('default'), 'Deployment').map((d) => [d.metadata.name, d.spec.replicas]);
+    expect(replicas).toEqual([
+      ['custody-orchestration', 2],
+      ['custody-media-io', 2],
+      ['custody-transcode', 1],
+    ]);
+  });
+
+  test('all-features values render every optional object', () => {
+    const kinds = manifests('all-features').map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(kinds).toEqual(
+      expect.arrayContaining([
+        'Deployment/custody-controller',
+        'ServiceAccount/custody-controller',
+        'Role/custody-controller',
+        'RoleBinding/custody-controller',
+        'PodDisruptionBudget/custody-controller',
+        'NetworkPolicy/custody',
+        'NetworkPolicy/custody-controller',
+        'Service/custody-metrics',
+        'ServiceMonitor/custody',
+        'PrometheusRule/custody',
+        'TriggerAuthentication/custody-temporal',
+        'ScaledObject/custody-orchestration',
+        'ScaledObject/custody-transcode',
+      ]),
+    );
+    // media-io is the controller's, so KEDA leaves it alone, and no replica count is rendered for scaled pools.
+    expect(kinds).not.toContain('ScaledObject/custody-media-io');
+    for (const deployment of objectsOfKind<Deployment>(manifests('all-features'), 'Deployment')) {
+      if (deployment.metadata.name !== 'custody-controller') expect(deployment.spec.replicas).toBeUndefined();
+    }
+    const hpas = objectsOfKind(manifests('hpa'), 'HorizontalPodAutoscaler').map((o) => o.metadata.name);
+    expect(hpas).toEqual(['custody-orchestration', 'custody-media-io', 'custody-transcode']);
+  });
+
+  test('KEDA scales each pool on its own task queue; transcode may scale to zero', () => {
+    type ScaledObject = KubeObject & {
+      spec: { minReplicaCount: number; triggers: { type: string; metadata: Record<string, string>; authenticationRef?: { name: string } }[] };
+    };
+    const scaled = objectsOfKind<ScaledObject>(manifests('all-features'), 'ScaledObject');
+    const byName = Object.fromEntries(scaled.map((s) => [s.metadata.name, s.spec]));
+    expect(byName['custody-transcode']?.minReplicaCount).toBe(0);
+    expect(byName['custody-transcode']?.triggers[0]).toMatchObject({
+      type: 'temporal',
+      metadata: { taskQueue: 'custody-transcode', queueTypes: 'activity', namespace: 'custody-prod', endpoint: 'temporal.example.internal:7233' },
+      authenticationRef: { name: 'custody-temporal' },
+    });
+    expect(byName['custody-orchestration']?.triggers[0]?.metadata.queueTypes).toBe('workflow,activity');
+    // Trigger metadata is map[string]string in KEDA: every value must be a string.
+    for (const spec of Object.values(byName)) {
+      for (const value of Object.values(spec.triggers[0]?.metadata ?? {})) expect(typeof value).toBe('string');
+    }
+  });
+});
+
+describe('each pod', () => {
+  test.each(VALUE_SETS.map((s) => [s.name]))(
+    'starts with an environment workers/config.ts accepts, for %s values',
+    (valueSet) => {
+      const objects = manifests(valueSet);
+      const configMaps = objectsOfKind<ConfigMap>(objects, 'ConfigMap');
+      const known = new Set([...Object.keys(VARIABLES), ...PROPOSED_CONTROLLER_VARIABLES, ...OS_VARIABLES]);
+      const config = configMaps.find((c) => c.metadata.name === 'custody-config');
+      // The ConfigMap carries only custody's own variables: a typo would be silently ignored by the workers.
+      expect(Object.keys(config?.data ?? {}).filter((name) => !(name in VARIABLES))).toEqual([]);
+
+      for (const deployment of objectsOfKind<Deployment>(objects, 'Deployment')) {
+        const [container] = deployment.spec.template.spec.containers;
+        if (!container) throw new Error(`${deployment.metadata.name} has no container`);
+        const env = containerEnvironment(container, configMaps);
+        expect({ deployment: deployment.metadata.name, unknown: Object.keys(env).filter((n) => !known.has(n)) }).toEqual({
+          deployment: deployment.metadata.name,
+          unknown: [],
+        });
+        const parsed = loadConfig(env);
+        const pool = deployment.metadata.labels?.['app.kubernetes.io/component'];
+        expect(parsed.pools).toEqual([pool]);
+        // The credentials come from the Secret, never the development defaults.
+        expect(parsed.s3.accessKeyId).toBe('from-secretKeyRef');
+        expect(parsed.s3.secretAccessKey).toBe('from-secretKeyRef');
+        // Probes and the container port use the port the worker serves on.
+        expect(container.ports?.find((p) => p.name === 'http')?.containerPort).toBe(parsed.http.port);
+        expect(container.startupProbe?.httpGet.path).toBe('/healthz');
+        expect(container.livenessProbe?.httpGet.path).toBe('/healthz');
+        expect(container.readinessProbe?.httpGet.path).toBe('/readyz');
+        // SIGKILL comes only after the worker's drain: grace, then its force-stop, then a margin.
+        const termination = deployment.spec.template.spec.terminationGracePeriodSeconds ?? 30;
+        expect(termination).toBeGreaterThan(parsed.shutdownGraceSeconds + WORKER_FORCE_STOP_SECONDS);
+        // ffmpeg's temp files go to a writable emptyDir mounted at CUSTODY_TMP_DIR.
+        const tmpMount = container.volumeMounts?.find((m) => m.mountPath === parsed.media.tmpDir);
+        const tmpVolume = deployment.spec.template.spec.volumes?.find((v) => v.name === tmpMount?.name);
+        expect(tmpVolume?.emptyDir).toBeDefined();
+        expect(env.TMPDIR).toBe(parsed.media.tmpDir);
+        // The rule packs come from the policies ConfigMap, mounted where CUSTODY_POLICY_DIR points.
+        const policyMount = container.volumeMounts?.find((m) => m.mountPath === parsed.policy.dir);
+        expect(policyMount?.readOnly).toBe(true);
+        expect(deployment.spec.template.spec.volumes?.find((v) => v.name === policyMount?.name)?.configMap?.name).toBe(
+          'custody-policies',
+        );
+      }
+    },
+  );
+
+  test('a per-pool shutdown grace reaches that pool and its termination grace (all-features)', () => {
+    const objects = manifests('all-features');
+    const configMaps = objectsOfKind<ConfigMap>(objects, 'ConfigMap');
+    const graces = Object.fromEntries(
+      objectsOfKind<Deployment>(objects, 'Deployment').map((d) => {
+        const env = containerEnvironment(d.spec.template.spec.containers[0]!, configMaps);
+        return [d.metadata.name, [loadConfig(env).shutdownGraceSeconds, d.spec.template.spec.terminationGracePeriodSeconds]];
+      }),
+    );
+    expect(graces).toEqual({
+      'custody-orchestration': [90, 110],
+      'custody-media-io': [90, 110],
+      'custody-transcode': [300, 320],
+      'custody-controller': [90, 110],
+    });
+  });
+
+  test.each(VALUE_SETS.map((s) => [s.name]))('is non-root, read-only, without capabilities, for %s values', (valueSet) => {
+    for (const deployment of objectsOfKind<Deployment>(manifests(valueSet), 'Deployment')) {
+      const pod = deployment.spec.template.spec;
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(pod.securityContext?.runAsUser).toBeGreaterThan(0);
+      for (const container of pod.containers) {
+        expect(container.securityContext).toEqual({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'] },
+          runAsNonRoot: true,
+        });
+      }
+      // Only the controller holds a Kubernetes API token.
+      expect(pod.automountServiceAccountToken).toBe(deployment.metadata.name === 'custody-controller');
+    }
+  });
+});
+
+describe('rule packs', () => {
+  const statutePacks = readdirSync(path.join(REPO_ROOT, 'policies'))
+    .filter((name) => name.endsWith('.yaml'))
+    .filter((name) => (parseYaml(readFileSync(path.join(REPO_ROOT, 'policies', name), 'utf8')) as { kind?: string }).kind === 'statute')
+    .sort();
+
+  test('the chart carries exactly the statute packs of policies/, byte for byte (not the demo pack)', () => {
+    expect(statutePacks.length).toBeGreaterThan(0);
+    const inChart = readdirSync(path.join(CHART_DIR, 'policies')).sort();
+    expect({ inChart, hint: 'run: bash scripts/render-k8s.sh' }).toEqual({ inChart: statutePacks, hint: 'run: bash scripts/render-k8s.sh' });
+    for (const name of statutePacks) {
+      const copy = readFileSync(path.join(CHART_DIR, 'policies', name), 'utf8');
+      const source = readFileSync(path.join(REPO_ROOT, 'policies', name), 'utf8');
+      expect({ name, same: copy === source }).toEqual({ name, same: true });
+    }
+    expect(inChart).not.toContain('demo.yaml');
+  });
+
+  test.each(VALUE_SETS.map((s) => [s.name]))(
+    'the policies ConfigMap loads with the project loader and has the default pack, for %s values',
+    async (valueSet) => {
+      const objects = manifests(valueSet);
+      const policies = objectsOfKind<ConfigMap>(objects, 'ConfigMap').find((c) => c.metadata.name === 'custody-policies');
+      const config = objectsOfKind<ConfigMap>(objects, 'ConfigMap').find((c) => c.metadata.name === 'custody-config');
+      for (const name of statutePacks) {
+        expect(policies?.data[name]).toBe(readFileSync(path.join(REPO_ROOT, 'policies', name), 'utf8'));
+      }
+      const dir = mkdtempSync(path.join(tmpdir(), 'custody-chart-policies-'));
+      try {
+        mkdirSync(dir, { recursive: true });
+        for (const [name, text] of Object.entries(policies?.data ?? {})) writeFileSync(path.join(dir, name), text);
+        const registry = await loadRulePacks(dir);
+        expect(registry.getPack(config!.data.CUSTODY_DEFAULT_POLICY!).kind).toBe('statute');
+        if (valueSet === 'all-features') expect(registry.ids()).toContain('example-extra');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});
+
+describe('the capacity controller', () => {
+  test('is off by default: no Role, RoleBinding or token anywhere', () => {
+    const kinds = manifests('default').map((o) => o.kind);
+    expect(kinds).not.toContain('Role');
+    expect(kinds).not.toContain('RoleBinding');
+  });
+
+  test('its Role allows only get/patch of the managed Deployments’ scale and its one Lease', () => {
+    const objects = manifests('all-features');
+    const roles = objectsOfKind<Role>(objects, 'Role');
+    expect(roles.map((r) => r.metadata.name)).toEqual(['custody-controller']);
+    const controller = objectsOfKind<Deployment>(objects, 'Deployment').find((d) => d.metadata.name === 'custody-controller');
+    const env = Object.fromEntries(
+      (controller?.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]),
+    );
+    const managed = String(env.CUSTODY_CONTROLLER_DEPLOYMENTS)
+      .split(',')
+      .map((pair) => pair.split('=')[1]);
+    expect(managed).toEqual(['custody-media-io']);
+
+    expect(roles[0]!.rules).toEqual([
+      { apiGroups: ['apps'], resources: ['deployments/scale'], resourceNames: managed, verbs: ['get', 'patch'] },
+      {
+        apiGroups: ['coordination.k8s.io'],
+        resources: ['leases'],
+        resourceNames: [env.CUSTODY_CONTROLLER_LEASE_NAME],
+        verbs: ['get', 'update'],
+      },
+      // create cannot be narrowed by name in RBAC; it is the only unnamed rule, and only for leases.
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+    ]);
+    for (const rule of roles[0]!.rules) {
+      expect([...rule.apiGroups, ...rule.resources, ...rule.verbs, ...(rule.resourceNames ?? [])]).not.toContain('*');
+    }
+
+    type RoleBinding = KubeObject & { roleRef: { kind: string; name: string }; subjects: { kind: string; name: string; namespace: string }[] };
+    const bindings = objectsOfKind<RoleBinding>(objects, 'RoleBinding');
+    expect(bindings).toHaveLength(1);
+    expect(bindings[0]!.roleRef).toMatchObject({ kind: 'Role', name: 'custody-controller' });
+    expect(bindings[0]!.subjects).toEqual([{ kind: 'ServiceAccount', name: 'custody-controller', namespace: 'custody' }]);
+    expect(controller?.spec.template.spec.serviceAccountName).toBe('custody-controller');
+    // The workers' own ServiceAccount is bound to nothing.
+    for (const deployment of objectsOfKind<Deployment>(objects, 'Deployment')) {
+      if (deployment !== controller) expect(deployment.spec.template.spec.serviceAccountName).toBe('custody');
+    }
+  });
+});
+
+describe('the Dockerfile', () => {
+  const dockerfile = readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
+  const instructions = dockerfile
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'));
+  const runtimeStage = instructions.slice(instructions.lastIndexOf(instructions.filter((l) => l.startsWith('FROM ')).at(-1)!));
+
+  test('runs the worker under tini as the non-root user the chart expects', () => {
+    const values = parseYaml(readFileSync(path.join(CHART_DIR, 'values.yaml'), 'utf8')) as {
+      podSecurityContext: { runAsUser: number; runAsGroup: number };
+    };
+    expect(runtimeStage[0]).toBe('FROM node:20-bookworm-slim');
+    expect(runtimeStage).toContain(`USER ${values.podSecurityContext.runAsUser}:${values.podSecurityContext.runAsGroup}`);
+    expect(runtimeStage).toContain('ENTRYPOINT ["/usr/bin/tini", "--"]');
+    expect(runtimeStage).toContain('CMD ["node", "dist/workers/main.js"]');
+    expect(runtimeStage.find((l) => l.startsWith('RUN apt-get'))).toMatch(/install .*\bffmpeg\b.*\btini\b/);
+  });
+
+  test('copies only compiled code, production node_modules and the rule packs into the runtime image', () => {
+    const copied = runtimeStage.filter((l) => l.startsWith('COPY')).map((l) => l.split(/\s+/).at(-1));
+    expect(copied.sort()).toEqual(
+      ['./dist/activities', './dist/cli', './dist/workers', './dist/workflows', './node_modules', './policies'].sort(),
+    );
+    expect(instructions.join('\n')).toMatch(/npm prune --omit=dev/);
+  });
+
+  test('every module the entry points load is inside the copied dist/ folders', () => {
+    const dist = path.join(REPO_ROOT, 'dist');
+    const copied = ['activities', 'cli', 'workers', 'workflows'].map((dir) => path.join(dist, dir) + path.sep);
+    const entryPoints = ['workers/main.js', 'cli/main.js', 'workflows/index.js'].map((p) => path.join(dist, p));
+    for (const entry of entryPoints) {
+      expect({ entry, built: readdirSync(path.dirname(entry)).includes(path.basename(entry)) }).toEqual({
+        entry,
+        built: true,
+      });
+    }
+    const seen = new Set<string>();
+    const queue = [...entryPoints];
+    while (queue.length) {
+      const file = queue.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const source = readFileSync(file, 'utf8');
+      for (const match of source.matchAll(/require\("(\.{1,2}\/[^"]+)"\)/g)) {
+        const target = path.resolve(path.dirname(file), match[1]!);
+        const candidates = [target, `${target}.js`, path.join(target, 'index.js')];
+        const found = candidates.find((c) => {
+          try {
+            return readFileSync(c) !== undefined && !c.endsWith(path.sep);
+          } catch {
+            return false;
+          }
+        });
+        if (!found) throw new Error(`${file} requires ${match[1]}, which is not built (run npm run build)`);
+        queue.push(found);
+      }
+    }
+    const outside = [...seen].filter((file) => !copied.some((dir) => file.startsWith(dir)));
+    expect(outside).toEqual([]);
+    expect(seen.size).toBeGreaterThan(20);
+  });
+});
