@@ -163,7 +163,14 @@ export async function certificateCommand(ctx: CliContext, id: string, o: { json?
   if (!stored.verdict.ok) process.exitCode = EXIT.mismatch;
 }
 
-export async function replayCommand(ctx: CliContext, id: string, o: { by: string; reason?: string; json?: boolean }) {
-  const result = await sendUpdate(ctx, id, messages.replayUpdate, { by: o.by, ...(o.reason && { reason: o.reason }) });
+export async function replayCommand(
+  ctx: CliContext,
+  id: string,
+  o: { by: string; reason?: string; json?: boolean },
+) {
+  const result = await sendUpdate(ctx, id, messages.replayUpdate, {
+    by: o.by,
+    ...(o.reason && { reason: o.reason }),
+  });
   show(result, o.json, `${id}: stage ${result.stage} runs again from its start`);
 }

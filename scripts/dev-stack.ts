@@ -17,6 +17,7 @@ import { loadConfigOrExit } from '../workers/config';
 import { createS3Client, bootstrapStores } from '../activities/storage/s3';
 
 const demoOnly = process.argv.includes('--demo-only');
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // Node 20 is pinned on purpose
 const runDir = path.join(REPO_ROOT, '.run');
 const cliPath = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
 const workerPath = path.join(REPO_ROOT, 'dist', 'workers', 'main.js');
@@ -72,7 +73,10 @@ async function main() {
     `Temporal ${temporal.address} (UI ${temporal.uiUrl}) · S3 ${s3server.endpoint} · stores: ${[...report.created, ...report.existing].join(', ')}`,
   );
 
-  const worker = spawn(process.execPath, [workerPath], { stdio: 'inherit', env: process.env });
+  const worker = spawn(process.execPath, [workerPath], {
+    stdio: 'inherit',
+    env: { CUSTODY_LOG_LEVEL: 'warn', ...process.env },
+  });
   children.push(worker);
   worker.on('exit', (code) => {
     if (code !== 0 && code !== null) say(`worker exited with ${code}`);
@@ -166,7 +170,8 @@ async function followStates(recordingId: string, targets: string[]) {
       last = status.state;
     }
     if (targets.includes(status.state)) return;
-    if (stuck.has(status.state)) throw new Error(`recording ${recordingId} is ${status.state}: see custody status ${recordingId}`);
+    if (stuck.has(status.state))
+      throw new Error(`recording ${recordingId} is ${status.state}: see custody status ${recordingId}`);
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`recording ${recordingId} did not settle within 3 minutes (last state ${last})`);

@@ -20,6 +20,7 @@ import {
   workflowInfo,
   continueAsNew,
   allHandlersFinished,
+  ActivityCancellationType,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type {
@@ -70,6 +71,8 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     taskQueue: input.taskQueues.transcode,
     startToCloseTimeout: '6h',
     heartbeatTimeout: '1m',
+    // Deletion must not start while ffmpeg or an upload still runs: wait until the activity has really stopped.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { maximumAttempts: 3, initialInterval: '10s', backoffCoefficient: 3, maximumInterval: '5m' },
   });
   const light = proxyActivities<Activities>({

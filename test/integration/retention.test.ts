@@ -330,16 +330,23 @@ describe('undecodable media parks in needs-attention (stage transcode) and never
     expect(Date.parse(again.lastError!.at)).toBeGreaterThan(Date.parse(parked.lastError!.at));
     const log = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId);
     expect(log.filter((e) => e.action === 'stage.failed')).toHaveLength(2);
-    expect(log.find((e) => e.action === 'stage.replay-requested')).toMatchObject({ actor: 'admin-7', details: { stage: 'transcode' } });
+    expect(log.find((e) => e.action === 'stage.replay-requested')).toMatchObject({
+      actor: 'admin-7',
+      details: { stage: 'transcode' },
+    });
     const notParked = await custody(['replay', 'ffffffffffffffffffff', '--by', 'admin-7']);
     expect(notParked.code).toBe(2);
   });
 
   test('a parked transcode does not delay deletion at the deadline', async () => {
     const source = await stack.putInbox(`station-3/garbled-deadline-${Date.now()}.mp4`, await garbled());
-    const { recordingId } = await stack.start(source, { policy: 'test-10s', declared: { recordedAt: new Date().toISOString() } });
+    const { recordingId } = await stack.start(source, {
+      policy: 'test-10s',
+      declared: { recordedAt: new Date().toISOString() },
+    });
     const deleted = await stack.waitForState(recordingId, 'deleted', 90_000);
-    const certificate = (await readCertificate(stack.clients.s3, stack.config.buckets.audit, recordingId))!.certificate!;
+    const certificate = (await readCertificate(stack.clients.s3, stack.config.buckets.audit, recordingId))!
+      .certificate!;
     expect(certificate.cause).toBe('deadline');
     expect(Date.parse(certificate.deletedAt) - Date.parse(certificate.deadline)).toBeLessThan(15_000);
     expect(deleted.reviewReady).toBe(false);

@@ -43,7 +43,11 @@ async function applyOrThrow(object: KubeObject): Promise<void> {
 }
 
 async function createNamespace(name: string): Promise<void> {
-  await applyOrThrow({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: POD_SECURITY_LABELS } });
+  await applyOrThrow({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels: POD_SECURITY_LABELS },
+  });
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -81,7 +85,8 @@ async function dryRunAll(objects: KubeObject[]): Promise<DryRunReport> {
   const report: DryRunReport = { refused: [], warnings: [] };
   for (const object of objects) {
     const answer = await admin.apply(object, { dryRun: true });
-    if (answer.status !== 200 && answer.status !== 201) report.refused.push(`${nameOf(object)}: ${answer.status} ${answer.body}`);
+    if (answer.status !== 200 && answer.status !== 201)
+      report.refused.push(`${nameOf(object)}: ${answer.status} ${answer.body}`);
     for (const warning of answer.warnings) report.warnings.push(`${nameOf(object)}: ${warning}`);
   }
   return report;
@@ -132,7 +137,9 @@ describe('server-side dry-run apply (strict fields, restricted Pod Security)', (
     const deployment = objects.find((o) => o.kind === 'Deployment')!;
     const spec = deployment.spec as { template: { spec: Record<string, unknown> } };
 
-    const typo = structuredClone(deployment) as KubeObject & { spec: { template: { spec: Record<string, unknown> } } };
+    const typo = structuredClone(deployment) as KubeObject & {
+      spec: { template: { spec: Record<string, unknown> } };
+    };
     typo.spec.template.spec.terminationGracePeriodSecond = 80;
     const refusedTypo = await admin.apply(typo, { dryRun: true });
     // Server-side apply answers 500 for a field the schema does not declare; the message names it.
@@ -151,7 +158,9 @@ describe('server-side dry-run apply (strict fields, restricted Pod Security)', (
     expect(refusedRule.body).toContain('spec.groups[0].rules[0].for');
 
     const allFeatures = VALUE_SETS.find((s) => s.name === 'all-features')!;
-    const scaledObject = parseManifests(helmTemplate(allFeatures.files)).find((o) => o.kind === 'ScaledObject')!;
+    const scaledObject = parseManifests(helmTemplate(allFeatures.files)).find(
+      (o) => o.kind === 'ScaledObject',
+    )!;
     const misnamed = structuredClone(scaledObject) as KubeObject & { spec: Record<string, unknown> };
     misnamed.spec.minReplicas = 0; // KEDA calls it minReplicaCount
     const refusedScaledObject = await admin.apply(misnamed, { dryRun: true });
@@ -194,7 +203,9 @@ describe('the capacity controller’s RBAC, exercised with its own token', () =>
     await createNamespace(RBAC_NAMESPACE);
     const allFeatures = VALUE_SETS.find((s) => s.name === 'all-features')!;
     const objects = parseManifests(helmTemplate(allFeatures.files, ['--namespace', RBAC_NAMESPACE]));
-    for (const object of objects.filter((o) => ['ServiceAccount', 'Role', 'RoleBinding', 'Deployment'].includes(o.kind))) {
+    for (const object of objects.filter((o) =>
+      ['ServiceAccount', 'Role', 'RoleBinding', 'Deployment'].includes(o.kind),
+    )) {
       await applyOrThrow(object);
     }
     // Someone else's Deployment in the same namespace.
@@ -229,7 +240,10 @@ describe('the capacity controller’s RBAC, exercised with its own token', () =>
   }, 30_000);
 
   test('reads and patches the scale of the Deployment it manages', async () => {
-    const scale = await controllerApps.readNamespacedDeploymentScale({ name: 'custody-media-io', namespace: RBAC_NAMESPACE });
+    const scale = await controllerApps.readNamespacedDeploymentScale({
+      name: 'custody-media-io',
+      namespace: RBAC_NAMESPACE,
+    });
     expect(scale.kind).toBe('Scale');
     const patched = await controllerApps.patchNamespacedDeploymentScale(
       { name: 'custody-media-io', namespace: RBAC_NAMESPACE, body: scalePatch(5) },
@@ -243,7 +257,10 @@ describe('the capacity controller’s RBAC, exercised with its own token', () =>
       expect([
         name,
         await refusal(
-          controllerApps.patchNamespacedDeploymentScale({ name, namespace: RBAC_NAMESPACE, body: scalePatch(9) }, mergePatch),
+          controllerApps.patchNamespacedDeploymentScale(
+            { name, namespace: RBAC_NAMESPACE, body: scalePatch(9) },
+            mergePatch,
+          ),
         ),
       ]).toEqual([name, 403]);
     }
@@ -255,12 +272,19 @@ describe('the capacity controller’s RBAC, exercised with its own token', () =>
         ),
       ),
     ).toBe(403);
-    expect(await refusal(controllerApps.readNamespacedDeployment({ name: 'custody-media-io', namespace: RBAC_NAMESPACE }))).toBe(403);
+    expect(
+      await refusal(
+        controllerApps.readNamespacedDeployment({ name: 'custody-media-io', namespace: RBAC_NAMESPACE }),
+      ),
+    ).toBe(403);
     expect(await refusal(controllerApps.listNamespacedDeployment({ namespace: RBAC_NAMESPACE }))).toBe(403);
   });
 
   test('creates, reads and renews its Lease, but cannot read, renew, list or delete another', async () => {
-    const created = await controllerLeases.createNamespacedLease({ namespace: RBAC_NAMESPACE, body: lease(leaseName) });
+    const created = await controllerLeases.createNamespacedLease({
+      namespace: RBAC_NAMESPACE,
+      body: lease(leaseName),
+    });
     const read = await controllerLeases.readNamespacedLease({ name: leaseName, namespace: RBAC_NAMESPACE });
     expect(read.metadata?.uid).toBe(created.metadata?.uid);
     const renewed = await controllerLeases.replaceNamespacedLease({
@@ -272,24 +296,42 @@ describe('the capacity controller’s RBAC, exercised with its own token', () =>
 
     // create cannot be limited by name in RBAC; everything after creation is.
     await controllerLeases.createNamespacedLease({ namespace: RBAC_NAMESPACE, body: lease('someone-else') });
-    expect(await refusal(controllerLeases.readNamespacedLease({ name: 'someone-else', namespace: RBAC_NAMESPACE }))).toBe(403);
     expect(
       await refusal(
-        controllerLeases.replaceNamespacedLease({ name: 'someone-else', namespace: RBAC_NAMESPACE, body: lease('someone-else') }),
+        controllerLeases.readNamespacedLease({ name: 'someone-else', namespace: RBAC_NAMESPACE }),
+      ),
+    ).toBe(403);
+    expect(
+      await refusal(
+        controllerLeases.replaceNamespacedLease({
+          name: 'someone-else',
+          namespace: RBAC_NAMESPACE,
+          body: lease('someone-else'),
+        }),
       ),
     ).toBe(403);
     expect(await refusal(controllerLeases.listNamespacedLease({ namespace: RBAC_NAMESPACE }))).toBe(403);
-    expect(await refusal(controllerLeases.deleteNamespacedLease({ name: leaseName, namespace: RBAC_NAMESPACE }))).toBe(403);
+    expect(
+      await refusal(controllerLeases.deleteNamespacedLease({ name: leaseName, namespace: RBAC_NAMESPACE })),
+    ).toBe(403);
   });
 
   test('the workers’ ServiceAccount can do nothing at all', async () => {
     if (!server) throw new Error('the API server did not start');
     const config = new k8s.KubeConfig();
-    config.loadFromFile(await server.createServiceAccountKubeconfig({ namespace: RBAC_NAMESPACE, name: 'custody' }));
+    config.loadFromFile(
+      await server.createServiceAccountKubeconfig({ namespace: RBAC_NAMESPACE, name: 'custody' }),
+    );
     const workerApps = config.makeApiClient(k8s.AppsV1Api);
-    expect(await refusal(workerApps.readNamespacedDeploymentScale({ name: 'custody-media-io', namespace: RBAC_NAMESPACE }))).toBe(403);
     expect(
-      await refusal(config.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: RBAC_NAMESPACE })),
+      await refusal(
+        workerApps.readNamespacedDeploymentScale({ name: 'custody-media-io', namespace: RBAC_NAMESPACE }),
+      ),
+    ).toBe(403);
+    expect(
+      await refusal(
+        config.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: RBAC_NAMESPACE }),
+      ),
     ).toBe(403);
   });
 });

@@ -110,10 +110,22 @@ describe('helm lint', () => {
   );
 
   test.each([
-    ['a wrong type', ['--set', 'pools.transcode.replicas=two'], /pools\/transcode\/replicas.*got string, want integer/s],
+    [
+      'a wrong type',
+      ['--set', 'pools.transcode.replicas=two'],
+      /pools\/transcode\/replicas.*got string, want integer/s,
+    ],
     ['a misspelt key', ['--set', 'pools.transcode.replica=1'], /additional properties 'replica' not allowed/],
-    ['an unknown autoscaling engine', ['--set', 'autoscaling.engine=vpa'], /autoscaling\/engine.*value must be one of/s],
-    ['a malformed Temporal address', ['--set', 'temporal.address=temporal'], /temporal\/address.*does not match pattern/s],
+    [
+      'an unknown autoscaling engine',
+      ['--set', 'autoscaling.engine=vpa'],
+      /autoscaling\/engine.*value must be one of/s,
+    ],
+    [
+      'a malformed Temporal address',
+      ['--set', 'temporal.address=temporal'],
+      /temporal\/address.*does not match pattern/s,
+    ],
     [
       'the same bucket for two stores',
       ['--set', 's3.buckets.audit=custody-evidence'],
@@ -134,7 +146,11 @@ describe('helm lint', () => {
       ['--set', 'autoscaling.engine=hpa'],
       /pools.transcode.autoscaling.minReplicas is 0, but a HorizontalPodAutoscaler cannot scale to zero/,
     ],
-    ['no S3 credentials Secret', ['--set', 's3.existingSecret='], /s3\/existingSecret.*minLength|s3.existingSecret is empty/s],
+    [
+      'no S3 credentials Secret',
+      ['--set', 's3.existingSecret='],
+      /s3\/existingSecret.*minLength|s3.existingSecret is empty/s,
+    ],
   ])('helm template refuses %s with a message naming it', (_what, args, message) => {
     // helm lint only logs a template's `fail` as INFO; template (like install) stops on it.
     const result = run(requireTool('helm'), ['template', 'custody', CHART_DIR, ...args]);
@@ -152,20 +168,26 @@ describe('helm lint', () => {
 describe('helm template', () => {
   test.each(VALUE_SETS.map((s) => [s.name]))('renders the expected kinds for %s values', (valueSet) => {
     const kinds = manifests(valueSet).map((o) => `${o.kind}/${o.metadata.name}`);
-    expect(kinds).toEqual(expect.arrayContaining(['Deployment/custody-orchestration', 'Deployment/custody-media-io']));
+    expect(kinds).toEqual(
+      expect.arrayContaining(['Deployment/custody-orchestration', 'Deployment/custody-media-io']),
+    );
     expect(kinds).toContain('Deployment/custody-transcode');
     expect(kinds).toContain('ConfigMap/custody-config');
     expect(kinds).toContain('ConfigMap/custody-policies');
     expect(new Set(kinds).size).toBe(kinds.length);
     // Namespaced objects all land in the release namespace; nothing cluster-wide is created.
-    for (const object of manifests(valueSet)) expect([object.kind, object.metadata.namespace]).toEqual([object.kind, 'custody']);
+    for (const object of manifests(valueSet))
+      expect([object.kind, object.metadata.namespace]).toEqual([object.kind, 'custody']);
     expect(kinds.filter((k) => /^Cluster/.test(k))).toEqual([]);
   });
 
   test('the default values render the plain pools and nothing optional', () => {
     const kinds = new Set(manifests('default').map((o) => o.kind));
     expect([...kinds].sort()).toEqual(['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'ServiceAccount']);
-    const replicas = objectsOfKind<Deployment>(manifests('default'), 'Deployment').map((d) => [d.metadata.name, d.spec.replicas]);
+    const replicas = objectsOfKind<Deployment>(manifests('default'), 'Deployment').map((d) => [
+      d.metadata.name,
+      d.spec.replicas,
+    ]);
     expect(replicas).toEqual([
       ['custody-orchestration', 2],
       ['custody-media-io', 2],
@@ -203,20 +225,29 @@ describe('helm template', () => {
 
   test('KEDA scales each pool on its own task queue; transcode may scale to zero', () => {
     type ScaledObject = KubeObject & {
-      spec: { minReplicaCount: number; triggers: { type: string; metadata: Record<string, string>; authenticationRef?: { name: string } }[] };
+      spec: {
+        minReplicaCount: number;
+        triggers: { type: string; metadata: Record<string, string>; authenticationRef?: { name: string } }[];
+      };
     };
     const scaled = objectsOfKind<ScaledObject>(manifests('all-features'), 'ScaledObject');
     const byName = Object.fromEntries(scaled.map((s) => [s.metadata.name, s.spec]));
     expect(byName['custody-transcode']?.minReplicaCount).toBe(0);
     expect(byName['custody-transcode']?.triggers[0]).toMatchObject({
       type: 'temporal',
-      metadata: { taskQueue: 'custody-transcode', queueTypes: 'activity', namespace: 'custody-prod', endpoint: 'temporal.example.internal:7233' },
+      metadata: {
+        taskQueue: 'custody-transcode',
+        queueTypes: 'activity',
+        namespace: 'custody-prod',
+        endpoint: 'temporal.example.internal:7233',
+      },
       authenticationRef: { name: 'custody-temporal' },
     });
     expect(byName['custody-orchestration']?.triggers[0]?.metadata.queueTypes).toBe('workflow,activity');
     // Trigger metadata is map[string]string in KEDA: every value must be a string.
     for (const spec of Object.values(byName)) {
-      for (const value of Object.values(spec.triggers[0]?.metadata ?? {})) expect(typeof value).toBe('string');
+      for (const value of Object.values(spec.triggers[0]?.metadata ?? {}))
+        expect(typeof value).toBe('string');
     }
   });
 });
@@ -236,7 +267,10 @@ describe('each pod', () => {
         const [container] = deployment.spec.template.spec.containers;
         if (!container) throw new Error(`${deployment.metadata.name} has no container`);
         const env = containerEnvironment(container, configMaps);
-        expect({ deployment: deployment.metadata.name, unknown: Object.keys(env).filter((n) => !known.has(n)) }).toEqual({
+        expect({
+          deployment: deployment.metadata.name,
+          unknown: Object.keys(env).filter((n) => !known.has(n)),
+        }).toEqual({
           deployment: deployment.metadata.name,
           unknown: [],
         });
@@ -262,9 +296,9 @@ describe('each pod', () => {
         // The rule packs come from the policies ConfigMap, mounted where CUSTODY_POLICY_DIR points.
         const policyMount = container.volumeMounts?.find((m) => m.mountPath === parsed.policy.dir);
         expect(policyMount?.readOnly).toBe(true);
-        expect(deployment.spec.template.spec.volumes?.find((v) => v.name === policyMount?.name)?.configMap?.name).toBe(
-          'custody-policies',
-        );
+        expect(
+          deployment.spec.template.spec.volumes?.find((v) => v.name === policyMount?.name)?.configMap?.name,
+        ).toBe('custody-policies');
       }
     },
   );
@@ -275,7 +309,10 @@ describe('each pod', () => {
     const graces = Object.fromEntries(
       objectsOfKind<Deployment>(objects, 'Deployment').map((d) => {
         const env = containerEnvironment(d.spec.template.spec.containers[0]!, configMaps);
-        return [d.metadata.name, [loadConfig(env).shutdownGraceSeconds, d.spec.template.spec.terminationGracePeriodSeconds]];
+        return [
+          d.metadata.name,
+          [loadConfig(env).shutdownGraceSeconds, d.spec.template.spec.terminationGracePeriodSeconds],
+        ];
       }),
     );
     expect(graces).toEqual({
@@ -286,35 +323,48 @@ describe('each pod', () => {
     });
   });
 
-  test.each(VALUE_SETS.map((s) => [s.name]))('is non-root, read-only, without capabilities, for %s values', (valueSet) => {
-    for (const deployment of objectsOfKind<Deployment>(manifests(valueSet), 'Deployment')) {
-      const pod = deployment.spec.template.spec;
-      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
-      expect(pod.securityContext?.runAsUser).toBeGreaterThan(0);
-      for (const container of pod.containers) {
-        expect(container.securityContext).toEqual({
-          allowPrivilegeEscalation: false,
-          readOnlyRootFilesystem: true,
-          capabilities: { drop: ['ALL'] },
+  test.each(VALUE_SETS.map((s) => [s.name]))(
+    'is non-root, read-only, without capabilities, for %s values',
+    (valueSet) => {
+      for (const deployment of objectsOfKind<Deployment>(manifests(valueSet), 'Deployment')) {
+        const pod = deployment.spec.template.spec;
+        expect(pod.securityContext).toMatchObject({
           runAsNonRoot: true,
+          seccompProfile: { type: 'RuntimeDefault' },
         });
+        expect(pod.securityContext?.runAsUser).toBeGreaterThan(0);
+        for (const container of pod.containers) {
+          expect(container.securityContext).toEqual({
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+            runAsNonRoot: true,
+          });
+        }
+        // Only the controller holds a Kubernetes API token.
+        expect(pod.automountServiceAccountToken).toBe(deployment.metadata.name === 'custody-controller');
       }
-      // Only the controller holds a Kubernetes API token.
-      expect(pod.automountServiceAccountToken).toBe(deployment.metadata.name === 'custody-controller');
-    }
-  });
+    },
+  );
 });
 
 describe('rule packs', () => {
   const statutePacks = readdirSync(path.join(REPO_ROOT, 'policies'))
     .filter((name) => name.endsWith('.yaml'))
-    .filter((name) => (parseYaml(readFileSync(path.join(REPO_ROOT, 'policies', name), 'utf8')) as { kind?: string }).kind === 'statute')
+    .filter(
+      (name) =>
+        (parseYaml(readFileSync(path.join(REPO_ROOT, 'policies', name), 'utf8')) as { kind?: string })
+          .kind === 'statute',
+    )
     .sort();
 
   test('the chart carries exactly the statute packs of policies/, byte for byte (not the demo pack)', () => {
     expect(statutePacks.length).toBeGreaterThan(0);
     const inChart = readdirSync(path.join(CHART_DIR, 'policies')).sort();
-    expect({ inChart, hint: 'run: bash scripts/render-k8s.sh' }).toEqual({ inChart: statutePacks, hint: 'run: bash scripts/render-k8s.sh' });
+    expect({ inChart, hint: 'run: bash scripts/render-k8s.sh' }).toEqual({
+      inChart: statutePacks,
+      hint: 'run: bash scripts/render-k8s.sh',
+    });
     for (const name of statutePacks) {
       const copy = readFileSync(path.join(CHART_DIR, 'policies', name), 'utf8');
       const source = readFileSync(path.join(REPO_ROOT, 'policies', name), 'utf8');
@@ -327,15 +377,20 @@ describe('rule packs', () => {
     'the policies ConfigMap loads with the project loader and has the default pack, for %s values',
     async (valueSet) => {
       const objects = manifests(valueSet);
-      const policies = objectsOfKind<ConfigMap>(objects, 'ConfigMap').find((c) => c.metadata.name === 'custody-policies');
-      const config = objectsOfKind<ConfigMap>(objects, 'ConfigMap').find((c) => c.metadata.name === 'custody-config');
+      const policies = objectsOfKind<ConfigMap>(objects, 'ConfigMap').find(
+        (c) => c.metadata.name === 'custody-policies',
+      );
+      const config = objectsOfKind<ConfigMap>(objects, 'ConfigMap').find(
+        (c) => c.metadata.name === 'custody-config',
+      );
       for (const name of statutePacks) {
         expect(policies?.data[name]).toBe(readFileSync(path.join(REPO_ROOT, 'policies', name), 'utf8'));
       }
       const dir = mkdtempSync(path.join(tmpdir(), 'custody-chart-policies-'));
       try {
         mkdirSync(dir, { recursive: true });
-        for (const [name, text] of Object.entries(policies?.data ?? {})) writeFileSync(path.join(dir, name), text);
+        for (const [name, text] of Object.entries(policies?.data ?? {}))
+          writeFileSync(path.join(dir, name), text);
         const registry = await loadRulePacks(dir);
         expect(registry.getPack(config!.data.CUSTODY_DEFAULT_POLICY!).kind).toBe('statute');
         if (valueSet === 'all-features') expect(registry.ids()).toContain('example-extra');
@@ -357,7 +412,9 @@ describe('the capacity controller', () => {
     const objects = manifests('all-features');
     const roles = objectsOfKind<Role>(objects, 'Role');
     expect(roles.map((r) => r.metadata.name)).toEqual(['custody-controller']);
-    const controller = objectsOfKind<Deployment>(objects, 'Deployment').find((d) => d.metadata.name === 'custody-controller');
+    const controller = objectsOfKind<Deployment>(objects, 'Deployment').find(
+      (d) => d.metadata.name === 'custody-controller',
+    );
     const env = Object.fromEntries(
       (controller?.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]),
     );
@@ -367,7 +424,12 @@ describe('the capacity controller', () => {
     expect(managed).toEqual(['custody-media-io']);
 
     expect(roles[0]!.rules).toEqual([
-      { apiGroups: ['apps'], resources: ['deployments/scale'], resourceNames: managed, verbs: ['get', 'patch'] },
+      {
+        apiGroups: ['apps'],
+        resources: ['deployments/scale'],
+        resourceNames: managed,
+        verbs: ['get', 'patch'],
+      },
       {
         apiGroups: ['coordination.k8s.io'],
         resources: ['leases'],
@@ -378,14 +440,24 @@ describe('the capacity controller', () => {
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
     ]);
     for (const rule of roles[0]!.rules) {
-      expect([...rule.apiGroups, ...rule.resources, ...rule.verbs, ...(rule.resourceNames ?? [])]).not.toContain('*');
+      expect([
+        ...rule.apiGroups,
+        ...rule.resources,
+        ...rule.verbs,
+        ...(rule.resourceNames ?? []),
+      ]).not.toContain('*');
     }
 
-    type RoleBinding = KubeObject & { roleRef: { kind: string; name: string }; subjects: { kind: string; name: string; namespace: string }[] };
+    type RoleBinding = KubeObject & {
+      roleRef: { kind: string; name: string };
+      subjects: { kind: string; name: string; namespace: string }[];
+    };
     const bindings = objectsOfKind<RoleBinding>(objects, 'RoleBinding');
     expect(bindings).toHaveLength(1);
     expect(bindings[0]!.roleRef).toMatchObject({ kind: 'Role', name: 'custody-controller' });
-    expect(bindings[0]!.subjects).toEqual([{ kind: 'ServiceAccount', name: 'custody-controller', namespace: 'custody' }]);
+    expect(bindings[0]!.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'custody-controller', namespace: 'custody' },
+    ]);
     expect(controller?.spec.template.spec.serviceAccountName).toBe('custody-controller');
     // The workers' own ServiceAccount is bound to nothing.
     for (const deployment of objectsOfKind<Deployment>(objects, 'Deployment')) {
@@ -401,14 +473,18 @@ describe('the Dockerfile', () => {
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith('#'));
-  const runtimeStage = instructions.slice(instructions.lastIndexOf(instructions.filter((l) => l.startsWith('FROM ')).at(-1)!));
+  const runtimeStage = instructions.slice(
+    instructions.lastIndexOf(instructions.filter((l) => l.startsWith('FROM ')).at(-1)!),
+  );
 
   test('runs the worker under tini as the non-root user the chart expects', () => {
     const values = parseYaml(readFileSync(path.join(CHART_DIR, 'values.yaml'), 'utf8')) as {
       podSecurityContext: { runAsUser: number; runAsGroup: number };
     };
     expect(runtimeStage[0]).toBe('FROM node:20-bookworm-slim');
-    expect(runtimeStage).toContain(`USER ${values.podSecurityContext.runAsUser}:${values.podSecurityContext.runAsGroup}`);
+    expect(runtimeStage).toContain(
+      `USER ${values.podSecurityContext.runAsUser}:${values.podSecurityContext.runAsGroup}`,
+    );
     expect(runtimeStage).toContain('ENTRYPOINT ["/usr/bin/tini", "--"]');
     expect(runtimeStage).toContain('CMD ["node", "dist/workers/main.js"]');
     expect(runtimeStage.find((l) => l.startsWith('RUN apt-get'))).toMatch(/install .*\bffmpeg\b.*\btini\b/);
@@ -417,15 +493,26 @@ describe('the Dockerfile', () => {
   test('copies only compiled code, production node_modules and the rule packs into the runtime image', () => {
     const copied = runtimeStage.filter((l) => l.startsWith('COPY')).map((l) => l.split(/\s+/).at(-1));
     expect(copied.sort()).toEqual(
-      ['./dist/activities', './dist/cli', './dist/workers', './dist/workflows', './node_modules', './policies'].sort(),
+      [
+        './dist/activities',
+        './dist/cli',
+        './dist/workers',
+        './dist/workflows',
+        './node_modules',
+        './policies',
+      ].sort(),
     );
     expect(instructions.join('\n')).toMatch(/npm prune --omit=dev/);
   });
 
   test('every module the entry points load is inside the copied dist/ folders', () => {
     const dist = path.join(REPO_ROOT, 'dist');
-    const copied = ['activities', 'cli', 'workers', 'workflows'].map((dir) => path.join(dist, dir) + path.sep);
-    const entryPoints = ['workers/main.js', 'cli/main.js', 'workflows/index.js'].map((p) => path.join(dist, p));
+    const copied = ['activities', 'cli', 'workers', 'workflows'].map(
+      (dir) => path.join(dist, dir) + path.sep,
+    );
+    const entryPoints = ['workers/main.js', 'cli/main.js', 'workflows/index.js'].map((p) =>
+      path.join(dist, p),
+    );
     for (const entry of entryPoints) {
       expect({ entry, built: readdirSync(path.dirname(entry)).includes(path.basename(entry)) }).toEqual({
         entry,

@@ -60,7 +60,9 @@ describe('k8s/base', () => {
       cpSync(path.dirname(path.dirname(K8S_BASE_FILE)), scratch, { recursive: true });
       const copy = path.join(scratch, 'generated', 'custody.yaml');
       writeFileSync(copy, readFileSync(copy, 'utf8').replace('replicas: 2', 'replicas: 7'));
-      const drifted = run('bash', [RENDER_SCRIPT, '--check'], { env: { ...process.env, CUSTODY_K8S_BASE_DIR: scratch } });
+      const drifted = run('bash', [RENDER_SCRIPT, '--check'], {
+        env: { ...process.env, CUSTODY_K8S_BASE_DIR: scratch },
+      });
       expect(drifted.status).toBe(1);
       expect(drifted.stderr).toContain('generated/custody.yaml differs from helm template of helm/custody');
       expect(drifted.stderr).toContain('run: bash scripts/render-k8s.sh');
@@ -74,7 +76,12 @@ describe('k8s/overlays/example', () => {
   type Deployment = KubeObject & {
     spec: {
       replicas: number;
-      template: { spec: { containers: { image: string }[]; volumes: { name: string; emptyDir?: { sizeLimit: string } }[] } };
+      template: {
+        spec: {
+          containers: { image: string }[];
+          volumes: { name: string; emptyDir?: { sizeLimit: string } }[];
+        };
+      };
     };
   };
   let objects: KubeObject[];
@@ -95,15 +102,21 @@ describe('k8s/overlays/example', () => {
       'custody-transcode': 2,
     });
     for (const deployment of deployments) {
-      expect(deployment.spec.template.spec.containers[0]?.image).toBe('registry.bodycam.example/custody/worker:0.1.0');
+      expect(deployment.spec.template.spec.containers[0]?.image).toBe(
+        'registry.bodycam.example/custody/worker:0.1.0',
+      );
     }
     const transcode = deployments.find((d) => d.metadata.name === 'custody-transcode');
-    expect(transcode?.spec.template.spec.volumes.find((v) => v.name === 'tmp')?.emptyDir?.sizeLimit).toBe('50Gi');
+    expect(transcode?.spec.template.spec.volumes.find((v) => v.name === 'tmp')?.emptyDir?.sizeLimit).toBe(
+      '50Gi',
+    );
   });
 
   test('patches the site endpoints into the config every pool reads', () => {
     type ConfigMap = KubeObject & { data: Record<string, string> };
-    const config = objectsOfKind<ConfigMap>(objects, 'ConfigMap').find((c) => c.metadata.name === 'custody-config');
+    const config = objectsOfKind<ConfigMap>(objects, 'ConfigMap').find(
+      (c) => c.metadata.name === 'custody-config',
+    );
     expect(config?.data).toMatchObject({
       TEMPORAL_NAMESPACE: 'bodycam',
       AWS_ENDPOINT_URL_S3: 'https://s3.bodycam.example',

@@ -4,7 +4,15 @@
  * the one the test API server runs. Any attempt to reach the network goes to a dead proxy, so the test proves
  * the schemas are offline.
  */
-import { helmTemplate, kustomizeBuild, OVERLAY_DIR, parseManifests, requireTool, run, VALUE_SETS } from './platform';
+import {
+  helmTemplate,
+  kustomizeBuild,
+  OVERLAY_DIR,
+  parseManifests,
+  requireTool,
+  run,
+  VALUE_SETS,
+} from './platform';
 
 /**
  * Custom resources have no schema in kubernetes-validate, and no offline CRD schema package exists on PyPI or npm
@@ -28,14 +36,35 @@ interface KubeconformResult {
 function kubeconform(manifests: string, kubernetesVersion: string): KubeconformResult {
   const result = run(
     requireTool('kubeconform-offline'),
-    ['-strict', '-summary', '-verbose', '-output', 'json', '-kubernetes-version', kubernetesVersion, '-skip', CUSTOM_RESOURCES.join(','), '-'],
-    { input: manifests, env: { ...process.env, HTTPS_PROXY: 'http://127.0.0.1:9', HTTP_PROXY: 'http://127.0.0.1:9', NO_PROXY: '' } },
+    [
+      '-strict',
+      '-summary',
+      '-verbose',
+      '-output',
+      'json',
+      '-kubernetes-version',
+      kubernetesVersion,
+      '-skip',
+      CUSTOM_RESOURCES.join(','),
+      '-',
+    ],
+    {
+      input: manifests,
+      env: {
+        ...process.env,
+        HTTPS_PROXY: 'http://127.0.0.1:9',
+        HTTP_PROXY: 'http://127.0.0.1:9',
+        NO_PROXY: '',
+      },
+    },
   );
   let parsed: KubeconformResult;
   try {
     parsed = JSON.parse(result.stdout) as KubeconformResult;
   } catch {
-    throw new Error(`kubeconform did not answer with JSON (exit ${result.status}): ${result.stderr}${result.stdout}`);
+    throw new Error(
+      `kubeconform did not answer with JSON (exit ${result.status}): ${result.stderr}${result.stdout}`,
+    );
   }
   return parsed;
 }
@@ -46,7 +75,12 @@ function expectAllValid(manifests: string, kubernetesVersion: string): void {
   const problems = result.resources.filter((r) => r.status !== 'statusValid' && r.status !== 'statusSkipped');
   expect(problems.map((p) => `${p.kind}/${p.name}: ${p.status} ${p.msg}`)).toEqual([]);
   const custom = objects.filter((o) => CUSTOM_RESOURCES.includes(`${o.apiVersion}/${o.kind}`));
-  expect(result.summary).toEqual({ valid: objects.length - custom.length, invalid: 0, errors: 0, skipped: custom.length });
+  expect(result.summary).toEqual({
+    valid: objects.length - custom.length,
+    invalid: 0,
+    errors: 0,
+    skipped: custom.length,
+  });
 }
 
 beforeAll(() => {
@@ -56,9 +90,12 @@ beforeAll(() => {
 
 describe('kubeconform -strict (offline schemas)', () => {
   for (const set of VALUE_SETS) {
-    test.each(KUBERNETES_VERSIONS)(`accepts every object of the ${set.name} values for Kubernetes %s`, (version) => {
-      expectAllValid(helmTemplate(set.files), version);
-    });
+    test.each(KUBERNETES_VERSIONS)(
+      `accepts every object of the ${set.name} values for Kubernetes %s`,
+      (version) => {
+        expectAllValid(helmTemplate(set.files), version);
+      },
+    );
   }
 
   test.each(KUBERNETES_VERSIONS)('accepts the example kustomize overlay for Kubernetes %s', (version) => {
@@ -67,13 +104,18 @@ describe('kubeconform -strict (offline schemas)', () => {
 
   test('rejects an unknown field and a wrong type, so the schemas are really applied', () => {
     const rendered = helmTemplate([]);
-    const withTypo = rendered.replace('terminationGracePeriodSeconds: 80', 'terminationGracePeriodSecond: 80');
+    const withTypo = rendered.replace(
+      'terminationGracePeriodSeconds: 80',
+      'terminationGracePeriodSecond: 80',
+    );
     const withWrongType = rendered.replace('revisionHistoryLimit: 5', 'revisionHistoryLimit: five');
     expect(withTypo).not.toBe(rendered);
     expect(withWrongType).not.toBe(rendered);
     const typo = kubeconform(withTypo, '1.35.0');
     expect(typo.summary.invalid).toBe(1);
-    expect(typo.resources.find((r) => r.status === 'statusInvalid')?.msg).toMatch(/terminationGracePeriodSecond/);
+    expect(typo.resources.find((r) => r.status === 'statusInvalid')?.msg).toMatch(
+      /terminationGracePeriodSecond/,
+    );
     expect(kubeconform(withWrongType, '1.35.0').summary.invalid).toBe(1);
   });
 });

@@ -19,7 +19,8 @@ export const OVERLAY_DIR = path.join(REPO_ROOT, 'k8s', 'overlays', 'example');
 export const RELEASE = 'custody';
 export const NAMESPACE = 'custody';
 
-const KUBE_TOOLS_HINT = 'Run `bash scripts/install-kube-tools.sh` (builds helm, kubeconform, kube-apiserver and etcd).';
+const KUBE_TOOLS_HINT =
+  'Run `bash scripts/install-kube-tools.sh` (builds helm, kubeconform, kube-apiserver and etcd).';
 const INSTALL_HINTS: Record<string, string> = {
   helm: KUBE_TOOLS_HINT,
   kubeconform: KUBE_TOOLS_HINT,
@@ -27,7 +28,8 @@ const INSTALL_HINTS: Record<string, string> = {
   kustomize:
     'Run `bash scripts/install-kube-tools.sh` once it installs kustomize; until then: ' +
     'GOBIN=$PWD/.tools/bin go install sigs.k8s.io/kustomize/kustomize/v5@v5.8.2',
-  promtool: 'Run `bash scripts/install-tools.sh` (installs Debian prometheus, which has promtool) or `apt-get install prometheus`.',
+  promtool:
+    'Run `bash scripts/install-tools.sh` (installs Debian prometheus, which has promtool) or `apt-get install prometheus`.',
 };
 
 /** The path of a tool from .tools/bin (or PATH for promtool), or an error that says how to install it. */
@@ -48,7 +50,11 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(command: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): RunResult {
+export function run(
+  command: string,
+  args: string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): RunResult {
   const result = spawnSync(command, args, {
     cwd: REPO_ROOT,
     encoding: 'utf8',
@@ -62,7 +68,11 @@ export function run(command: string, args: string[], options: { input?: string; 
 }
 
 /** Runs a command that must succeed; its output is in the error when it does not. */
-export function runOk(command: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): string {
+export function runOk(
+  command: string,
+  args: string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): string {
   const result = run(command, args, options);
   if (result.status !== 0) {
     throw new Error(
@@ -117,11 +127,14 @@ export interface KubeObject {
 export function parseManifests(text: string): KubeObject[] {
   const objects: KubeObject[] = [];
   for (const document of parseAllDocuments(text)) {
-    if (document.errors.length) throw new Error(`invalid YAML in rendered manifests: ${document.errors[0]?.message}`);
+    if (document.errors.length)
+      throw new Error(`invalid YAML in rendered manifests: ${document.errors[0]?.message}`);
     const value = document.toJS() as KubeObject | null;
     if (value === null) continue;
     if (!value.apiVersion || !value.kind || !value.metadata?.name) {
-      throw new Error(`a rendered document is not a Kubernetes object: ${JSON.stringify(value).slice(0, 200)}`);
+      throw new Error(
+        `a rendered document is not a Kubernetes object: ${JSON.stringify(value).slice(0, 200)}`,
+      );
     }
     objects.push(value);
   }
@@ -183,7 +196,12 @@ export class RawKubeClient {
     return new RawKubeClient(config, tls);
   }
 
-  request(method: string, urlPath: string, body?: unknown, contentType = 'application/json'): Promise<ApiAnswer> {
+  request(
+    method: string,
+    urlPath: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<ApiAnswer> {
     const url = new URL(urlPath, this.server);
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     return new Promise((resolve, reject) => {
@@ -195,7 +213,10 @@ export class RawKubeClient {
           headers: {
             ...(this.tls.headers ?? {}),
             accept: 'application/json',
-            ...(payload !== undefined && { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }),
+            ...(payload !== undefined && {
+              'content-type': contentType,
+              'content-length': Buffer.byteLength(payload),
+            }),
           },
         },
         (res) => {
@@ -204,9 +225,9 @@ export class RawKubeClient {
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             const warningHeader = res.headers.warning;
-            const warnings = (Array.isArray(warningHeader) ? warningHeader : warningHeader ? [warningHeader] : []).flatMap(
-              (w) => w.split(/,(?=\s*\d{3} )/).map(warningText),
-            );
+            const warnings = (
+              Array.isArray(warningHeader) ? warningHeader : warningHeader ? [warningHeader] : []
+            ).flatMap((w) => w.split(/,(?=\s*\d{3} )/).map(warningText));
             resolve({
               status: res.statusCode ?? 0,
               body: text,
@@ -229,14 +250,21 @@ export class RawKubeClient {
     const groupVersion = object.apiVersion;
     let kinds = this.resources.get(groupVersion);
     if (!kinds) {
-      const discovery = await this.request('GET', groupVersion.includes('/') ? `/apis/${groupVersion}` : `/api/${groupVersion}`);
+      const discovery = await this.request(
+        'GET',
+        groupVersion.includes('/') ? `/apis/${groupVersion}` : `/api/${groupVersion}`,
+      );
       if (discovery.status !== 200) {
-        throw new Error(`the API server does not serve ${groupVersion} (${discovery.status}): is its CRD installed?`);
+        throw new Error(
+          `the API server does not serve ${groupVersion} (${discovery.status}): is its CRD installed?`,
+        );
       }
       kinds = new Map();
-      for (const resource of discovery.json<{ resources: { name: string; kind: string; namespaced: boolean }[] }>()
-        .resources) {
-        if (!resource.name.includes('/')) kinds.set(resource.kind, { plural: resource.name, namespaced: resource.namespaced });
+      for (const resource of discovery.json<{
+        resources: { name: string; kind: string; namespaced: boolean }[];
+      }>().resources) {
+        if (!resource.name.includes('/'))
+          kinds.set(resource.kind, { plural: resource.name, namespaced: resource.namespaced });
       }
       this.resources.set(groupVersion, kinds);
     }
@@ -251,8 +279,14 @@ export class RawKubeClient {
 
   /** Server-side apply with strict field validation; `dryRun` stores nothing. */
   async apply(object: KubeObject, options: { dryRun: boolean; namespace?: string }): Promise<ApiAnswer> {
-    const body = options.namespace ? { ...object, metadata: { ...object.metadata, namespace: options.namespace } } : object;
-    const query = new URLSearchParams({ fieldManager: 'custody-platform-test', force: 'true', fieldValidation: 'Strict' });
+    const body = options.namespace
+      ? { ...object, metadata: { ...object.metadata, namespace: options.namespace } }
+      : object;
+    const query = new URLSearchParams({
+      fieldManager: 'custody-platform-test',
+      force: 'true',
+      fieldValidation: 'Strict',
+    });
     if (options.dryRun) query.set('dryRun', 'All');
     return this.request(
       'PATCH',

@@ -7,7 +7,15 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { helmTemplate, objectsOfKind, parseManifests, requireTool, runOk, VALUE_SETS, type KubeObject } from './platform';
+import {
+  helmTemplate,
+  objectsOfKind,
+  parseManifests,
+  requireTool,
+  runOk,
+  VALUE_SETS,
+  type KubeObject,
+} from './platform';
 
 interface Rule {
   alert?: string;
@@ -34,7 +42,10 @@ beforeAll(() => {
   requireTool('helm');
   workDir = mkdtempSync(path.join(tmpdir(), 'custody-promtool-'));
   const allFeatures = VALUE_SETS.find((s) => s.name === 'all-features')!;
-  const rules = objectsOfKind<PrometheusRule>(parseManifests(helmTemplate(allFeatures.files)), 'PrometheusRule');
+  const rules = objectsOfKind<PrometheusRule>(
+    parseManifests(helmTemplate(allFeatures.files)),
+    'PrometheusRule',
+  );
   expect(rules).toHaveLength(1);
   rule = rules[0]!;
 });
@@ -66,7 +77,11 @@ test('each alert fires when it should, with its labels, and stays silent otherwi
   };
   writeFileSync(path.join(workDir, 'custody-rules.yaml'), toYaml(withoutAnnotations));
   copyFileSync(path.join(__dirname, 'alerts.promtool.yaml'), path.join(workDir, 'alerts.promtool.yaml'));
-  const output = runOk(requireTool('promtool'), ['test', 'rules', path.join(workDir, 'alerts.promtool.yaml')]);
+  const output = runOk(requireTool('promtool'), [
+    'test',
+    'rules',
+    path.join(workDir, 'alerts.promtool.yaml'),
+  ]);
   expect(output).toContain('SUCCESS');
 });
 
@@ -81,9 +96,9 @@ test('promtool test rules fails when an alert does not fire as expected (the cas
   };
   writeFileSync(path.join(workDir, 'custody-rules.yaml'), toYaml(broken));
   copyFileSync(path.join(__dirname, 'alerts.promtool.yaml'), path.join(workDir, 'alerts.promtool.yaml'));
-  expect(() => runOk(requireTool('promtool'), ['test', 'rules', path.join(workDir, 'alerts.promtool.yaml')])).toThrow(
-    /CustodyFixityMismatch/,
-  );
+  expect(() =>
+    runOk(requireTool('promtool'), ['test', 'rules', path.join(workDir, 'alerts.promtool.yaml')]),
+  ).toThrow(/CustodyFixityMismatch/);
 });
 
 /** Referenced by an alert but not exported yet: the fixity check (workflows/fixity.ts) is still to come. */
@@ -93,7 +108,9 @@ test('every custody_* metric an alert uses is one the workers export (workers/me
   const { createMetrics } = await import('../../../workers/metrics');
   const exported = new Set((await createMetrics().registry.getMetricsAsJSON()).map((m) => m.name));
   const used = new Set(
-    rule.spec.groups.flatMap((g) => g.rules.flatMap((r) => [...r.expr.matchAll(/\bcustody_[a-z_]+\b/g)].map((m) => m[0]))),
+    rule.spec.groups.flatMap((g) =>
+      g.rules.flatMap((r) => [...r.expr.matchAll(/\bcustody_[a-z_]+\b/g)].map((m) => m[0])),
+    ),
   );
   expect([...used].sort()).toEqual([
     'custody_fixity_mismatches_total',
