@@ -6,12 +6,15 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectVersionsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createTestStack, type TestStack } from '../harness/stack';
 import { testPolicyDir } from '../harness/test-policies';
 import { syntheticClip } from '../fixtures/media';
 import { deleteEarlyUpdate, workflowIdFor } from '../../workflows/messages';
 import { readCertificate } from '../../activities/write-certificate';
+import { createActivities } from '../../activities';
+import { createMediaTools } from '../../activities/media/ffmpeg';
+import { standaloneContext } from '../../activities/context';
 
 let stack: TestStack;
 const tmp = mkdtempSync(path.join(tmpdir(), 'custody-transcode-tmp-'));
@@ -71,4 +74,42 @@ test('an early deletion during a long transcode cancels it cleanly before deleti
     .certificate!;
   expect(certificate.cause).toBe('early');
   expect(certificate.objects.map((o) => o.key)).toEqual([`recordings/${recordingId}/original`]);
+});
+
+test('a re-run of the transcode activity after a crash at any point yields the same set of objects', async () => {
+  const activities = createActivities({
+    config: stack.config,
+    s3: stack.clients.s3,
+    media: createMediaTools({ ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe' }),
+    temporal: () => Promise.resolve(stack.clients.client),
+    context: standaloneContext(),
+  });
+  const clip = readFileSync(await syntheticClip({ durationS: 3, width: 640, height: 360, fps: 25 }));
+  const source = await stack.putInbox('station-9/rerun.mp4', clip);
+  const recordingId = 'rerun00000000000000a';
+  const original = await activities.copyAndHashOriginal({ recordingId, source, originalName: 'rerun.mp4' });
+  const media = await activities.probeMedia({ object: original });
+  const bucket = stack.config.buckets.derivatives;
+  const versionsAt = async () => {
+    const listing = await stack.clients.s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: `recordings/${recordingId}/` }));
+    return (listing.Versions ?? []).map((v) => `${v.Key}@${v.VersionId}`).sort();
+  };
+
+  const first = await activities.transcodeRecording({ recordingId, original, media });
+  const afterFirst = await versionsAt();
+  expect(afterFirst).toHaveLength(4); // proxy, sprite, poster, derivatives.json
+  // Completed, but the result was lost (worker died before reporting): the retry returns the same set.
+  expect(await activities.transcodeRecording({ recordingId, original, media })).toEqual(first);
+  expect(await versionsAt()).toEqual(afterFirst);
+
+  // A crash after two uploads, before the manifest: remove the manifest, leave a stray extra proxy version.
+  const manifestKey = `recordings/${recordingId}/derivatives.json`;
+  for (const v of afterFirst.filter((k) => k.startsWith(manifestKey))) {
+    await stack.clients.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: manifestKey, VersionId: v.split('@')[1] }));
+  }
+  await stack.clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `recordings/${recordingId}/proxy.mp4`, Body: 'partial' }));
+  const second = await activities.transcodeRecording({ recordingId, original, media });
+  const afterSecond = await versionsAt();
+  expect(afterSecond).toHaveLength(4); // one version per key: leftovers removed, no duplicates
+  expect(second.derivatives.map((d) => d.sha256)).toEqual(first.derivatives.map((d) => d.sha256)); // deterministic output
 });

@@ -4,7 +4,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { testConfig } from '../harness/env';
+import { readFileSync } from 'node:fs';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { testConfig, connectTestClients } from '../harness/env';
+import { syntheticClip } from '../fixtures/media';
+import { inboxScheduleId } from '../../workers/inbox-schedule';
 import { builtEntryPoint, envFor, envForConfig, runNode, startNode } from '../harness/processes';
 import { freeLoopbackPort } from '../../workers/ports';
 
@@ -61,3 +65,45 @@ test.each([['orchestration'], ['media-io']])(
     expect(child.output()).toContain('custody workers stopped');
   },
 );
+
+test('the inbox watcher Schedule picks up a docked file and its manifest by itself', async () => {
+  const port = await freeLoopbackPort();
+  const config = testConfig('schedule');
+  const clients = await connectTestClients(config);
+  const child = startNode(
+    worker,
+    envForConfig(config, {
+      CUSTODY_HTTP_PORT: String(port),
+      CUSTODY_INBOX_INTERVAL_SECONDS: '1',
+      CUSTODY_MANIFEST_GRACE_SECONDS: '30',
+    }),
+  );
+  try {
+    await waitForOk(`http://127.0.0.1:${port}/readyz`, 60_000);
+    const clip = readFileSync(await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 }));
+    await clients.s3.send(new PutObjectCommand({ Bucket: config.buckets.incoming, Key: 'dock-5/0001.mp4', Body: clip }));
+    await clients.s3.send(
+      new PutObjectCommand({
+        Bucket: config.buckets.incoming,
+        Key: 'dock-5/0001.mp4.json',
+        Body: JSON.stringify({ deviceId: 'cam-5', recordedAt: new Date().toISOString() }),
+      }),
+    );
+    const query = `WorkflowType = 'recordingLifecycle' AND CustodyDeviceId = 'cam-5' AND TaskQueue = '${config.taskQueues.orchestration}'`;
+    const deadline = Date.now() + 60_000;
+    let found: string[] = [];
+    while (found.length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      found = [];
+      for await (const execution of clients.client.workflow.list({ query })) found.push(execution.workflowId);
+    }
+    expect(found).toHaveLength(1);
+    const schedule = await clients.client.schedule.getHandle(inboxScheduleId(config)).describe();
+    expect(schedule.spec.intervals?.[0]?.every).toBe(1000);
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    await clients.client.schedule.getHandle(inboxScheduleId(config)).delete().catch(() => undefined);
+    await clients.close();
+  }
+});
