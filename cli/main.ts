@@ -14,6 +14,7 @@ import {
   replayCommand,
 } from './admin';
 import { policyListCommand, policyShowCommand, policyApplyCommand } from './policy';
+import { listCommand, failedCommand } from './list';
 
 // Node 20 is this project's pinned runtime; the AWS SDK's notice that future SDK releases need Node 22 is
 // for whoever upgrades the lockfile, not for every run of the CLI and workers.
@@ -134,6 +135,31 @@ program
   )
   .option('--json', 'machine-readable output')
   .action(run(certificateCommand));
+
+program
+  .command('list')
+  .description('recordings from Temporal visibility (paged)')
+  .option(
+    '--state <state>',
+    'ingesting, transcoding, retained, held, deleting, deleted, needs-attention, quarantined',
+  )
+  .option('--stage <stage>', 'the parked stage: ingest, transcode, retention, deletion, fixity')
+  .option('--policy <pack>', 'rule pack id')
+  .option('--device <id>', 'camera/device id')
+  .option('--overdue', 'past the deadline, not held, not deleted (should be empty)')
+  .option('--limit <n>', 'page size (default 50)')
+  .option('--page-token <token>', 'the next page, as printed by the previous one')
+  .option('--json', 'machine-readable output')
+  .action(run(listCommand));
+
+program
+  .command('failed')
+  .description('recordings parked in needs-attention, with the error that parked them')
+  .option('--stage <stage>', 'ingest, transcode, retention, deletion, fixity')
+  .option('--limit <n>', 'page size (default 50)')
+  .option('--page-token <token>', 'the next page')
+  .option('--json', 'machine-readable output')
+  .action(run(failedCommand));
 
 program
   .command('replay <recordingId>')

@@ -323,6 +323,16 @@ describe('undecodable media parks in needs-attention (stage transcode) and never
     expect(parked.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
     expect(await versionsOf(recordingId)).toHaveLength(1); // the original only: no partial derivatives
 
+    const failed = await custody(['failed', '--stage', 'transcode', '--json']);
+    const parkedRows = (
+      JSON.parse(failed.stdout) as { rows: { recordingId: string; lastError: { type: string } }[] }
+    ).rows;
+    expect(parkedRows.find((r) => r.recordingId === recordingId)?.lastError.type).toBe('CorruptMedia');
+    const listed = await custody(['list', '--state', 'needs-attention', '--json']);
+    expect(
+      (JSON.parse(listed.stdout) as { rows: { recordingId: string }[] }).rows.map((r) => r.recordingId),
+    ).toContain(recordingId);
+
     const replay = await custody(['replay', recordingId, '--by', 'admin-7', '--reason', 'after ffmpeg fix']);
     expect(replay.code).toBe(0);
     await stack.waitForState(recordingId, 'transcoding', 30_000).catch(() => undefined);

@@ -54,11 +54,9 @@ test('an early deletion during a long transcode cancels it cleanly before deleti
     await new Promise((r) => setTimeout(r, 100));
   expect(ffmpegProcesses().length).toBeGreaterThan(0);
 
-  await stack.clients.client.workflow
-    .getHandle(workflowIdFor(recordingId))
-    .executeUpdate(deleteEarlyUpdate, {
-      args: [{ reason: 'recorded by mistake', by: 'officer-lead-1', approvedBy: 'dpo-1' }],
-    });
+  await stack.clients.client.workflow.getHandle(workflowIdFor(recordingId)).executeUpdate(deleteEarlyUpdate, {
+    args: [{ reason: 'recorded by mistake', by: 'officer-lead-1', approvedBy: 'dpo-1' }],
+  });
   const deleted = await stack.waitForState(recordingId, 'deleted', 90_000);
 
   expect(ffmpegProcesses()).toEqual([]);
@@ -91,7 +89,9 @@ test('a re-run of the transcode activity after a crash at any point yields the s
   const media = await activities.probeMedia({ object: original });
   const bucket = stack.config.buckets.derivatives;
   const versionsAt = async () => {
-    const listing = await stack.clients.s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: `recordings/${recordingId}/` }));
+    const listing = await stack.clients.s3.send(
+      new ListObjectVersionsCommand({ Bucket: bucket, Prefix: `recordings/${recordingId}/` }),
+    );
     return (listing.Versions ?? []).map((v) => `${v.Key}@${v.VersionId}`).sort();
   };
 
@@ -105,9 +105,13 @@ test('a re-run of the transcode activity after a crash at any point yields the s
   // A crash after two uploads, before the manifest: remove the manifest, leave a stray extra proxy version.
   const manifestKey = `recordings/${recordingId}/derivatives.json`;
   for (const v of afterFirst.filter((k) => k.startsWith(manifestKey))) {
-    await stack.clients.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: manifestKey, VersionId: v.split('@')[1] }));
+    await stack.clients.s3.send(
+      new DeleteObjectCommand({ Bucket: bucket, Key: manifestKey, VersionId: v.split('@')[1] }),
+    );
   }
-  await stack.clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `recordings/${recordingId}/proxy.mp4`, Body: 'partial' }));
+  await stack.clients.s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: `recordings/${recordingId}/proxy.mp4`, Body: 'partial' }),
+  );
   const second = await activities.transcodeRecording({ recordingId, original, media });
   const afterSecond = await versionsAt();
   expect(afterSecond).toHaveLength(4); // one version per key: leftovers removed, no duplicates

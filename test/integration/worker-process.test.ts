@@ -81,7 +81,9 @@ test('the inbox watcher Schedule picks up a docked file and its manifest by itse
   try {
     await waitForOk(`http://127.0.0.1:${port}/readyz`, 60_000);
     const clip = readFileSync(await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 }));
-    await clients.s3.send(new PutObjectCommand({ Bucket: config.buckets.incoming, Key: 'dock-5/0001.mp4', Body: clip }));
+    await clients.s3.send(
+      new PutObjectCommand({ Bucket: config.buckets.incoming, Key: 'dock-5/0001.mp4', Body: clip }),
+    );
     await clients.s3.send(
       new PutObjectCommand({
         Bucket: config.buckets.incoming,
@@ -103,7 +105,10 @@ test('the inbox watcher Schedule picks up a docked file and its manifest by itse
   } finally {
     child.kill('SIGTERM');
     await once(child, 'exit');
-    await clients.client.schedule.getHandle(inboxScheduleId(config)).delete().catch(() => undefined);
+    await clients.client.schedule
+      .getHandle(inboxScheduleId(config))
+      .delete()
+      .catch(() => undefined);
     await clients.close();
   }
 });

@@ -416,11 +416,9 @@ describe('the capacity controller', () => {
       (d) => d.metadata.name === 'custody-controller',
     );
     const env = Object.fromEntries(
-      (controller?.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]),
+      (controller?.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value ?? '']),
     );
-    const managed = String(env.CUSTODY_CONTROLLER_DEPLOYMENTS)
-      .split(',')
-      .map((pair) => pair.split('=')[1]);
+    const managed = (env.CUSTODY_CONTROLLER_DEPLOYMENTS ?? '').split(',').map((pair) => pair.split('=')[1]);
     expect(managed).toEqual(['custody-media-io']);
 
     expect(roles[0]!.rules).toEqual([

@@ -224,10 +224,10 @@ export class RawKubeClient {
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
-            const warningHeader = res.headers.warning;
-            const warnings = (
-              Array.isArray(warningHeader) ? warningHeader : warningHeader ? [warningHeader] : []
-            ).flatMap((w) => w.split(/,(?=\s*\d{3} )/).map(warningText));
+            const header: unknown = res.headers.warning;
+            const headerValues =
+              typeof header === 'string' ? [header] : Array.isArray(header) ? header.map(String) : [];
+            const warnings = headerValues.flatMap((w) => w.split(/,(?=\s*\d{3} )/).map(warningText));
             resolve({
               status: res.statusCode ?? 0,
               body: text,
@@ -290,7 +290,7 @@ export class RawKubeClient {
     if (options.dryRun) query.set('dryRun', 'All');
     return this.request(
       'PATCH',
-      `${await this.pathOf(body as KubeObject, options.namespace)}?${query.toString()}`,
+      `${await this.pathOf(body, options.namespace)}?${query.toString()}`,
       body,
       'application/apply-patch+yaml',
     );

@@ -7,6 +7,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
+import { createMetrics } from '../../../workers/metrics';
 import {
   helmTemplate,
   objectsOfKind,
@@ -105,7 +106,6 @@ test('promtool test rules fails when an alert does not fire as expected (the cas
 const PENDING_CUSTODY_METRICS = ['custody_fixity_mismatches_total'];
 
 test('every custody_* metric an alert uses is one the workers export (workers/metrics.ts)', async () => {
-  const { createMetrics } = await import('../../../workers/metrics');
   const exported = new Set((await createMetrics().registry.getMetricsAsJSON()).map((m) => m.name));
   const used = new Set(
     rule.spec.groups.flatMap((g) =>
