@@ -164,6 +164,7 @@ export function makeTranscodeRecording(deps: TranscodeRecordingDeps) {
         let lastBeat = 0;
         const result = await deps.media.transcode(plan, {
           signal,
+          inputSha256: input.original.sha256, // verified by download() above
           onProgress: (p) => {
             const now = Date.now();
             if (now - lastBeat >= 5000) {

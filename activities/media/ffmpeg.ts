@@ -55,6 +55,11 @@ export interface TranscodeOptions {
   /** Called once ffmpeg runs (logs, tests that watch the process). */
   onSpawn?: (pid: number) => void;
   killGraceMs?: number;
+  /**
+   * The input's SHA-256 when the caller already verified it on the way in (the transcode activity hashes the
+   * original while downloading it): skips a second full read of the input before ffmpeg starts.
+   */
+  inputSha256?: string;
 }
 
 export interface DerivativeFile {
@@ -241,10 +246,12 @@ async function runTranscode(
   const { signal } = options;
   if (signal?.aborted) throw cancellationError(signal);
   const startedAt = performance.now();
-  // Hash what ffmpeg is about to read (it also warms the page cache for the decode).
-  const inputSha256 = await sha256File(plan.inputPath, signal).catch((error: unknown) => {
-    throw signal?.aborted ? cancellationError(signal) : error;
-  });
+  // Hash what ffmpeg is about to read (it also warms the page cache for the decode) — unless the caller did.
+  const inputSha256 =
+    options.inputSha256 ??
+    (await sha256File(plan.inputPath, signal).catch((error: unknown) => {
+      throw signal?.aborted ? cancellationError(signal) : error;
+    }));
   const outcome = await runFfmpeg(plan, options);
 
   const proxyProbe = await ffprobe(plan.outputs.proxy).catch(() => null);
