@@ -179,6 +179,18 @@ install_helm() {
 }
 
 # --- kubeconform -------------------------------------------------------------------------------------------------
+KUSTOMIZE_VERSION=v5.8.2 # v5.8.3 declares go 1.27
+install_kustomize() {
+  local pkg="sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" ldflags="-s -w" stamp
+  stamp="$pkg flags:$(flags_fingerprint "$ldflags")"
+  if is_installed kustomize "$stamp"; then
+    log "kustomize $KUSTOMIZE_VERSION already installed"
+    return 0
+  fi
+  require_go kustomize
+  run_build kustomize "$stamp" go_install_to_partial kustomize "$pkg" "$ldflags"
+}
+
 install_kubeconform() {
   local pkg="github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
   local ldflags="-s -w -X main.version=$KUBECONFORM_VERSION"
@@ -307,6 +319,7 @@ install_etcd
 install_kube_apiserver
 install_kubeconform
 install_helm
+install_kustomize
 install_kubeconform_schemas
 write_kubeconform_offline
 verify_kubeconform_offline

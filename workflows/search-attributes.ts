@@ -1,7 +1,7 @@
 /**
  * Typed search attributes of a recording's workflow: ids, state and dates only — never a person's name
  * (officer ids stay in the custody log, not in visibility). The dev server registers these at start
- * (test/harness/servers.ts); a production namespace needs them created once (README § Installing).
+ * (test/harness/servers.ts); a production namespace needs them created once (helm/custody/README.md shows the commands).
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 

@@ -7,7 +7,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DeleteObjectCommand, ListObjectVersionsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { once } from 'node:events';
 import { createTestStack, type TestStack } from '../harness/stack';
+import { builtEntryPoint, envForConfig, startNode } from '../harness/processes';
 import { testPolicyDir } from '../harness/test-policies';
 import { syntheticClip } from '../fixtures/media';
 import { deleteEarlyUpdate, workflowIdFor } from '../../workflows/messages';
@@ -29,14 +31,14 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** PIDs of ffmpeg processes working in this test's temp dir. */
-function ffmpegProcesses(): number[] {
+/** PIDs of ffmpeg processes working in `dir` (a test's own temp dir). */
+function ffmpegProcesses(dir = tmp): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes('ffmpeg') && cmdline.includes(tmp)) pids.push(Number(entry));
+      if (cmdline.includes('ffmpeg') && cmdline.includes(dir)) pids.push(Number(entry));
     } catch {
       /* the process ended while we looked */
     }
@@ -116,4 +118,56 @@ test('a re-run of the transcode activity after a crash at any point yields the s
   const afterSecond = await versionsAt();
   expect(afterSecond).toHaveLength(4); // one version per key: leftovers removed, no duplicates
   expect(second.derivatives.map((d) => d.sha256)).toEqual(first.derivatives.map((d) => d.sha256)); // deterministic output
+});
+
+test('SIGTERM of a transcode worker: past the grace its ffmpeg is cancelled, the process exits 0, another worker finishes', async () => {
+  const tmp2 = mkdtempSync(path.join(tmpdir(), 'custody-transcode-shutdown-'));
+  // This process runs orchestration and media-io; transcode runs in worker processes we stop.
+  const local = await createTestStack('shutdown', {
+    overrides: {
+      CUSTODY_POOLS: 'orchestration,media-io',
+      CUSTODY_TMP_DIR: tmp2,
+      CUSTODY_POLICY_DIR: testPolicyDir({ 'test-1h': 'PT1H' }),
+    },
+  });
+  const transcodeWorker = () =>
+    startNode(
+      builtEntryPoint('workers/main.js'),
+      envForConfig(local.config, {
+        CUSTODY_POOLS: 'transcode',
+        CUSTODY_HTTP_PORT: '0',
+        CUSTODY_TMP_DIR: tmp2,
+        CUSTODY_SHUTDOWN_GRACE_SECONDS: '2',
+      }),
+    );
+  const inTmp2 = () => ffmpegProcesses(tmp2);
+  let second: ReturnType<typeof startNode> | undefined;
+  const first = transcodeWorker();
+  try {
+    const source = await local.putInbox('station-9/shutdown.mp4', readFileSync(await syntheticClip()));
+    const { recordingId } = await local.start(source, { policy: 'test-1h' });
+    const deadline = Date.now() + 90_000;
+    while (inTmp2().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (inTmp2().length === 0)
+      throw new Error(`no ffmpeg started; transcode worker said:\n${first.output()}`);
+
+    const stoppedAt = Date.now();
+    first.kill('SIGTERM');
+    const [code] = (await once(first, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(20_000); // grace 2 s + cancellation, not the whole transcode
+    expect(inTmp2()).toEqual([]);
+    expect(readdirSync(tmp2)).toEqual([]);
+
+    second = transcodeWorker();
+    const done = await local.waitForState(recordingId, 'retained', 180_000);
+    expect(done.reviewReady).toBe(true);
+    expect(done.derivatives?.derivatives).toHaveLength(3);
+  } finally {
+    if (first.exitCode === null) first.kill('SIGKILL');
+    second?.kill('SIGTERM');
+    if (second) await once(second, 'exit');
+    await local.stop();
+    rmSync(tmp2, { recursive: true, force: true });
+  }
 });

@@ -97,7 +97,6 @@ beforeAll(async () => {
   requireKubeTool('etcd');
   requireKubeTool('kube-apiserver');
   requireTool('helm');
-  requireTool('kustomize');
   workDir = mkdtempSync(path.join(tmpdir(), 'custody-platform-kube-'));
   const started = Date.now();
   server = await startKubeApiServer({ workDir });

@@ -181,6 +181,26 @@ describe('helm template', () => {
     expect(kinds.filter((k) => /^Cluster/.test(k))).toEqual([]);
   });
 
+  test('the packaged chart (helm package) renders the same, rule packs included', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'custody-helm-package-'));
+    try {
+      run(requireTool('helm'), ['package', CHART_DIR, '--destination', dir]);
+      const archive = path.join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz')) ?? 'missing.tgz');
+      const fromArchive = run(requireTool('helm'), [
+        'template',
+        'custody',
+        archive,
+        '--namespace',
+        'custody',
+      ]);
+      expect(fromArchive.status).toBe(0);
+      expect(fromArchive.stdout).toBe(helmTemplate([]));
+      expect(fromArchive.stdout).toContain('bw-polg-44.yaml: |');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('the default values render the plain pools and nothing optional', () => {
     const kinds = new Set(manifests('default').map((o) => o.kind));
     expect([...kinds].sort()).toEqual(['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'ServiceAccount']);

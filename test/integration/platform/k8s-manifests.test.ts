@@ -89,7 +89,7 @@ describe('k8s/overlays/example', () => {
   beforeAll(() => {
     requireTool('kustomize');
     objects = parseManifests(kustomizeBuild(OVERLAY_DIR));
-  });
+  }, 30_000);
 
   test('puts everything in its namespace, with its image and replica counts', () => {
     const namespaced = objects.filter((o) => o.kind !== 'Namespace');

@@ -4,7 +4,11 @@
  * the one the test API server runs. Any attempt to reach the network goes to a dead proxy, so the test proves
  * the schemas are offline.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
+  hasTool,
   helmTemplate,
   kustomizeBuild,
   OVERLAY_DIR,
@@ -12,6 +16,7 @@ import {
   requireTool,
   run,
   VALUE_SETS,
+  type KubeObject,
 } from './platform';
 
 /**
@@ -29,11 +34,12 @@ const CUSTOM_RESOURCES = [
 const KUBERNETES_VERSIONS = ['1.27.0', '1.35.0'];
 
 interface KubeconformResult {
-  resources: { kind: string; name: string; status: string; msg: string }[];
+  resources: { filename: string; kind: string; name: string; status: string; msg: string }[];
   summary: { valid: number; invalid: number; errors: number; skipped: number };
 }
 
-function kubeconform(manifests: string, kubernetesVersion: string): KubeconformResult {
+/** One kubeconform run over several files (schemas load once per run, the slow part). */
+function kubeconform(files: string[], kubernetesVersion: string): KubeconformResult {
   const result = run(
     requireTool('kubeconform-offline'),
     [
@@ -46,10 +52,9 @@ function kubeconform(manifests: string, kubernetesVersion: string): KubeconformR
       kubernetesVersion,
       '-skip',
       CUSTOM_RESOURCES.join(','),
-      '-',
+      ...files,
     ],
     {
-      input: manifests,
       env: {
         ...process.env,
         HTTPS_PROXY: 'http://127.0.0.1:9',
@@ -58,52 +63,68 @@ function kubeconform(manifests: string, kubernetesVersion: string): KubeconformR
       },
     },
   );
-  let parsed: KubeconformResult;
   try {
-    parsed = JSON.parse(result.stdout) as KubeconformResult;
+    return JSON.parse(result.stdout) as KubeconformResult;
   } catch {
     throw new Error(
       `kubeconform did not answer with JSON (exit ${result.status}): ${result.stderr}${result.stdout}`,
     );
   }
-  return parsed;
 }
 
-function expectAllValid(manifests: string, kubernetesVersion: string): void {
-  const objects = parseManifests(manifests);
-  const result = kubeconform(manifests, kubernetesVersion);
-  const problems = result.resources.filter((r) => r.status !== 'statusValid' && r.status !== 'statusSkipped');
-  expect(problems.map((p) => `${p.kind}/${p.name}: ${p.status} ${p.msg}`)).toEqual([]);
-  const custom = objects.filter((o) => CUSTOM_RESOURCES.includes(`${o.apiVersion}/${o.kind}`));
-  expect(result.summary).toEqual({
-    valid: objects.length - custom.length,
-    invalid: 0,
-    errors: 0,
-    skipped: custom.length,
-  });
-}
+let workDir: string;
+/** Rendered manifests by name: each value set and the example overlay. */
+const inputs = new Map<string, { file: string; objects: KubeObject[] }>();
+const results = new Map<string, KubeconformResult>();
 
 beforeAll(() => {
   requireTool('kubeconform');
   requireTool('kubeconform-offline');
+  workDir = mkdtempSync(path.join(tmpdir(), 'custody-kubeconform-'));
+  const rendered: [string, string][] = [
+    ...VALUE_SETS.map((set): [string, string] => [set.name, helmTemplate(set.files)]),
+    // Without kustomize the overlay cases below fail on their own, with the install hint.
+    ...(hasTool('kustomize') ? [['overlay', kustomizeBuild(OVERLAY_DIR)] as [string, string]] : []),
+  ];
+  for (const [name, text] of rendered) {
+    const file = path.join(workDir, `${name}.yaml`);
+    writeFileSync(file, text);
+    inputs.set(name, { file, objects: parseManifests(text) });
+  }
+  for (const version of KUBERNETES_VERSIONS) {
+    results.set(
+      version,
+      kubeconform(
+        [...inputs.values()].map((i) => i.file),
+        version,
+      ),
+    );
+  }
+}, 60_000);
+
+afterAll(() => {
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
 describe('kubeconform -strict (offline schemas)', () => {
-  for (const set of VALUE_SETS) {
-    test.each(KUBERNETES_VERSIONS)(
-      `accepts every object of the ${set.name} values for Kubernetes %s`,
-      (version) => {
-        expectAllValid(helmTemplate(set.files), version);
-      },
+  const cases = [...VALUE_SETS.map((s) => s.name), 'overlay'].flatMap((name) =>
+    KUBERNETES_VERSIONS.map((version) => [name, version] as const),
+  );
+  test.each(cases)('accepts every object of %s for Kubernetes %s', (name, version) => {
+    if (name === 'overlay') requireTool('kustomize');
+    const input = inputs.get(name)!;
+    const resources = results.get(version)!.resources.filter((r) => r.filename === input.file);
+    const problems = resources.filter((r) => r.status !== 'statusValid' && r.status !== 'statusSkipped');
+    expect(problems.map((p) => `${p.kind}/${p.name}: ${p.status} ${p.msg}`)).toEqual([]);
+    const custom = input.objects.filter((o) => CUSTOM_RESOURCES.includes(`${o.apiVersion}/${o.kind}`));
+    expect(resources.filter((r) => r.status === 'statusValid')).toHaveLength(
+      input.objects.length - custom.length,
     );
-  }
-
-  test.each(KUBERNETES_VERSIONS)('accepts the example kustomize overlay for Kubernetes %s', (version) => {
-    expectAllValid(kustomizeBuild(OVERLAY_DIR), version);
+    expect(resources.filter((r) => r.status === 'statusSkipped')).toHaveLength(custom.length);
   });
 
   test('rejects an unknown field and a wrong type, so the schemas are really applied', () => {
-    const rendered = helmTemplate([]);
+    const rendered = readFileSync(inputs.get('default')!.file, 'utf8');
     const withTypo = rendered.replace(
       'terminationGracePeriodSeconds: 80',
       'terminationGracePeriodSecond: 80',
@@ -111,11 +132,13 @@ describe('kubeconform -strict (offline schemas)', () => {
     const withWrongType = rendered.replace('revisionHistoryLimit: 5', 'revisionHistoryLimit: five');
     expect(withTypo).not.toBe(rendered);
     expect(withWrongType).not.toBe(rendered);
-    const typo = kubeconform(withTypo, '1.35.0');
-    expect(typo.summary.invalid).toBe(1);
-    expect(typo.resources.find((r) => r.status === 'statusInvalid')?.msg).toMatch(
-      /terminationGracePeriodSecond/,
-    );
-    expect(kubeconform(withWrongType, '1.35.0').summary.invalid).toBe(1);
+    const typoFile = path.join(workDir, 'typo.yaml');
+    const wrongTypeFile = path.join(workDir, 'wrong-type.yaml');
+    writeFileSync(typoFile, withTypo);
+    writeFileSync(wrongTypeFile, withWrongType);
+    const result = kubeconform([typoFile, wrongTypeFile], '1.35.0');
+    const invalid = result.resources.filter((r) => r.status === 'statusInvalid');
+    expect(invalid.map((r) => path.basename(r.filename))).toEqual(['typo.yaml', 'wrong-type.yaml']);
+    expect(invalid[0]?.msg).toMatch(/terminationGracePeriodSecond/);
   });
 });

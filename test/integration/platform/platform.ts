@@ -44,6 +44,16 @@ export function requireTool(name: keyof typeof INSTALL_HINTS): string {
   return binary;
 }
 
+/** Whether a tool is installed, for setup that prepares input of a test which then calls requireTool itself. */
+export function hasTool(name: keyof typeof INSTALL_HINTS): boolean {
+  try {
+    requireTool(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface RunResult {
   status: number;
   stdout: string;

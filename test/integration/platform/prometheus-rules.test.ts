@@ -49,7 +49,7 @@ beforeAll(() => {
   );
   expect(rules).toHaveLength(1);
   rule = rules[0]!;
-});
+}, 30_000);
 
 afterAll(() => {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
