@@ -2,7 +2,7 @@
 import { buildTranscodePlan, DEFAULT_TRANSCODE_PROFILE, type MediaInfo } from '../activities/media/ffmpeg';
 import { proxyOnlyArgs } from './cases/transcode';
 import { mergeResults, renderMarkdown, type CaseRecord, type RunInfo } from './report';
-import { compareRow, repeatInRotation, stats, type Stats } from './runner';
+import { compareRow, pairedRatio, repeatInRotation, stats, type Stats } from './runner';
 
 const of = (...samples: number[]): Stats => stats(samples);
 
@@ -38,6 +38,18 @@ describe('compareRow', () => {
     expect(row(106, 100, { op: '<=', value: 1.05 }).pass).toBe(false);
   });
 
+  it('pairs the samples of the same round for the paired ratio', () => {
+    const paired = compareRow({
+      case: 'x',
+      measure: 'm',
+      unit: 's',
+      subject: { label: 's', stats: of(11, 30, 10) },
+      baseline: { label: 'b', stats: of(10, 30, 10) },
+    });
+    expect(pairedRatio(paired)).toBeCloseTo(1, 5);
+    expect(paired.ratio).toBeCloseTo(11 / 10, 5);
+  });
+
   it('leaves pass undefined without a target', () => {
     expect(row(1, 2)).toMatchObject({ ratio: 0.5 });
     expect(row(1, 2).pass).toBeUndefined();
@@ -49,8 +61,8 @@ describe('repeatInRotation', () => {
     const calls: string[] = [];
     const samples = await repeatInRotation(
       [
-        { label: 'a', run: async () => (calls.push('a'), 1) },
-        { label: 'b', run: async () => (calls.push('b'), { x: 2, y: 3 }) },
+        { label: 'a', run: () => Promise.resolve((calls.push('a'), 1)) },
+        { label: 'b', run: () => Promise.resolve((calls.push('b'), { x: 2, y: 3 })) },
       ],
       { warmup: 1, repetitions: 2, log: () => undefined, show: String },
     );

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { MachineInfo, Versions } from './environment';
-import type { ResultRow, Stats, Unit } from './runner';
+import { pairedRatio, type ResultRow, type Stats, type Unit } from './runner';
 
 export interface RunInfo {
   id: string;
@@ -97,7 +97,10 @@ export function renderMarkdown(results: ResultsFile, title = 'Benchmark results'
     '',
     'Each cell: **median** (min–max) over n repetitions. Subject and baseline ran side by side in the same run, in ' +
       'rotating order after a warm-up, on a fresh versitygw on loopback; inputs are page-cached files of ' +
-      'pseudo-random bytes. MB = 10⁶ bytes. A --quick result never replaces a full one here.',
+      'pseudo-random bytes. MB = 10⁶ bytes. ratio = median ÷ median, which decides the result; "paired" is the ' +
+      'median of the per-round ratios, which cancels load that changed between rounds. CPU = user + system seconds ' +
+      'of the harness, its child processes and versitygw per run (per GB for throughput rows): on a shared machine ' +
+      'it moves less than wall time. A --quick result never replaces a full one here.',
     '',
     '| case | measure | custody | baseline | unit | n | ratio | target | result | CPU custody / baseline | run |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
@@ -113,7 +116,11 @@ export function renderMarkdown(results: ResultsFile, title = 'Benchmark results'
       const baseline = row.baseline
         ? `${cell(row.baseline.label)}: ${formatStats(row.baseline.stats, row.unit)}`
         : '—';
-      const ratio = row.ratio === undefined ? '—' : `${row.ratio.toFixed(2)}×`;
+      const paired = pairedRatio(row);
+      const ratio =
+        row.ratio === undefined
+          ? '—'
+          : `${row.ratio.toFixed(2)}×${paired === undefined ? '' : ` (paired ${paired.toFixed(2)}×)`}`;
       const target = row.target ? `${row.target.op === '>=' ? '≥' : '≤'} ${row.target.value}×` : '—';
       lines.push(
         `| ${row.case} | ${cell(row.measure)} | ${cell(row.subject.label)}: ${formatStats(row.subject.stats, row.unit)} ` +

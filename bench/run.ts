@@ -2,7 +2,8 @@
  * `npm run bench`: runs the benchmark cases against their raw baselines on this machine and writes the
  * results (bench/out/run-<stamp>/ every time; bench/RESULTS.md + bench/results.json unless --no-publish).
  *
- *   node dist/bench/run.js [--quick] [--only <case>[,<case>…]] [--reps <n>] [--no-publish] [--keep-s3] [--list]
+ *   node dist/bench/run.js [--quick] [--only <case>[,<case>…]] [--reps <n>] [--no-publish] [--keep-s3]
+ *   node dist/bench/run.js --render | --list | --help
  *
  * Exit code: 0 when every case ran and met its target, 2 when a target was missed, 1 when a case failed.
  */
@@ -19,7 +20,7 @@ import { CASES } from './cases';
 import { checkFreeDisk, gitRevision, machineInfo, toolVersions } from './environment';
 import { randomFile, syntheticClip } from './inputs';
 import { mergeResults, readResults, writeResults, type CaseRecord, type RunInfo } from './report';
-import type { BenchCase, BenchContext } from './runner';
+import { pairedRatio, type BenchCase, type BenchContext } from './runner';
 
 const USAGE = `usage: node dist/bench/run.js [options]   (npm run bench -- [options])
   --quick            smaller inputs and fewer repetitions (a few minutes; does not replace full results)
@@ -27,6 +28,7 @@ const USAGE = `usage: node dist/bench/run.js [options]   (npm run bench -- [opti
   --reps <n>         repetitions per variant, overriding each case's default
   --no-publish       write bench/out/ only, leave bench/RESULTS.md and bench/results.json alone
   --keep-s3          keep the versitygw data directory of the run (for inspection)
+  --render           rewrite bench/RESULTS.md from bench/results.json without running anything
   --list             print the cases and exit`;
 
 class UsageError extends Error {}
@@ -43,6 +45,7 @@ function parseOptions(argv: string[]) {
         'no-publish': { type: 'boolean', default: false },
         'keep-s3': { type: 'boolean', default: false },
         list: { type: 'boolean', default: false },
+        render: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -75,6 +78,7 @@ function parseOptions(argv: string[]) {
     publish: !values['no-publish'],
     keepS3: values['keep-s3'],
     list: values.list,
+    render: values.render,
     help: values.help,
   };
 }
@@ -100,6 +104,17 @@ async function main(): Promise<number> {
   if (options.help || options.list) {
     process.stdout.write(options.help ? `${USAGE}\n` : '');
     if (options.list) for (const c of CASES) process.stdout.write(`${c.name.padEnd(10)} ${c.title}\n`);
+    return 0;
+  }
+
+  if (options.render) {
+    const committedJson = path.join(REPO_ROOT, 'bench', 'results.json');
+    await writeResults(
+      committedJson,
+      path.join(REPO_ROOT, 'bench', 'RESULTS.md'),
+      readResults(committedJson),
+    );
+    process.stderr.write('rewrote bench/RESULTS.md from bench/results.json\n');
     return 0;
   }
 
@@ -208,7 +223,11 @@ async function main(): Promise<number> {
   for (const record of records) {
     if (record.error) log(`${record.case}: ERROR ${record.error.split('\n')[0]}`);
     for (const row of record.rows) {
-      const ratio = row.ratio === undefined ? '' : ` ratio ${row.ratio.toFixed(2)}`;
+      const paired = pairedRatio(row);
+      const ratio =
+        row.ratio === undefined
+          ? ''
+          : ` ratio ${row.ratio.toFixed(2)}${paired === undefined ? '' : ` (paired ${paired.toFixed(2)})`}`;
       const target = row.target
         ? ` (target ${row.target.op} ${row.target.value}) ${row.pass ? 'PASS' : 'FAIL'}`
         : '';

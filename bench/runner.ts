@@ -202,6 +202,17 @@ export function compareRow(row: Omit<ResultRow, 'ratio' | 'pass'>): ResultRow {
   return { ...row, ratio, ...(pass !== undefined && { pass }) };
 }
 
+/**
+ * The median of the per-repetition ratios subject[i] ÷ baseline[i]: the two ran back to back in the same
+ * round, so a load change between rounds cancels out. undefined when the samples do not pair up.
+ */
+export function pairedRatio(row: ResultRow): number | undefined {
+  const subject = row.subject.stats.samples;
+  const baseline = row.baseline?.stats.samples;
+  if (!baseline || baseline.length !== subject.length || subject.length < 2) return undefined;
+  return stats(subject.map((value, i) => value / baseline[i]!)).median;
+}
+
 /** The run's shared surroundings a case may use; S3 is started only when a selected case needs it. */
 export interface BenchContext {
   quick: boolean;

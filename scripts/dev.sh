@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 CUSTODY_SKIP_KUBE_TOOLS=1 bash scripts/install-tools.sh
-[[ -d node_modules/@temporalio/worker ]] || npm ci --no-audit --no-fund
+[[ -d node_modules/@temporalio/worker ]] || npm install --no-audit --no-fund
 npm run -s build
 exec node dist/scripts/dev-stack.js "$@"
