@@ -150,14 +150,19 @@ async function main(): Promise<number> {
     log(`plan: ${c.name} — ${c.title} (~${options.quick ? c.estimate.quick : c.estimate.full})`);
 
   let server: S3Server | undefined;
+  let serverStarting: Promise<S3Server> | undefined;
   let s3: Promise<{ config: CustodyConfig; client: S3Client }> | undefined;
   const s3Env = async (): Promise<Record<string, string>> => {
-    server ??= await startVersityGw({ dataDir: path.join(runDir, 's3') });
+    // One server per run, however many cases and child processes ask for it.
+    serverStarting ??= startVersityGw({ dataDir: path.join(runDir, 's3') }).then(
+      (started) => (server = started),
+    );
+    const running = await serverStarting;
     return {
       ...BENCH_S3_ENV,
-      AWS_ENDPOINT_URL_S3: server.endpoint,
-      AWS_ACCESS_KEY_ID: server.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
+      AWS_ENDPOINT_URL_S3: running.endpoint,
+      AWS_ACCESS_KEY_ID: running.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: running.secretAccessKey,
       CUSTODY_LOG_LEVEL: 'warn',
     };
   };

@@ -507,7 +507,7 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     await log.append('system', 'ingest.completed', { sha256: status.sha256, bytes: status.bytes });
 
     // --- The deadline: from recordedAt (or ingest time) plus the rule pack's retention -----------------------
-    const pack = await light.resolveRulePack(input.policy);
+    const pack = await runStage('retention', () => light.resolveRulePack(input.policy));
     const deadline = computeDeadline({
       recordedAt: input.declared.recordedAt,
       ingestedAt: status.ingestedAt,
@@ -623,7 +623,9 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     deleteAfter: r.deleteAfter,
     overdueMs: Math.max(0, Date.parse(requestedAt) - Date.parse(r.deleteAfter)),
   });
-  const keys = await light.recordingObjectKeys({ recordingId: input.recordingId });
+  const keys = await runStage('deletion', () =>
+    light.recordingObjectKeys({ recordingId: input.recordingId }),
+  );
   const deleted = await runStage('deletion', () =>
     mediaIo.deleteRecording({ recordingId: input.recordingId, objects: keys }),
   );
@@ -638,25 +640,27 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     })),
   });
   const head = log.head;
-  const certificate = await light.writeCertificate({
-    recordingId: input.recordingId,
-    originalSha256: status.sha256 ?? '',
-    objects: deleted.deleted,
-    rulePack: {
-      id: r.pack.id,
-      version: r.pack.version,
-      fingerprint: r.pack.fingerprint,
-      ...(r.pack.citation && { citation: r.pack.citation }),
-    },
-    deadline: r.deleteAfter,
-    deletedAt: deleted.verifiedAbsentAt,
-    cause: deletionCause,
-    requestedBy: earlyDeletion?.by ?? 'system',
-    approvals: earlyDeletion
-      ? [{ actor: earlyDeletion.approvedBy, at: earlyDeletion.at, reason: earlyDeletion.reason }]
-      : [],
-    custodyLog: { headSeq: head.seq, headHash: head.hash },
-  });
+  const certificate = await runStage('deletion', () =>
+    light.writeCertificate({
+      recordingId: input.recordingId,
+      originalSha256: status.sha256 ?? '',
+      objects: deleted.deleted,
+      rulePack: {
+        id: r.pack.id,
+        version: r.pack.version,
+        fingerprint: r.pack.fingerprint,
+        ...(r.pack.citation && { citation: r.pack.citation }),
+      },
+      deadline: r.deleteAfter,
+      deletedAt: deleted.verifiedAbsentAt,
+      cause: deletionCause,
+      requestedBy: earlyDeletion?.by ?? 'system',
+      approvals: earlyDeletion
+        ? [{ actor: earlyDeletion.approvedBy, at: earlyDeletion.at, reason: earlyDeletion.reason }]
+        : [],
+      custodyLog: { headSeq: head.seq, headHash: head.hash },
+    }),
+  );
   status.certificate = { key: certificate.key, certificateHash: certificate.certificateHash };
   await log.append('system', 'certificate.written', {
     key: certificate.key,
