@@ -58,7 +58,7 @@ go_tool() {
   if [[ -x $bin_dir/$name && -f $stamp && $(<"$stamp") == "$pkg" ]]; then
     return 0
   fi
-  [[ -n $go_bin ]] || die "Go is not installed, so $name cannot be built. Install Go ≥ 1.23 (https://go.dev/dl, or a
+  [[ -n $go_bin ]] || die "Go is not installed, so $name cannot be built. Install Go ≥ 1.26 (https://go.dev/dl, or a
   distribution package of that version) and put 'go' on PATH, then run: bash scripts/install-tools.sh"
   log "building $name $version with go install (a few minutes on a cold cache)"
   local started=$SECONDS

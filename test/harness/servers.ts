@@ -21,7 +21,7 @@ export function requireTool(name: string): string {
   const binary = path.join(toolsBinDir(), name);
   if (!existsSync(binary)) {
     throw new Error(
-      `${name} is not installed at ${binary}. Run \`bash scripts/install-tools.sh\` (it builds it with Go; needs Go ≥ 1.23 on PATH).`,
+      `${name} is not installed at ${binary}. Run \`bash scripts/install-tools.sh\` (it builds it with Go; needs Go ≥ 1.26 on PATH).`,
     );
   }
   return binary;
