@@ -167,6 +167,18 @@ export interface LastError {
   at: string;
 }
 
+/** One stored object whose bytes no longer match the hash recorded when it was written. */
+export interface FixityMismatch {
+  kind: 'original' | 'proxy' | 'sprite' | 'poster';
+  bucket: string;
+  key: string;
+  versionId?: string;
+  expectedSha256: string;
+  /** Absent when the object (version) is missing. */
+  actualSha256?: string;
+  problem: 'hash-mismatch' | 'missing';
+}
+
 export interface RecordingStatus {
   recordingId: string;
   state: LifecycleState;

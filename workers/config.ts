@@ -116,6 +116,41 @@ export const VARIABLES = {
   ),
   CUSTODY_TRANSCODE_CRF: spec(z.coerce.number().int().min(0).max(51), 'an integer 0–51', '23'),
   CUSTODY_SPRITE_INTERVAL_SECONDS: spec(positiveInt, 'a positive integer (seconds)', '10'),
+  CUSTODY_TRANSCODE_ENABLED: spec(bool, 'true or false (false: no review proxy, sprite or poster)', 'true'),
+  CUSTODY_FIXITY_ENABLED: spec(bool, 'true or false (the scheduled re-hash of stored objects)', 'true'),
+  CUSTODY_FIXITY_INTERVAL_SECONDS: spec(
+    positiveInt,
+    'a positive integer (seconds between fixity runs)',
+    '3600',
+  ),
+  CUSTODY_FIXITY_SAMPLE: spec(
+    z.coerce.number().int().min(0),
+    'an integer ≥ 0 (random recordings re-hashed per run)',
+    '10',
+  ),
+  CUSTODY_FIXITY_FULL_CYCLE_DAYS: spec(
+    positiveInt,
+    'a positive integer (every object re-hashed within)',
+    '30',
+  ),
+  CUSTODY_CONTROLLER_NAMESPACE: spec(nonEmpty.optional(), 'the namespace of the pool Deployments'),
+  CUSTODY_CONTROLLER_IDENTITY: spec(nonEmpty.optional(), "this controller replica's name (the pod name)"),
+  CUSTODY_CONTROLLER_LEASE_NAME: spec(nonEmpty, 'a coordination.k8s.io Lease name', 'custody-controller'),
+  CUSTODY_CONTROLLER_DEPLOYMENTS: spec(
+    z.string().regex(/^$|^[a-z-]+=[a-z0-9.-]+(,[a-z-]+=[a-z0-9.-]+)*$/),
+    'pool=deployment pairs, e.g. transcode=custody-transcode,media-io=custody-media-io',
+    '',
+  ),
+  CUSTODY_CONTROLLER_INTERVAL_SECONDS: spec(
+    positiveInt,
+    'a positive integer (seconds between decisions)',
+    '15',
+  ),
+  CUSTODY_CAPACITY_FILE: spec(
+    nonEmpty,
+    'a path to the capacity policy (YAML, policies/capacity.schema.json)',
+    path.join(bundledPolicyDir(), 'capacity', 'capacity.yaml'),
+  ),
   CUSTODY_LOG_LEVEL: spec(logLevel, 'debug, info, warn or error', 'info'),
 } as const;
 
@@ -165,7 +200,20 @@ export interface CustodyConfig {
     preset: string;
     crf: number;
     spriteIntervalSeconds: number;
+    /** False: recordings skip the transcode stage (no derivatives). */
+    transcode: boolean;
   };
+  fixity: { enabled: boolean; intervalSeconds: number; sample: number; fullCycleDays: number };
+  controller: {
+    namespace?: string;
+    identity?: string;
+    leaseName: string;
+    /** pool → Deployment name, for the pools the controller scales (and `custody capacity` reads). */
+    deployments: Partial<Record<PoolName, string>>;
+    intervalSeconds: number;
+  };
+  /** The capacity policy: per-pool bounds, targets and measured throughputs (policies/capacity). */
+  capacityFile: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -193,6 +241,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (new Set(Object.values(buckets)).size !== Object.keys(buckets).length) {
     throw new ConfigError([
       `CUSTODY_BUCKET_* must name five different buckets (got ${Object.values(buckets).join(', ')}): evidence locks and deletion rules differ per store`,
+    ]);
+  }
+  if (v.CUSTODY_POOLS.includes('controller') && !v.CUSTODY_CONTROLLER_NAMESPACE) {
+    throw new ConfigError([
+      'CUSTODY_CONTROLLER_NAMESPACE must be set when CUSTODY_POOLS includes controller (the namespace of the pool Deployments)',
     ]);
   }
   const prefix = v.CUSTODY_TASK_QUEUE_PREFIX;
@@ -248,10 +301,40 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       preset: v.CUSTODY_TRANSCODE_PRESET,
       crf: v.CUSTODY_TRANSCODE_CRF,
       spriteIntervalSeconds: v.CUSTODY_SPRITE_INTERVAL_SECONDS,
+      transcode: v.CUSTODY_TRANSCODE_ENABLED,
     },
+    fixity: {
+      enabled: v.CUSTODY_FIXITY_ENABLED,
+      intervalSeconds: v.CUSTODY_FIXITY_INTERVAL_SECONDS,
+      sample: v.CUSTODY_FIXITY_SAMPLE,
+      fullCycleDays: v.CUSTODY_FIXITY_FULL_CYCLE_DAYS,
+    },
+    controller: {
+      ...(v.CUSTODY_CONTROLLER_NAMESPACE && { namespace: v.CUSTODY_CONTROLLER_NAMESPACE }),
+      ...(v.CUSTODY_CONTROLLER_IDENTITY && { identity: v.CUSTODY_CONTROLLER_IDENTITY }),
+      leaseName: v.CUSTODY_CONTROLLER_LEASE_NAME,
+      deployments: parseDeployments(v.CUSTODY_CONTROLLER_DEPLOYMENTS),
+      intervalSeconds: v.CUSTODY_CONTROLLER_INTERVAL_SECONDS,
+    },
+    capacityFile: v.CUSTODY_CAPACITY_FILE,
     logLevel: v.CUSTODY_LOG_LEVEL,
   };
   return Object.freeze(config);
+}
+
+function parseDeployments(pairs: string): Partial<Record<PoolName, string>> {
+  const out: Partial<Record<PoolName, string>> = {};
+  const problems: string[] = [];
+  for (const pair of pairs.split(',').filter(Boolean)) {
+    const [pool, deployment] = pair.split('=') as [string, string];
+    if (!(POOL_NAMES as readonly string[]).includes(pool) || pool === 'controller') {
+      problems.push(
+        `CUSTODY_CONTROLLER_DEPLOYMENTS names pool "${pool}": expected one of orchestration, media-io, transcode`,
+      );
+    } else out[pool as PoolName] = deployment;
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return out;
 }
 
 /** For entry points: load the config or print the problems and exit with code 78 (EX_CONFIG). */

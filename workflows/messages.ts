@@ -2,8 +2,14 @@
  * Queries and Updates of a recording's workflow, shared by the workflow and the CLI. Pure definitions only.
  * Every Update has a validator: a rejection returns its reason to the caller and leaves no trace in history.
  */
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { RecordingStatus, Stage, RulePackRef } from '../activities/types';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type {
+  RecordingStatus,
+  Stage,
+  RulePackRef,
+  QuarantineReason,
+  FixityMismatch,
+} from '../activities/types';
 
 export const statusQuery = defineQuery<RecordingStatus>('status');
 
@@ -73,6 +79,45 @@ export interface ApplyPolicyResult {
   change: 'shortened' | 'lengthened' | 'unchanged';
 }
 export const applyPolicyUpdate = defineUpdate<ApplyPolicyResult, [ApplyPolicyRequest]>('applyPolicy');
+
+export interface ReleaseQuarantineRequest {
+  by: string;
+  reason: string;
+  /**
+   * For a hash mismatch: the person has established that the declared hash was wrong (e.g. a dock bug) and
+   * accepts the SHA-256 of the received bytes. Without it, a hash-mismatch recording cannot be released.
+   */
+  acceptReceivedHash?: boolean;
+}
+export interface ReleaseQuarantineResult {
+  released: true;
+  reason: QuarantineReason;
+}
+/** Sends a quarantined recording back into processing: ingest runs again from the quarantined bytes. */
+export const releaseQuarantineUpdate = defineUpdate<ReleaseQuarantineResult, [ReleaseQuarantineRequest]>(
+  'releaseQuarantine',
+);
+
+/** What a fixity run found wrong with a recording's stored objects; parks it (stage fixity). */
+export interface FixityMismatchNotice {
+  checkedAt: string;
+  /** The fixity run (workflow id) that found it. */
+  checkedBy: string;
+  mismatches: FixityMismatch[];
+}
+export const fixityMismatchSignal = defineSignal<[FixityMismatchNotice]>('fixityMismatch');
+
+/**
+ * An administrative action taken outside the workflow (a Temporal reset) that belongs in the custody log.
+ * A signal, not an Update: a reset run must record it even before its first workflow task completes.
+ */
+export interface AdministrativeNote {
+  action: 'reset';
+  by: string;
+  reason: string;
+  details: Record<string, string | number | boolean | null>;
+}
+export const administrativeNoteSignal = defineSignal<[AdministrativeNote]>('administrativeNote');
 
 export const workflowIdFor = (recordingId: string) => `rec-${recordingId}`;
 export const recordingIdFromWorkflowId = (workflowId: string) => workflowId.replace(/^rec-/, '');
