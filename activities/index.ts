@@ -18,6 +18,8 @@ import { makeRecordingObjectKeys } from './recording-object-keys';
 import { makeDeleteRecording } from './delete-recording';
 import { makeLockEvidence } from './lock-evidence';
 import { makeWriteCertificate } from './write-certificate';
+import { makeCheckRecordingFixity } from './check-recording-fixity';
+import { makeSelectFixityCandidates } from './select-fixity-candidates';
 import { resolveTranscodeProfile, type MediaTools } from './media/ffmpeg';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -120,6 +122,13 @@ export function createActivities(deps: ActivityDeps) {
         context,
         ...withMetrics,
       }),
+      checkRecordingFixity: makeCheckRecordingFixity({
+        s3,
+        buckets: config.buckets,
+        context,
+        ...withMetrics,
+      }),
+      selectFixityCandidates: makeSelectFixityCandidates({ temporal: deps.temporal, context }),
       appendCustodyEntry: makeAppendCustodyEntry({
         s3,
         auditBucket: config.buckets.audit,

@@ -79,6 +79,7 @@ export function makeQuarantineRecording(deps: {
         bucket: quarantineBucket,
         key: objectKey,
         size: input.source.size,
+        ...(stored.ETag && { etag: stored.ETag }),
         ...(stored.VersionId && { versionId: stored.VersionId }),
       },
       reasonKey,
@@ -91,8 +92,12 @@ export function makeQuarantineRecording(deps: {
         Body: JSON.stringify({ recordingId: input.recordingId, source: input.source, ...record }, null, 2),
       }),
     );
-    // Only now, with the bytes safe in quarantine, remove them from where they were.
-    await s3.send(new DeleteObjectCommand({ Bucket: input.source.bucket, Key: input.source.key }));
+    // Only now, with the bytes safe in quarantine, remove them from where they were — unless they came from
+    // quarantine (a released recording that failed again): then they are where they belong.
+    const fromQuarantine = input.source.bucket === quarantineBucket && input.source.key === objectKey;
+    if (!fromQuarantine) {
+      await s3.send(new DeleteObjectCommand({ Bucket: input.source.bucket, Key: input.source.key }));
+    }
     if (input.manifestKey) {
       await s3
         .send(

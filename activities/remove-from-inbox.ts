@@ -7,7 +7,15 @@ import type { ObjectRef } from './types';
 
 export function makeRemoveFromInbox(deps: { s3: S3Client }) {
   return async function removeFromInbox(input: { source: ObjectRef; manifestKey?: string }): Promise<void> {
-    await deps.s3.send(new DeleteObjectCommand({ Bucket: input.source.bucket, Key: input.source.key }));
+    // A versioned source (a recording released from quarantine) loses exactly the version that was ingested:
+    // a delete marker would leave the bytes behind, past the recording's deadline.
+    await deps.s3.send(
+      new DeleteObjectCommand({
+        Bucket: input.source.bucket,
+        Key: input.source.key,
+        ...(input.source.versionId && { VersionId: input.source.versionId }),
+      }),
+    );
     if (input.manifestKey) {
       await deps.s3.send(new DeleteObjectCommand({ Bucket: input.source.bucket, Key: input.manifestKey }));
     }

@@ -16,6 +16,8 @@ export interface SweepInboxInput {
   manifestGraceSeconds: number;
   policy: string;
   taskQueues: LifecycleInput['taskQueues'];
+  /** False when CUSTODY_TRANSCODE_ENABLED=false. */
+  transcode?: boolean;
   /** Stop after this many files per sweep; the next sweep continues. */
   maxFiles?: number;
 }
@@ -91,6 +93,7 @@ export function makeSweepInbox(deps: {
       actor: 'system',
       policy: input.policy,
       taskQueues: input.taskQueues,
+      ...(input.transcode === false && { transcode: false }),
     });
   }
 }

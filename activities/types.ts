@@ -51,6 +51,8 @@ export interface LifecycleInput {
   policy: string;
   /** The task queues of the pools, from config (workflows read no environment). */
   taskQueues: { mediaIo: string; transcode: string; orchestration: string };
+  /** False: no review derivatives (CUSTODY_TRANSCODE_ENABLED=false). Absent means true. */
+  transcode?: boolean;
   /** Set when the workflow continued as new: where it left off. */
   resume?: { status: RecordingStatus };
 }

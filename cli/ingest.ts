@@ -129,6 +129,7 @@ export async function ingestCommand(ctx: CliContext, file: string, options: Inge
     actor: options.by ?? userInfo().username,
     policy,
     taskQueues: lifecycleTaskQueues(ctx.config),
+    ...(!ctx.config.media.transcode && { transcode: false }),
   });
   if (options.json) {
     printJson({ recordingId: outcome.recordingId, sha256: uploaded.sha256, bytes: uploaded.bytes });

@@ -89,6 +89,29 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['stage'] as const,
       registers: [registry],
     }),
+    fixityChecks: new Counter({
+      name: 'custody_fixity_checks_total',
+      help: 'Recordings whose stored objects a fixity run re-hashed, by result (ok, mismatch, skipped).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    fixityObjects: new Counter({
+      name: 'custody_fixity_objects_checked_total',
+      help: 'Stored objects re-hashed by fixity runs, by kind (original, proxy, sprite, poster).',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    fixityBytes: new Counter({
+      name: 'custody_fixity_bytes_hashed_total',
+      help: 'Bytes re-hashed by fixity runs.',
+      registers: [registry],
+    }),
+    fixityMismatches: new Counter({
+      name: 'custody_fixity_mismatches_total',
+      help: 'Stored objects (or custody logs) that no longer match what was recorded, by kind and problem. Alert on any.',
+      labelNames: ['kind', 'problem'] as const,
+      registers: [registry],
+    }),
     ready: new Gauge({
       name: 'custody_worker_ready',
       help: '1 while this process polls its task queues, 0 while starting or draining.',

@@ -15,6 +15,7 @@ export const POOL_ACTIVITIES: Record<WorkerPool, readonly (keyof CustodyActiviti
     'resolveRulePack',
     'recordingObjectKeys',
     'writeCertificate',
+    'selectFixityCandidates',
   ],
   'media-io': [
     'copyAndHashOriginal',
@@ -23,6 +24,7 @@ export const POOL_ACTIVITIES: Record<WorkerPool, readonly (keyof CustodyActiviti
     'removeFromInbox',
     'lockEvidence',
     'deleteRecording',
+    'checkRecordingFixity',
   ],
   transcode: ['transcodeRecording'],
 };

@@ -10,7 +10,7 @@ import { createActivities, type ActivityDeps } from '../activities';
 import { planPools, type WorkerPool } from './pools';
 import type { CustodyMetrics } from './metrics';
 import { temporalConnectionOptions } from './temporal-connection';
-import { ensureInboxSchedule } from './inbox-schedule';
+import { ensureInboxSchedule, ensureFixitySchedule } from './schedules';
 import { startVisibilityGauges } from './visibility-gauges';
 
 export interface RunningWorkers {
@@ -31,8 +31,11 @@ export interface StartWorkersOptions {
   connection?: NativeConnection;
   /** A prebuilt workflow bundle (tests build one per run); otherwise workflows/ is bundled at start. */
   workflowBundlePath?: string;
-  /** Create/update the inbox watcher's Schedule when this process runs the orchestration pool (default true). */
-  inboxSchedule?: boolean;
+  /**
+   * Create/update the Schedules (inbox watcher, fixity) when this process runs the orchestration pool (default
+   * true; tests drive sweeps and fixity runs themselves).
+   */
+  schedules?: boolean;
 }
 
 export async function startCustodyWorkers(opts: StartWorkersOptions): Promise<RunningWorkers> {
@@ -73,7 +76,10 @@ export async function startCustodyWorkers(opts: StartWorkersOptions): Promise<Ru
     ),
   );
   const runsWorkflows = plans.some((p) => p.runsWorkflows);
-  if (opts.inboxSchedule !== false && runsWorkflows) await ensureInboxSchedule(await temporal(), config);
+  if (opts.schedules !== false && runsWorkflows) {
+    await ensureInboxSchedule(await temporal(), config);
+    await ensureFixitySchedule(await temporal(), config);
+  }
   const gauges = runsWorkflows && opts.metrics ? startVisibilityGauges(temporal, opts.metrics) : undefined;
   const done = Promise.all(workers.map((w) => w.run())).then(async () => {
     gauges?.stop();

@@ -104,6 +104,8 @@ export interface FixityMismatchNotice {
   /** The fixity run (workflow id) that found it. */
   checkedBy: string;
   mismatches: FixityMismatch[];
+  /** Breaks in the custody log's own hash chain. */
+  logProblems: string[];
 }
 export const fixityMismatchSignal = defineSignal<[FixityMismatchNotice]>('fixityMismatch');
 

@@ -21,6 +21,7 @@ import {
   continueAsNew,
   allHandlersFinished,
   ActivityCancellationType,
+  metricMeter,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type {
@@ -34,6 +35,7 @@ import type {
   RetentionStatus,
   Hold,
   DerivativeSet,
+  ObjectRef,
 } from '../activities/types';
 import * as messages from './messages';
 import {
@@ -59,6 +61,19 @@ const QUARANTINE_ERRORS: Record<string, QuarantineReason> = {
 
 /** Object Lock expiry and our timer may disagree by a clock's skew; deletion of locked objects waits this much. */
 const LOCK_EXPIRY_MARGIN_MS = 5_000;
+
+/** Replays of parked stages, by stage and outcome (succeeded, failed-again); exported with the SDK's metrics. */
+const replays = metricMeter.createCounter(
+  'custody_replays',
+  'replays',
+  'Replays of parked stages by outcome.',
+);
+
+type IngestSource = LifecycleInput['source'] & Pick<ObjectRef, 'versionId'>;
+interface IngestProblem {
+  reason: QuarantineReason;
+  message: string;
+}
 
 export async function recordingLifecycle(input: LifecycleInput): Promise<RecordingStatus> {
   const mediaIo = proxyActivities<Activities>({
@@ -100,6 +115,9 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
   };
   let retention: RetentionStatus | undefined = resumed?.status.retention;
   let replayRequested = false;
+  let quarantineRelease: messages.ReleaseQuarantineRequest | undefined;
+  let pendingFixity: messages.FixityMismatchNotice | undefined;
+  let fixityRecheckRequested = false;
   /** Set by Updates; the deadline wait re-evaluates whenever it flips. */
   let retentionChanged = false;
   let earlyDeletion: { by: string; approvedBy: string; reason: string; at: string } | undefined;
@@ -130,6 +148,7 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
   }
 
   const deletable = () => status.state !== 'deleting' && status.state !== 'deleted';
+  const fixityParked = () => status.state === 'needs-attention' && status.lastError?.stage === 'fixity';
   const activeHolds = () => retention?.holds.filter((h) => !h.releasedAt) ?? [];
   function requireRetention(): RetentionStatus {
     if (!retention)
@@ -174,8 +193,12 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     messages.replayUpdate,
     async (request): Promise<messages.ReplayResult> => {
       const stage = status.lastError?.stage ?? 'ingest';
+      // Flags first, before any await: a second replay in the same activation is validated against them.
+      if (stage === 'fixity') {
+        fixityRecheckRequested = true;
+        retentionChanged = true;
+      } else replayRequested = true;
       await log.append(request.by, 'stage.replay-requested', { stage, reason: request.reason ?? null });
-      replayRequested = true;
       return { stage, replayed: true };
     },
     {
@@ -186,6 +209,9 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
             `recording ${input.recordingId} is ${status.state}, not needs-attention: nothing to replay`,
           );
         }
+        // A second replay before the first has started the stage again would run it twice.
+        if (replayRequested || fixityRecheckRequested)
+          throw new Error('a replay of this stage is already under way');
       },
     },
   );
@@ -391,15 +417,67 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     },
   );
 
+  setHandler(
+    messages.releaseQuarantineUpdate,
+    async (request): Promise<messages.ReleaseQuarantineResult> => {
+      const record = status.quarantine!;
+      quarantineRelease = request; // before any await, like replay
+      await log.append(request.by, 'quarantine.released', {
+        reason: request.reason,
+        quarantineReason: record.reason,
+        acceptReceivedHash: request.acceptReceivedHash ?? false,
+        quarantineKey: record.object.key,
+      });
+      return { released: true, reason: record.reason };
+    },
+    {
+      validator: (request: messages.ReleaseQuarantineRequest) => {
+        requirePerson(request.by);
+        if (!request.reason?.trim()) throw new Error('a release from quarantine needs --reason');
+        const record = status.quarantine;
+        if (status.state !== 'quarantined' || !record || quarantineRelease) {
+          throw new Error(`recording ${input.recordingId} is ${status.state}, not quarantined`);
+        }
+        if (record.reason === 'empty-file')
+          throw new Error('the file has zero bytes: there is nothing to process');
+        if (!record.object.etag) {
+          throw new Error(
+            `the quarantine record of ${input.recordingId} has no ETag; re-upload the file instead`,
+          );
+        }
+        if (record.reason === 'hash-mismatch' && !request.acceptReceivedHash) {
+          throw new Error(
+            'quarantined for a hash mismatch: release only with --accept-received-hash, once you have established ' +
+              'that the declared hash was wrong (the received hash is then the reference)',
+          );
+        }
+      },
+    },
+  );
+
+  setHandler(messages.fixityMismatchSignal, (notice) => {
+    if (!deletable()) return;
+    pendingFixity = notice;
+    retentionChanged = true;
+  });
+
+  // A reset (or another action outside the workflow) is written into this recording's custody log.
+  setHandler(messages.administrativeNoteSignal, async (note) => {
+    await log.append(note.by, `admin.${note.action}`, { reason: note.reason, ...note.details });
+  });
+
   /**
    * Runs one stage; when its retries run out, parks the recording in needs-attention (never a failed
    * workflow) until an administrator's replay, then runs the stage again from its start.
    */
   async function runStage<T>(stage: Stage, body: () => Promise<T>): Promise<T> {
-    for (;;) {
+    for (let replayed = false; ; replayed = true) {
       try {
-        return await body();
+        const result = await body();
+        if (replayed) replays.add(1, { stage, outcome: 'succeeded' });
+        return result;
       } catch (err) {
+        if (replayed) replays.add(1, { stage, outcome: 'failed-again' });
         // At ingest, facts about the input go to quarantine (the caller handles them), not to a replay queue.
         if (!(err instanceof ActivityFailure) || (stage === 'ingest' && quarantineReasonOf(err))) throw err;
         const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
@@ -414,18 +492,25 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
         const before = status.state;
         setState('needs-attention', stage);
         await log.append('system', 'stage.failed', { ...lastError });
-        replayRequested = false;
         await condition(() => replayRequested);
+        replayRequested = false;
         setState(before === 'needs-attention' ? (stage === 'ingest' ? 'ingesting' : 'transcoding') : before);
       }
     }
   }
 
-  async function quarantine(reason: QuarantineReason, message: string): Promise<RecordingStatus> {
+  /** Moves the input to quarantine and waits — for ever, if need be — until an administrator releases it. */
+  async function quarantine(
+    problem: IngestProblem,
+    source: IngestSource,
+    manifestKey: string | undefined,
+  ): Promise<messages.ReleaseQuarantineRequest> {
+    const { reason, message } = problem;
+    quarantineRelease = undefined; // a recording released before and quarantined again waits for a new release
     const record: QuarantineRecord = await mediaIo.quarantineRecording({
       recordingId: input.recordingId,
-      source: input.source,
-      ...(input.manifestKey && { manifestKey: input.manifestKey }),
+      source,
+      ...(manifestKey && { manifestKey }),
       ...(status.original && { evidenceCopy: status.original }),
       reason,
       message,
@@ -438,9 +523,86 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       message,
       quarantineKey: record.object.key,
     });
-    // Nothing is deleted automatically; an administrator releases it (ops) or it stays.
-    await condition(() => false);
-    return snapshot();
+    // Nothing is deleted automatically; it stays until an administrator releases it (custody release-quarantine).
+    await condition(() => quarantineRelease !== undefined);
+    return quarantineRelease!;
+  }
+
+  /** Copies and hashes the original, compares with the declared hash, probes it. A problem means quarantine. */
+  async function ingestOriginal(
+    source: IngestSource,
+    declaredSha256: string | undefined,
+  ): Promise<IngestProblem | undefined> {
+    try {
+      const original = await runStage('ingest', () =>
+        mediaIo.copyAndHashOriginal({
+          recordingId: input.recordingId,
+          source,
+          originalName: input.originalName,
+          ...(declaredSha256 && { declaredSha256 }),
+        }),
+      );
+      status.original = original;
+      status.sha256 = original.sha256;
+      status.bytes = original.bytes;
+      await log.append('system', 'original.stored', {
+        key: original.key,
+        versionId: original.versionId,
+        sha256: original.sha256,
+        bytes: original.bytes,
+      });
+      if (declaredSha256 && declaredSha256.toLowerCase() !== original.sha256) {
+        return {
+          reason: 'hash-mismatch',
+          message: `SHA-256 of the received bytes is ${original.sha256}, but the ${input.via === 'cli' ? 'uploader' : 'manifest'} declared ${declaredSha256}.`,
+        };
+      }
+      status.media = await runStage('ingest', () => mediaIo.probeMedia({ object: original }));
+      return undefined;
+    } catch (err) {
+      const reason = quarantineReasonOf(err);
+      if (!reason) throw err;
+      return { reason, message: (err as ActivityFailure).cause?.message ?? String(err) };
+    }
+  }
+
+  /** A fixity run found stored bytes that no longer match the log: park (the deadline still runs). */
+  async function parkForFixity(notice: messages.FixityMismatchNotice) {
+    const problems = [
+      ...notice.mismatches.map((m) =>
+        m.problem === 'missing'
+          ? `${m.kind} ${m.key} missing`
+          : `${m.kind} ${m.key} hashes to ${m.actualSha256}`,
+      ),
+      ...notice.logProblems,
+    ];
+    status.lastError = {
+      stage: 'fixity',
+      type: 'FixityMismatch',
+      message: problems.join('; '),
+      attempts: 1,
+      at: notice.checkedAt,
+    };
+    setState('needs-attention', 'fixity');
+    await log.append('system', 'fixity.mismatch', {
+      checkedAt: notice.checkedAt,
+      checkedBy: notice.checkedBy,
+      mismatches: notice.mismatches.map((m) => ({ ...m })),
+      logProblems: notice.logProblems,
+    });
+  }
+
+  /** A replay of the fixity stage: check again (e.g. after the object was restored from a backup). */
+  async function recheckFixity() {
+    const result = await mediaIo.checkRecordingFixity({ recordingId: input.recordingId });
+    if (result.mismatches.length || result.logProblems.length) {
+      replays.add(1, { stage: 'fixity', outcome: 'failed-again' });
+      await parkForFixity({ ...result, checkedBy: 'replay' });
+      return;
+    }
+    replays.add(1, { stage: 'fixity', outcome: 'succeeded' });
+    setState(activeHolds().length ? 'held' : 'retained');
+    await log.append('system', 'fixity.restored', { checkedAt: result.checkedAt, objects: result.objects });
   }
 
   // --- Ingest: copy + hash the original, compare with what the dock declared, confirm it is media -----------
@@ -463,48 +625,42 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       declared: { ...input.declared },
       policy: input.policy,
     });
-    if (input.manifestProblem) return quarantine('manifest-malformed', input.manifestProblem);
-    if (input.source.size === 0)
-      return quarantine('empty-file', 'The file has zero bytes: the upload or the dock failed.');
-
-    try {
-      const original = await runStage('ingest', () =>
-        mediaIo.copyAndHashOriginal({
-          recordingId: input.recordingId,
-          source: input.source,
-          originalName: input.originalName,
-          ...(input.declared.sha256 && { declaredSha256: input.declared.sha256 }),
-        }),
-      );
-      status.original = original;
-      status.sha256 = original.sha256;
-      status.bytes = original.bytes;
-      await log.append('system', 'original.stored', {
-        key: original.key,
-        versionId: original.versionId,
-        sha256: original.sha256,
-        bytes: original.bytes,
-      });
-      if (input.declared.sha256 && input.declared.sha256.toLowerCase() !== original.sha256) {
-        return quarantine(
-          'hash-mismatch',
-          `SHA-256 of the received bytes is ${original.sha256}, but the ${input.via === 'cli' ? 'uploader' : 'manifest'} declared ${input.declared.sha256}.`,
-        );
-      }
-      status.media = await runStage('ingest', () => mediaIo.probeMedia({ object: original }));
-    } catch (err) {
-      const reason = quarantineReasonOf(err);
-      if (!reason) throw err;
-      return quarantine(reason, (err as ActivityFailure).cause?.message ?? String(err));
+    let source: IngestSource = input.source;
+    let manifestKey = input.manifestKey;
+    let declaredSha256 = input.declared.sha256;
+    let problem: IngestProblem | undefined = input.manifestProblem
+      ? { reason: 'manifest-malformed', message: input.manifestProblem }
+      : input.source.size === 0
+        ? { reason: 'empty-file', message: 'The file has zero bytes: the upload or the dock failed.' }
+        : undefined;
+    for (;;) {
+      problem ??= await ingestOriginal(source, declaredSha256);
+      if (!problem) break;
+      const release = await quarantine(problem, source, manifestKey);
+      // Released: ingest again from the quarantined bytes (the inbox copy is gone).
+      const held = status.quarantine!.object;
+      source = { bucket: held.bucket, key: held.key, etag: held.etag!, size: held.size ?? 0 };
+      if (held.versionId) source.versionId = held.versionId;
+      manifestKey = undefined;
+      if (release.acceptReceivedHash) declaredSha256 = undefined;
+      delete status.quarantine;
+      problem = undefined;
+      setState('ingesting');
     }
     await log.append('system', 'media.probed', { ...status.media });
+    const ingested = source;
+    const ingestedManifest = manifestKey;
     await runStage('ingest', () =>
       mediaIo.removeFromInbox({
-        source: input.source,
-        ...(input.manifestKey && { manifestKey: input.manifestKey }),
+        source: ingested,
+        ...(ingestedManifest && { manifestKey: ingestedManifest }),
       }),
     );
-    await log.append('system', 'ingest.completed', { sha256: status.sha256, bytes: status.bytes });
+    await log.append('system', 'ingest.completed', {
+      sha256: status.sha256,
+      bytes: status.bytes,
+      ...(input.transcode === false && { transcode: 'off (CUSTODY_TRANSCODE_ENABLED=false)' }),
+    });
 
     // --- The deadline: from recordedAt (or ingest time) plus the rule pack's retention -----------------------
     const pack = await runStage('retention', () => light.resolveRulePack(input.policy));
@@ -544,7 +700,7 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
   // --- Transcode beside the deadline: a stuck or parked transcode never delays deletion ----------------------
   const transcodeScope = new CancellationScope();
   const transcoding =
-    status.reviewReady || resumed
+    status.reviewReady || resumed || input.transcode === false
       ? Promise.resolve()
       : transcodeScope
           .run(async () => {
@@ -573,7 +729,7 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
               })),
             });
             await lockToDeadline(); // marked as evidence while transcoding: the derivatives are locked too
-            if (deletable()) setState(activeHolds().length ? 'held' : 'retained');
+            if (deletable() && !fixityParked()) setState(activeHolds().length ? 'held' : 'retained');
           })
           .catch((err: unknown) => {
             if (!isCancellation(err)) throw err;
@@ -589,6 +745,15 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     if (earlyDeletion) {
       deletionCause = 'early';
       break;
+    }
+    if (pendingFixity) {
+      const notice = pendingFixity;
+      pendingFixity = undefined;
+      await parkForFixity(notice);
+    }
+    if (fixityRecheckRequested) {
+      fixityRecheckRequested = false;
+      await recheckFixity();
     }
     const decision = decideWake(new Date(), {
       deleteAfter: r.deleteAfter,

@@ -136,3 +136,43 @@ export async function verifyRecording(
     problems,
   };
 }
+
+/** A stored object and the hash the custody log recorded when it was written. */
+export interface RecordedObject {
+  kind: 'original' | 'proxy' | 'sprite' | 'poster';
+  bucket: string;
+  key: string;
+  versionId?: string;
+  sha256: string;
+}
+
+/**
+ * Every object a recording still keeps, as its custody log recorded it: the last stored original and the last
+ * stored derivative set. Empty once the log shows the recording deleted. The log, not the workflow's state, is
+ * the reference: it is WORM and hash-chained, so a fixity check cannot be fooled by rewriting what it compares to.
+ */
+export function recordedObjects(
+  entries: CustodyEntry[],
+  buckets: { evidence: string; derivatives: string },
+): RecordedObject[] {
+  const inOrder = [...entries].sort((a, b) => a.seq - b.seq);
+  if (inOrder.some((e) => e.action === 'recording.deleted')) return [];
+  const objects: RecordedObject[] = [];
+  const original = recordedOriginal(inOrder);
+  if (original) objects.push({ kind: 'original', bucket: buckets.evidence, ...original });
+  const stored = [...inOrder].reverse().find((e) => e.action === 'derivatives.stored');
+  const derivatives = (stored?.details as { derivatives?: unknown } | undefined)?.derivatives;
+  if (Array.isArray(derivatives)) {
+    for (const d of derivatives as { kind?: string; key?: string; versionId?: string; sha256?: string }[]) {
+      if (!d.key || !d.sha256 || !['proxy', 'sprite', 'poster'].includes(d.kind ?? '')) continue;
+      objects.push({
+        kind: d.kind as RecordedObject['kind'],
+        bucket: buckets.derivatives,
+        key: d.key,
+        sha256: d.sha256,
+        ...(d.versionId && { versionId: d.versionId }),
+      });
+    }
+  }
+  return objects;
+}

@@ -143,9 +143,11 @@ async function readFfmpegVersion(ffmpegPath: string): Promise<string> {
   try {
     ({ stdout } = await execFileAsync(ffmpegPath, ['-version'], { timeout: 10_000 }));
   } catch (error) {
-    throw new Error(
+    // Retryable: another worker (or this one, once fixed) may run it; when retries run out the stage parks.
+    throw new FfmpegFailedError(
       `cannot run ffmpeg at ${ffmpegPath} (${(error as Error).message}); install it (Debian: apt-get install ffmpeg) ` +
         'or set CUSTODY_FFMPEG_PATH to the ffmpeg binary',
+      { ffmpegPath },
     );
   }
   const firstLine = stdout.split('\n')[0] ?? '';

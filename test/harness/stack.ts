@@ -72,7 +72,7 @@ export async function createTestStack(
           ffprobePath: config.media.ffprobePath,
         }),
         workflowBundlePath: testWorkflowBundle(),
-        inboxSchedule: false,
+        schedules: false,
       });
       return stack.workers;
     },

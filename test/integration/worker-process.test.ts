@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { testConfig, connectTestClients } from '../harness/env';
 import { syntheticClip } from '../fixtures/media';
-import { inboxScheduleId } from '../../workers/inbox-schedule';
+import { inboxScheduleId } from '../../workers/schedules';
 import { builtEntryPoint, envFor, envForConfig, runNode, startNode } from '../harness/processes';
 import { freeLoopbackPort } from '../../workers/ports';
 
