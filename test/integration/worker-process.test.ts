@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { testConfig, connectTestClients } from '../harness/env';
 import { syntheticClip } from '../fixtures/media';
-import { inboxScheduleId } from '../../workers/schedules';
+import { inboxScheduleId, fixityScheduleId } from '../../workers/schedules';
+import type { FixitySweepSummary } from '../../workflows/fixity-sweep';
 import { builtEntryPoint, envFor, envForConfig, runNode, startNode } from '../harness/processes';
 import { freeLoopbackPort } from '../../workers/ports';
 
@@ -66,7 +67,7 @@ test.each([['orchestration'], ['media-io']])(
   },
 );
 
-test('the inbox watcher Schedule picks up a docked file and its manifest by itself', async () => {
+test('the inbox watcher Schedule picks up a docked file by itself, and the fixity Schedule re-hashes it', async () => {
   const port = await freeLoopbackPort();
   const config = testConfig('schedule');
   const clients = await connectTestClients(config);
@@ -76,6 +77,9 @@ test('the inbox watcher Schedule picks up a docked file and its manifest by itse
       CUSTODY_HTTP_PORT: String(port),
       CUSTODY_INBOX_INTERVAL_SECONDS: '1',
       CUSTODY_MANIFEST_GRACE_SECONDS: '30',
+      CUSTODY_FIXITY_INTERVAL_SECONDS: '2',
+      CUSTODY_FIXITY_FULL_CYCLE_DAYS: '1',
+      CUSTODY_FIXITY_SAMPLE: '5',
     }),
   );
   try {
@@ -102,13 +106,29 @@ test('the inbox watcher Schedule picks up a docked file and its manifest by itse
     expect(found).toHaveLength(1);
     const schedule = await clients.client.schedule.getHandle(inboxScheduleId(config)).describe();
     expect(schedule.spec.intervals?.[0]?.every).toBe(1000);
+
+    // Once retained, a scheduled fixity run (every 2 s here) re-hashes its original and derivatives.
+    const fixityQuery = `WorkflowType = 'fixitySweep' AND TaskQueue = '${config.taskQueues.orchestration}' AND ExecutionStatus = 'Completed'`;
+    let objectsChecked = 0;
+    while (objectsChecked < 4 && Date.now() < deadline + 90_000) {
+      await new Promise((r) => setTimeout(r, 1000));
+      for await (const run of clients.client.workflow.list({ query: fixityQuery })) {
+        const summary: FixitySweepSummary = await clients.client.workflow
+          .getHandle<(input: unknown) => Promise<FixitySweepSummary>>(run.workflowId, run.runId)
+          .result();
+        objectsChecked = Math.max(objectsChecked, summary.objects);
+      }
+    }
+    expect(objectsChecked).toBeGreaterThanOrEqual(4); // original, proxy, sprite, poster
   } finally {
     child.kill('SIGTERM');
     await once(child, 'exit');
-    await clients.client.schedule
-      .getHandle(inboxScheduleId(config))
-      .delete()
-      .catch(() => undefined);
+    for (const id of [inboxScheduleId(config), fixityScheduleId(config)]) {
+      await clients.client.schedule
+        .getHandle(id)
+        .delete()
+        .catch(() => undefined);
+    }
     await clients.close();
   }
 });
