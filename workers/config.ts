@@ -148,7 +148,7 @@ export const VARIABLES = {
   ),
   CUSTODY_CAPACITY_FILE: spec(
     nonEmpty,
-    'a path to the capacity policy (YAML, policies/capacity.schema.json)',
+    'a path to the capacity policy (YAML, policies/capacity/capacity.schema.json)',
     path.join(bundledPolicyDir(), 'capacity', 'capacity.yaml'),
   ),
   CUSTODY_LOG_LEVEL: spec(logLevel, 'debug, info, warn or error', 'info'),

@@ -22,6 +22,8 @@ import {
   allHandlersFinished,
   ActivityCancellationType,
   metricMeter,
+  patched,
+  proxyLocalActivities,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type {
@@ -69,6 +71,9 @@ const replays = metricMeter.createCounter(
   'Replays of parked stages by outcome.',
 );
 
+/** Patch ids (docs/versioning.md): each marks a change of the commands this workflow issues. */
+const LOCAL_LIGHT_ACTIVITIES = 'light-activities-run-locally';
+
 type IngestSource = LifecycleInput['source'] & Pick<ObjectRef, 'versionId'>;
 interface IngestProblem {
   reason: QuarantineReason;
@@ -90,11 +95,17 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { maximumAttempts: 3, initialInterval: '10s', backoffCoefficient: 3, maximumInterval: '5m' },
   });
-  const light = proxyActivities<Activities>({
-    taskQueue: input.taskQueues.orchestration,
-    startToCloseTimeout: '1m',
-    retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s' },
-  });
+  const lightRetry = { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s' };
+  // Log appends, rule-pack lookups, key listings and the certificate are small and run where the workflow
+  // runs: as local activities they cost no task-queue round trip, a third of a recording's server load.
+  // Runs started before this change replay with regular activities (docs/versioning.md).
+  const light = patched(LOCAL_LIGHT_ACTIVITIES)
+    ? proxyLocalActivities<Activities>({ startToCloseTimeout: '1m', retry: lightRetry })
+    : proxyActivities<Activities>({
+        taskQueue: input.taskQueues.orchestration,
+        startToCloseTimeout: '1m',
+        retry: lightRetry,
+      });
 
   const resumed = input.resume;
   const log = new CustodyLogWriter(
