@@ -3,10 +3,12 @@
 #   1. helm/custody/policies/ gets every statute rule pack of policies/ (kind: statute). A chart cannot reach
 #      outside its folder (and Helm refuses symlinks that do), so the packs are copied; the demo pack (30 s
 #      retention) is left out on purpose. test/integration/platform checks the copies match.
-#   2. k8s/base/generated/custody.yaml is `helm template` of the chart with its default values, the kustomize
+#   2. helm/custody/capacity/capacity.yaml is policies/capacity/capacity.yaml (the capacity controller's policy,
+#      rendered into its own ConfigMap; not into policies/, whose every file is loaded as a rule pack).
+#   3. k8s/base/generated/custody.yaml is `helm template` of the chart with its default values, the kustomize
 #      base that k8s/overlays/* build on. test/integration/platform fails when it drifts from the chart.
 #
-# Usage: bash scripts/render-k8s.sh          write both
+# Usage: bash scripts/render-k8s.sh          write all three
 #        bash scripts/render-k8s.sh --check  change nothing; exit 1 and name what is stale
 # Needs helm from scripts/install-kube-tools.sh (in .tools/bin). CUSTODY_K8S_BASE_DIR overrides k8s/base (tests).
 set -euo pipefail
@@ -71,7 +73,23 @@ for copy in "$chart_dir"/policies/*; do
   fi
 done
 
-# --- 2. kustomize base ---------------------------------------------------------------------------------------
+# --- 2. capacity policy -------------------------------------------------------------------------------------
+capacity_source="$repo_root/policies/capacity/capacity.yaml"
+capacity_copy="$chart_dir/capacity/capacity.yaml"
+[[ -f $capacity_source ]] || {
+  echo "render-k8s: $capacity_source is missing (the capacity policy)" >&2
+  exit 1
+}
+if ! cmp -s "$capacity_source" "$capacity_copy"; then
+  if [[ $mode == check ]]; then
+    stale+=("helm/custody/capacity/capacity.yaml differs from policies/capacity/capacity.yaml")
+  else
+    mkdir -p "$(dirname "$capacity_copy")"
+    cp "$capacity_source" "$capacity_copy"
+  fi
+fi
+
+# --- 3. kustomize base ---------------------------------------------------------------------------------------
 rendered="$(mktemp)"
 trap 'rm -f "$rendered"' EXIT
 {
@@ -95,4 +113,4 @@ if ((${#stale[@]} > 0)); then
   echo "render-k8s: run: bash scripts/render-k8s.sh" >&2
   exit 1
 fi
-[[ $mode == check ]] && echo "render-k8s: helm/custody/policies and k8s/base are up to date" || echo "render-k8s: wrote helm/custody/policies and ${target#"$repo_root"/}"
+[[ $mode == check ]] && echo "render-k8s: helm/custody/policies, helm/custody/capacity and k8s/base are up to date" || echo "render-k8s: wrote helm/custody/policies, helm/custody/capacity and ${target#"$repo_root"/}"

@@ -11,6 +11,7 @@ import { startCustodyWorkers } from './run';
 import { createS3Client, bootstrapStores } from '../activities/storage/s3';
 import { createMediaTools } from '../activities/media/ffmpeg';
 import { freeLoopbackPort } from './ports';
+import { startCapacityController, ControllerSetupError, type RunningCapacityController } from './controller';
 
 // Node 20 is this project's pinned runtime; the AWS SDK's notice that future SDK releases need Node 22 is
 // for whoever upgrades the lockfile, not for every run of the CLI and workers.
@@ -36,23 +37,39 @@ async function main(): Promise<void> {
     },
   });
   const metrics = createMetrics();
-  const s3 = createS3Client(config.s3);
-  const bootstrap = await bootstrapStores(s3, config.buckets);
-  if (bootstrap.created.length) console.log(`created stores: ${bootstrap.created.join(', ')}`);
+  const workerPools = config.pools.filter((pool) => pool !== 'controller');
+  // A controller-only pod needs neither the stores nor ffmpeg (and its NetworkPolicy may not reach S3).
+  const s3 = workerPools.length > 0 ? createS3Client(config.s3) : undefined;
+  if (s3) {
+    const bootstrap = await bootstrapStores(s3, config.buckets);
+    if (bootstrap.created.length) console.log(`created stores: ${bootstrap.created.join(', ')}`);
+  }
   const media = createMediaTools({
     ffmpegPath: config.media.ffmpegPath,
     ffprobePath: config.media.ffprobePath,
   });
 
-  const workers = await startCustodyWorkers({ config, s3, media, metrics });
+  const workers = s3 ? await startCustodyWorkers({ config, s3, media, metrics }) : undefined;
+  let controller: RunningCapacityController | undefined;
+  if (config.pools.includes('controller')) {
+    try {
+      controller = await startCapacityController({ config, registry: metrics.registry, env: process.env });
+    } catch (err) {
+      // A bad capacity policy or missing settings: say what to fix and exit as a configuration error.
+      if (!(err instanceof ControllerSetupError)) throw err;
+      process.stderr.write(`${err.message}\n`);
+      await workers?.shutdown();
+      process.exit(78);
+    }
+  }
   const http = await startHttpServer(config.http.port, {
     registry: metrics.registry,
-    isReady: () => !stopping && workers.isReady(),
+    isReady: () => !stopping && (workers?.isReady() ?? true) && (controller?.isReady() ?? true),
     sdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics`,
   });
   console.log(
-    `custody workers running: pools ${workers.pools.join(', ')} · Temporal ${config.temporal.address} · ` +
-      `S3 ${config.s3.endpoint} · http :${http.port} (/healthz /readyz /metrics)`,
+    `custody workers running: pools ${[...(workers?.pools ?? []), ...(controller ? ['controller'] : [])].join(', ')} · Temporal ${config.temporal.address} · ` +
+      `${s3 ? `S3 ${config.s3.endpoint} · ` : ''}http :${http.port} (/healthz /readyz /metrics)`,
   );
 
   let stopping = false;
@@ -60,14 +77,15 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`${signal}: draining (grace ${config.shutdownGraceSeconds}s)`);
-    void workers.shutdown();
+    void workers?.shutdown();
+    void controller?.shutdown();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
-  await workers.done;
+  await Promise.all([workers?.done, controller?.done]);
   http.server.close();
-  s3.destroy();
+  s3?.destroy();
   console.log('custody workers stopped');
 }
 

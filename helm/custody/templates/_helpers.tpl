@@ -101,6 +101,7 @@ app.kubernetes.io/component: {{ .component }}
 {{/* Where the Temporal TLS files are mounted. */}}
 {{- define "custody.temporalTlsDir" -}}/etc/custody/temporal-tls{{- end -}}
 {{- define "custody.policyDir" -}}/etc/custody/policies{{- end -}}
+{{- define "custody.capacityDir" -}}/etc/custody/capacity{{- end -}}
 
 {{/* Checks that cannot be expressed in values.schema.json; each says what to change. */}}
 {{- define "custody.validate" -}}

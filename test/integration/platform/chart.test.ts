@@ -10,6 +10,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig, VARIABLES } from '../../../workers/config';
 import { loadRulePacks } from '../../../activities/policy/load';
+import { parseCapacityPolicy } from '../../../workers/controller/capacity-policy';
 import {
   CHART_DIR,
   REPO_ROOT,
@@ -52,13 +53,6 @@ interface PolicyRule {
 }
 type Role = KubeObject & { rules: PolicyRule[] };
 
-/** Variables the capacity controller will read; not in workers/config.ts yet (the controller is not written). */
-const PROPOSED_CONTROLLER_VARIABLES = [
-  'CUSTODY_CONTROLLER_NAMESPACE',
-  'CUSTODY_CONTROLLER_IDENTITY',
-  'CUSTODY_CONTROLLER_LEASE_NAME',
-  'CUSTODY_CONTROLLER_DEPLOYMENTS',
-];
 /** Set for the OS rather than for custody: os.tmpdir() then points at the writable emptyDir. */
 const OS_VARIABLES = ['TMPDIR'];
 /** The worker force-stops this long after its shutdown grace (workers/run.ts shutdownForceTime). */
@@ -220,6 +214,7 @@ describe('helm template', () => {
     expect(kinds).toEqual(
       expect.arrayContaining([
         'Deployment/custody-controller',
+        'ConfigMap/custody-capacity',
         'ServiceAccount/custody-controller',
         'Role/custody-controller',
         'RoleBinding/custody-controller',
@@ -278,7 +273,7 @@ describe('each pod', () => {
     (valueSet) => {
       const objects = manifests(valueSet);
       const configMaps = objectsOfKind<ConfigMap>(objects, 'ConfigMap');
-      const known = new Set([...Object.keys(VARIABLES), ...PROPOSED_CONTROLLER_VARIABLES, ...OS_VARIABLES]);
+      const known = new Set([...Object.keys(VARIABLES), ...OS_VARIABLES]);
       const config = configMaps.find((c) => c.metadata.name === 'custody-config');
       // The ConfigMap carries only custody's own variables: a typo would be silently ignored by the workers.
       expect(Object.keys(config?.data ?? {}).filter((name) => !(name in VARIABLES))).toEqual([]);
@@ -480,6 +475,58 @@ describe('the capacity controller', () => {
     // The workers' own ServiceAccount is bound to nothing.
     for (const deployment of objectsOfKind<Deployment>(objects, 'Deployment')) {
       if (deployment !== controller) expect(deployment.spec.template.spec.serviceAccountName).toBe('custody');
+    }
+  });
+});
+
+describe('the capacity policy', () => {
+  const source = readFileSync(path.join(REPO_ROOT, 'policies', 'capacity', 'capacity.yaml'), 'utf8');
+
+  test('the chart carries policies/capacity/capacity.yaml byte for byte', () => {
+    const copy = readFileSync(path.join(CHART_DIR, 'capacity', 'capacity.yaml'), 'utf8');
+    expect({ same: copy === source, hint: 'run: bash scripts/render-k8s.sh' }).toEqual({
+      same: true,
+      hint: 'run: bash scripts/render-k8s.sh',
+    });
+  });
+
+  test('reaches the controller: a ConfigMap mounted where CUSTODY_CAPACITY_FILE points, and it loads', () => {
+    const objects = manifests('all-features');
+    const configMaps = objectsOfKind<ConfigMap>(objects, 'ConfigMap');
+    const controller = objectsOfKind<Deployment>(objects, 'Deployment').find(
+      (d) => d.metadata.name === 'custody-controller',
+    );
+    const container = controller!.spec.template.spec.containers[0]!;
+    const parsed = loadConfig(containerEnvironment(container, configMaps));
+    expect(parsed.controller.intervalSeconds).toBe(15);
+    const mount = container.volumeMounts?.find((m) => parsed.capacityFile.startsWith(`${m.mountPath}/`));
+    expect(mount?.readOnly).toBe(true);
+    const volume = controller!.spec.template.spec.volumes?.find((v) => v.name === mount?.name);
+    const capacity = configMaps.find((c) => c.metadata.name === volume?.configMap?.name);
+    const file = path.basename(parsed.capacityFile);
+    expect(capacity?.data[file]).toBe(source);
+    const policy = parseCapacityPolicy(capacity!.data[file]!, file);
+    // The controller's bounds are the chart's autoscaling bounds for the pool it manages here (media-io).
+    expect(policy.pools['media-io']).toMatchObject({ minReplicas: 1, maxReplicas: 8 });
+    // Without the controller, no capacity ConfigMap is rendered.
+    expect(manifests('default').map((o) => o.metadata.name)).not.toContain('custody-capacity');
+  });
+
+  test('controller.capacityPolicy replaces the shipped policy', () => {
+    const replaced = source.replace('maxReplicas: 4', 'maxReplicas: 12');
+    const dir = mkdtempSync(path.join(tmpdir(), 'custody-capacity-values-'));
+    try {
+      const values = path.join(dir, 'values.yaml');
+      writeFileSync(values, `controller:\n  enabled: true\n  capacityPolicy: ${JSON.stringify(replaced)}\n`);
+      const capacity = objectsOfKind<ConfigMap>(
+        parseManifests(helmTemplate([], ['--values', values])),
+        'ConfigMap',
+      ).find((c) => c.metadata.name === 'custody-capacity');
+      expect(
+        parseCapacityPolicy(capacity!.data['capacity.yaml']!, 'capacity.yaml').pools.transcode.maxReplicas,
+      ).toBe(12);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
