@@ -20,6 +20,16 @@ export interface AppendCustodyEntryDeps {
   metrics?: CustodyMetrics;
 }
 
+function sameStep(a: CustodyEntry, b: CustodyEntry): boolean {
+  return (
+    a.recordingId === b.recordingId &&
+    a.seq === b.seq &&
+    a.prevHash === b.prevHash &&
+    a.actor === b.actor &&
+    a.action === b.action
+  );
+}
+
 function preconditionFailed(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   return e?.name === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412;
@@ -47,13 +57,16 @@ export function makeAppendCustodyEntry(deps: AppendCustodyEntryDeps) {
       if (!preconditionFailed(err)) throw err;
       const existing = await deps.s3.send(new GetObjectCommand({ Bucket: deps.auditBucket, Key: key }));
       const stored = JSON.parse(await existing.Body!.transformToString()) as CustodyEntry;
-      if (stored.hash !== entry.hash) {
-        throw ApplicationFailure.nonRetryable(
-          `Custody log of ${input.recordingId} already has a different entry at seq ${input.seq} ` +
-            `(stored ${stored.hash}, new ${entry.hash}): the chain must be inspected with \`custody verify\`.`,
-          'CustodyLogConflict',
-        );
-      }
+      if (stored.hash === entry.hash) return { seq: entry.seq, hash: entry.hash };
+      // The same step written by an earlier execution: a local activity whose workflow task then timed out runs
+      // again with a later workflow clock, so `time` (and clock-derived details) differ. The stored entry is the
+      // record; the writer continues the chain from its hash.
+      if (sameStep(stored, entry)) return { seq: stored.seq, hash: stored.hash };
+      throw ApplicationFailure.nonRetryable(
+        `Custody log of ${input.recordingId} already has a different entry at seq ${input.seq} ` +
+          `(stored ${stored.hash}, new ${entry.hash}): the chain must be inspected with \`custody verify\`.`,
+        'CustodyLogConflict',
+      );
     }
     return { seq: entry.seq, hash: entry.hash };
   };

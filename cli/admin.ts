@@ -174,3 +174,23 @@ export async function replayCommand(
   });
   show(result, o.json, `${id}: stage ${result.stage} runs again from its start`);
 }
+
+/** Sends a quarantined recording back into processing; the workflow's validator decides (e.g. a hash mismatch
+ * needs --accept-received-hash) and a rejection comes back with its reason, exit 4. */
+export async function releaseQuarantineCommand(
+  ctx: CliContext,
+  id: string,
+  o: { reason: string; by: string; acceptReceivedHash?: boolean; json?: boolean },
+) {
+  if (!o.reason.trim())
+    throw new CliError(
+      '--reason must say why the recording may leave quarantine (it goes to the custody log)',
+    );
+  if (!o.by.trim()) throw new CliError('--by must name a person (an id)');
+  const result = await sendUpdate(ctx, id, messages.releaseQuarantineUpdate, {
+    by: o.by,
+    reason: o.reason,
+    ...(o.acceptReceivedHash && { acceptReceivedHash: true }),
+  });
+  show(result, o.json, `${id} released from quarantine (was ${result.reason}): ingest runs again`);
+}

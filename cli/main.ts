@@ -11,8 +11,10 @@ import {
   markEvidenceCommand,
   deleteEarlyCommand,
   certificateCommand,
-  replayCommand,
+  releaseQuarantineCommand,
 } from './admin';
+import { replayEntryCommand } from './replay-bulk';
+import { resetCommand } from './reset';
 import { policyListCommand, policyShowCommand, policyApplyCommand } from './policy';
 import { listCommand, failedCommand } from './list';
 
@@ -162,12 +164,50 @@ program
   .action(run(failedCommand));
 
 program
-  .command('replay <recordingId>')
-  .description('re-run the stage a recording is parked in (needs-attention), from its start')
-  .requiredOption('--by <user>', 'who replays')
+  .command('replay [recordingId]')
+  .description(
+    're-run the stage a recording is parked in (needs-attention), from its start; --failed: every parked one',
+  )
+  .option('--by <user>', 'who replays (required unless --dry-run)')
   .option('--reason <text>', 'why, e.g. the fix that was deployed')
+  .option('--failed', 'bulk: every recording in needs-attention that matches the filters below')
+  .option('--stage <stage>', 'bulk: only this parked stage (ingest, transcode, retention, deletion, fixity)')
+  .option('--since <time>', 'bulk: parked at or after this time (RFC 3339) or this long ago (PT6H, P2D)')
+  .option('--device <id>', 'bulk: only this camera/device')
+  .option('--policy <pack>', 'bulk: only this rule pack')
+  .option('--limit <n>', 'bulk: at most this many recordings')
+  .option('--rate <r/s>', 'bulk: at most this many replays per second (default 2)')
+  .option('--dry-run', 'bulk: list what would be replayed, change nothing')
   .option('--json', 'machine-readable output')
-  .action(run(replayCommand));
+  .action(run(replayEntryCommand));
+
+program
+  .command('release-quarantine <recordingId>')
+  .description('send a quarantined recording back into processing (ingest runs again from the kept bytes)')
+  .requiredOption('--reason <text>', 'why it may leave quarantine (custody log)')
+  .requiredOption('--by <user>', 'who releases it')
+  .option(
+    '--accept-received-hash',
+    'hash mismatch only: the declared hash was wrong; accept the SHA-256 of the bytes we received',
+  )
+  .option('--json', 'machine-readable output')
+  .action(run(releaseQuarantineCommand));
+
+program
+  .command('reset [recordingId]')
+  .description(
+    "last resort for a failed or non-deterministic workflow: Temporal's reset to a completed workflow task",
+  )
+  .option('--to <point>', 'last-good (before the first failure; default) or first', 'last-good')
+  .option('--reason <text>', 'why (Temporal and the custody log); required unless --dry-run')
+  .option('--by <user>', 'who resets; required unless --dry-run')
+  .option('--query <visibility query>', 'bulk: recording workflows matching this query (current runs only)')
+  .option('--failed-workflows', 'bulk: recording workflows whose run failed (ExecutionStatus = "Failed")')
+  .option('--limit <n>', 'bulk: at most this many workflows')
+  .option('--rate <r/s>', 'bulk: at most this many resets per second (default 2)')
+  .option('--dry-run', 'show the reset point of each, change nothing')
+  .option('--json', 'machine-readable output')
+  .action(run(resetCommand));
 
 const policy = program.command('policy').description('retention rule packs (policies/*.yaml)');
 policy.command('list').option('--json', 'machine-readable output').action(run(policyListCommand));
@@ -187,6 +227,37 @@ policy
   .option('--reason <text>', 'why')
   .option('--json', 'machine-readable output')
   .action(run(policyApplyCommand));
+
+// The capacity group (cli/capacity.ts); its import sits here so that the group is one block to add or remove.
+import { capacityStatusCommand, capacityScaleCommand, capacityPlanCommand } from './capacity';
+
+const capacity = program
+  .command('capacity')
+  .description(
+    'worker pools on Kubernetes: backlog beside replicas, scaling within the capacity policy, planning',
+  );
+capacity
+  .command('status')
+  .description("each pool's task-queue backlog and pollers (Temporal) beside its Deployment's replicas")
+  .option('--json', 'machine-readable output')
+  .action(run(capacityStatusCommand));
+capacity
+  .command('scale <pool> <replicas>')
+  .description(
+    "set a pool's replicas (the Deployment's scale subresource), within min/max of CUSTODY_CAPACITY_FILE",
+  )
+  .requiredOption('--by <user>', 'who scales (printed with the change)')
+  .option('--json', 'machine-readable output')
+  .action(run(capacityScaleCommand));
+capacity
+  .command('plan')
+  .description('workers per pool for a recording load, from measured throughputs, with the arithmetic')
+  .requiredOption('--cameras <n>', 'cameras recording')
+  .requiredOption('--minutes-per-day <m>', 'minutes recorded per camera a day')
+  .option('--bitrate-mbps <b>', "the recordings' bitrate in Mbit/s (default: the profile's)")
+  .option('--profile <p>', 'capture profile of the capacity policy (default: plan.defaultProfile)')
+  .option('--json', 'machine-readable output')
+  .action(run(capacityPlanCommand));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`custody: ${String(err)}\n`);

@@ -42,6 +42,13 @@ export class CustodyLogWriter {
       return result;
     });
     this.tail = written.catch(() => undefined);
-    return written;
+    // A failed append (a conflicting entry: the chain needs a person) must not fail the recording's workflow —
+    // a failed workflow drops out of the deadline's watch. A plain Error fails the workflow task instead: the
+    // workflow stays open, Temporal retries the task, and a fix or a reset continues it.
+    return written.catch((err: unknown) => {
+      throw new Error(
+        `custody log append failed for ${this.recordingId} (${action}): ${err instanceof Error ? (err.cause?.toString() ?? err.message) : String(err)}`,
+      );
+    });
   }
 }

@@ -72,7 +72,8 @@ const replays = metricMeter.createCounter(
 );
 
 /** Patch ids (docs/versioning.md): each marks a change of the commands this workflow issues. */
-const LOCAL_LIGHT_ACTIVITIES = 'light-activities-run-locally';
+// custody-lookups-local-202611: introduced 2026-11-23 (resolveRulePack, recordingObjectKeys as local activities).
+const LOOKUPS_RUN_LOCALLY = 'custody-lookups-local-202611';
 
 type IngestSource = LifecycleInput['source'] & Pick<ObjectRef, 'versionId'>;
 interface IngestProblem {
@@ -96,21 +97,29 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     retry: { maximumAttempts: 3, initialInterval: '10s', backoffCoefficient: 3, maximumInterval: '5m' },
   });
   const lightRetry = { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s' };
-  // Log appends, rule-pack lookups, key listings and the certificate are small and run where the workflow
-  // runs: as local activities they cost no task-queue round trip, a third of a recording's server load.
-  // Runs started before this change replay with regular activities (docs/versioning.md).
-  const light = patched(LOCAL_LIGHT_ACTIVITIES)
+  const light = proxyActivities<Activities>({
+    taskQueue: input.taskQueues.orchestration,
+    startToCloseTimeout: '1m',
+    retry: lightRetry,
+  });
+  // Rule-pack lookups and key listings only read: as local activities they cost no task-queue round trip.
+  // (Log appends and the certificate stay regular activities: their inputs must be fixed in history, or a
+  // re-run workflow task would write them again with another clock, or in another order.) Runs started before
+  // this change replay with regular activities (docs/versioning.md).
+  const lookups = patched(LOOKUPS_RUN_LOCALLY)
     ? proxyLocalActivities<Activities>({ startToCloseTimeout: '1m', retry: lightRetry })
-    : proxyActivities<Activities>({
-        taskQueue: input.taskQueues.orchestration,
-        startToCloseTimeout: '1m',
-        retry: lightRetry,
-      });
+    : light;
+  // The custody log waits out a store outage rather than fail the recording's workflow.
+  const logActivities = proxyActivities<Activities>({
+    taskQueue: input.taskQueues.orchestration,
+    startToCloseTimeout: '1m',
+    retry: { initialInterval: '1s', maximumInterval: '1m' },
+  });
 
   const resumed = input.resume;
   const log = new CustodyLogWriter(
     input.recordingId,
-    light.appendCustodyEntry,
+    logActivities.appendCustodyEntry,
     resumed?.status.custodyLogHead,
   );
   const status: RecordingStatus = resumed?.status ?? {
@@ -674,7 +683,7 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     });
 
     // --- The deadline: from recordedAt (or ingest time) plus the rule pack's retention -----------------------
-    const pack = await runStage('retention', () => light.resolveRulePack(input.policy));
+    const pack = await runStage('retention', () => lookups.resolveRulePack(input.policy));
     const deadline = computeDeadline({
       recordedAt: input.declared.recordedAt,
       ingestedAt: status.ingestedAt,
@@ -800,7 +809,7 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     overdueMs: Math.max(0, Date.parse(requestedAt) - Date.parse(r.deleteAfter)),
   });
   const keys = await runStage('deletion', () =>
-    light.recordingObjectKeys({ recordingId: input.recordingId }),
+    lookups.recordingObjectKeys({ recordingId: input.recordingId }),
   );
   const deleted = await runStage('deletion', () =>
     mediaIo.deleteRecording({ recordingId: input.recordingId, objects: keys }),

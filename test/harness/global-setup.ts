@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { startTemporalDevServer, startVersityGw, type RunningServer } from './servers';
+import { buildTestOnlyBundles } from './test-bundles';
 
 declare global {
   var __CUSTODY_TEST_SERVERS__: { servers: RunningServer[]; dataDir: string } | undefined;
@@ -44,14 +45,16 @@ export default async function globalSetup(): Promise<void> {
   globalThis.__CUSTODY_TEST_SERVERS__ = { servers, dataDir };
   // Workflow code is bundled once per run, here: webpack cannot run inside jest's module sandbox, and one
   // bundle for every test file saves a few seconds each.
-  const [temporal, s3, bundle] = await Promise.all([
+  const [temporal, s3, bundle, testOnlyBundles] = await Promise.all([
     startTemporalDevServer({ dataDir }),
     startVersityGw({ dataDir }),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger }),
+    buildTestOnlyBundles(dataDir, quietLogger), // fault injection (reset tests), replay-gate self-check
   ]);
   const bundlePath = path.join(dataDir, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);
   process.env.CUSTODY_TEST_WORKFLOW_BUNDLE = bundlePath;
+  Object.assign(process.env, testOnlyBundles);
   servers.push(temporal, s3);
   process.env.TEMPORAL_ADDRESS = temporal.address;
   process.env.TEMPORAL_NAMESPACE = 'default';

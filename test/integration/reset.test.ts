@@ -1,0 +1,212 @@
+/**
+ * `custody reset` on the real stack: a lifecycle failed on purpose (the fault-injection bundle fails it where
+ * it would write the deletion certificate) is reset to its last good workflow task with a normal worker, and
+ * the recording reaches `deleted` with exactly one certificate and the reset in its custody log. A bulk
+ * --dry-run changes nothing; a reset with nothing to reset to is refused with the reason.
+ */
+import { readFileSync } from 'node:fs';
+import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import { WorkflowFailedError } from '@temporalio/client';
+import { createTestStack, type TestStack } from '../harness/stack';
+import { testPolicyDir } from '../harness/test-policies';
+import { builtEntryPoint, envForConfig, runNode } from '../harness/processes';
+import { faultInjectionWorkflowBundle, startLifecycleWithFault } from '../harness/fault-injection';
+import { syntheticClip } from '../fixtures/media';
+import { startCustodyWorkers } from '../../workers/run';
+import { lifecycleTaskQueues } from '../../workers/pools';
+import { createMediaTools } from '../../activities/media/ffmpeg';
+import { readCertificate } from '../../activities/write-certificate';
+import { readCustodyLog } from '../../activities/custody-log/read';
+import { verifyChain } from '../../activities/custody-log/chain';
+import { certificateKey } from '../../activities/storage/keys';
+import type { ResetRow } from '../../cli/reset';
+
+let stack: TestStack;
+let env: NodeJS.ProcessEnv;
+let clip: Buffer;
+
+beforeAll(async () => {
+  stack = await createTestStack('reset', {
+    workers: false,
+    overrides: { CUSTODY_POLICY_DIR: testPolicyDir({ 'test-5s': 'PT5S' }) },
+  });
+  env = envForConfig(stack.config);
+  clip = readFileSync(await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 }));
+});
+afterAll(() => stack?.stop());
+
+const custody = (args: string[]) => runNode(builtEntryPoint('cli/main.js'), args, env, 120_000);
+
+/**
+ * A recording whose lifecycle fails outright after its objects were deleted, where it would append
+ * `recording.deleted` to its custody log — the first thing of its workflow task, so the task that failed
+ * wrote nothing the reset has to write again.
+ */
+async function failedOnPurpose(): Promise<{ recordingId: string; workflowId: string }> {
+  const workers = await startCustodyWorkers({
+    config: stack.config,
+    s3: stack.clients.s3,
+    media: createMediaTools({
+      ffmpegPath: stack.config.media.ffmpegPath,
+      ffprobePath: stack.config.media.ffprobePath,
+    }),
+    workflowBundlePath: faultInjectionWorkflowBundle(),
+    schedules: false,
+  });
+  try {
+    const source = await stack.putInbox(
+      `station-4/fault-${Date.now()}.mp4`,
+      Buffer.concat([clip, Buffer.from(String(Date.now()))]),
+    );
+    const started = await startLifecycleWithFault(
+      stack.clients.client,
+      {
+        source,
+        originalName: 'fault.mp4',
+        declared: { deviceId: 'cam-reset', recordedAt: new Date().toISOString() },
+        via: 'inbox',
+        actor: 'system',
+        policy: 'test-5s',
+        taskQueues: lifecycleTaskQueues(stack.config),
+      },
+      // Not a log append: a failed append fails the workflow task, not the workflow (custody-log-writer.ts).
+      { failBeforeActivity: 'writeCertificate' },
+    );
+    const failure = await stack.clients.client.workflow
+      .getHandle(started.workflowId)
+      .result()
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect((failure as WorkflowFailedError).cause?.message).toMatch(/injected fault: .* writeCertificate/);
+    return started;
+  } finally {
+    await workers.shutdown();
+  }
+}
+
+async function certificateVersions(recordingId: string) {
+  const listing = await stack.clients.s3.send(
+    new ListObjectVersionsCommand({
+      Bucket: stack.config.buckets.audit,
+      Prefix: certificateKey(recordingId),
+    }),
+  );
+  return listing.Versions ?? [];
+}
+
+test('reset --to last-good of a workflow failed on purpose: it reaches deleted with one certificate', async () => {
+  const { recordingId, workflowId } = await failedOnPurpose();
+  const handle = stack.clients.client.workflow.getHandle(workflowId);
+  const failed = await handle.describe();
+  expect(failed.status.name).toBe('FAILED');
+  expect(await certificateVersions(recordingId)).toEqual([]);
+
+  // Bulk dry runs show the reset point and change nothing.
+  const dry = await custody([
+    'reset',
+    '--query',
+    `CustodyRecordingId = '${recordingId}'`,
+    '--dry-run',
+    '--json',
+  ]);
+  expect(dry.stderr).toBe('');
+  expect(dry.code).toBe(0);
+  const planned = JSON.parse(dry.stdout) as { dryRun: boolean; workflows: ResetRow[] };
+  expect(planned.dryRun).toBe(true);
+  expect(planned.workflows).toEqual([
+    expect.objectContaining({
+      recordingId,
+      fromRunId: failed.runId,
+      outcome: 'would-reset',
+      failure: expect.objectContaining({ eventType: 'EVENT_TYPE_WORKFLOW_EXECUTION_FAILED' }) as object,
+    }),
+  ]);
+  const eventId = planned.workflows[0]!.eventId!;
+  const allFailed = await custody(['reset', '--failed-workflows', '--dry-run', '--json']);
+  expect(allFailed.code).toBe(0);
+  expect((JSON.parse(allFailed.stdout) as { workflows: ResetRow[] }).workflows).toContainEqual(
+    expect.objectContaining({ recordingId, outcome: 'would-reset', eventId }),
+  );
+  const unchanged = await handle.describe();
+  expect({ runId: unchanged.runId, status: unchanged.status.name, events: unchanged.historyLength }).toEqual({
+    runId: failed.runId,
+    status: 'FAILED',
+    events: failed.historyLength,
+  });
+
+  // Reset, then the fix is deployed (a normal worker), which re-runs the task that failed.
+  const reset = await custody([
+    'reset',
+    recordingId,
+    '--to',
+    'last-good',
+    '--reason',
+    'certificate writer fixed',
+    '--by',
+    'admin-1',
+    '--json',
+  ]);
+  expect(reset.stderr).toBe('');
+  expect(reset.code).toBe(0);
+  const row = JSON.parse(reset.stdout) as ResetRow;
+  expect(row).toMatchObject({ outcome: 'reset', fromRunId: failed.runId, eventId, to: 'last-good' });
+  expect(row.toRunId).toBeTruthy();
+  expect(row.toRunId).not.toBe(failed.runId);
+  await stack.startWorkers();
+
+  const deleted = await stack.waitForState(recordingId, 'deleted', 90_000);
+  expect(deleted.certificate).toBeDefined();
+  expect(await certificateVersions(recordingId)).toHaveLength(1);
+  const certificate = await readCertificate(stack.clients.s3, stack.config.buckets.audit, recordingId);
+  expect(certificate?.verdict.ok).toBe(true);
+  expect(certificate?.certificate?.cause).toBe('deadline');
+
+  const log = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId);
+  expect(verifyChain(log).ok).toBe(true);
+  expect(log.filter((e) => e.action === 'certificate.written')).toHaveLength(1);
+  expect(log.filter((e) => e.action === 'admin.reset')).toHaveLength(1);
+  expect(log.filter((e) => e.action === 'recording.deleted')).toHaveLength(1);
+  expect(log.find((e) => e.action === 'admin.reset')).toMatchObject({
+    actor: 'admin-1',
+    details: {
+      reason: 'certificate writer fixed',
+      fromRunId: failed.runId,
+      toRunId: row.toRunId,
+      eventId,
+      to: 'last-good',
+    },
+  });
+
+  // The new run completed: there is no failure left to reset before.
+  const again = await custody(['reset', recordingId, '--reason', 'again', '--by', 'admin-1']);
+  expect(again.code).toBe(4);
+  expect(again.stderr).toMatch(/nothing to reset to: this run has no failed workflow task/);
+});
+
+test('reset refuses with a reason: unknown id, no --by, and a reset that would rewrite the custody log', async () => {
+  const unknown = await custody(['reset', 'ffffffffffffffffffff', '--reason', 'r', '--by', 'admin-1']);
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toMatch(/unknown recording id ffffffffffffffffffff/);
+
+  const noActor = await custody(['reset', 'ffffffffffffffffffff', '--reason', 'r']);
+  expect(noActor.code).toBe(1);
+  expect(noActor.stderr).toMatch(/say who you are with --by/);
+
+  const noTarget = await custody(['reset', '--dry-run']);
+  expect(noTarget.code).toBe(1);
+  expect(noTarget.stderr).toMatch(/a recording id, --query .* or --failed-workflows/);
+
+  // --to first would run the whole workflow again and write its custody-log entries a second time. (Only the
+  // fault-injecting worker may poll while this one fails.)
+  await stack.workers?.shutdown();
+  delete stack.workers;
+  const { recordingId } = await failedOnPurpose();
+  const first = await custody(['reset', recordingId, '--to', 'first', '--reason', 'r', '--by', 'admin-1']);
+  expect(first.code).toBe(4);
+  expect(first.stderr).toMatch(/custody-log entries again/);
+  const stillFailed = await stack.clients.client.workflow.getHandle(`rec-${recordingId}`).describe();
+  expect(stillFailed.status.name).toBe('FAILED');
+});
