@@ -527,14 +527,16 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
   ): Promise<messages.ReleaseQuarantineRequest> {
     const { reason, message } = problem;
     quarantineRelease = undefined; // a recording released before and quarantined again waits for a new release
-    const record: QuarantineRecord = await mediaIo.quarantineRecording({
-      recordingId: input.recordingId,
-      source,
-      ...(manifestKey && { manifestKey }),
-      ...(status.original && { evidenceCopy: status.original }),
-      reason,
-      message,
-    });
+    const record: QuarantineRecord = await runStage('ingest', () =>
+      mediaIo.quarantineRecording({
+        recordingId: input.recordingId,
+        source,
+        ...(manifestKey && { manifestKey }),
+        ...(status.original && { evidenceCopy: status.original }),
+        reason,
+        message,
+      }),
+    );
     status.quarantine = record;
     delete status.original;
     setState('quarantined');
@@ -614,7 +616,15 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
 
   /** A replay of the fixity stage: check again (e.g. after the object was restored from a backup). */
   async function recheckFixity() {
-    const result = await mediaIo.checkRecordingFixity({ recordingId: input.recordingId });
+    let result;
+    try {
+      result = await mediaIo.checkRecordingFixity({ recordingId: input.recordingId });
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      // The check itself could not run (store unreachable): stay parked, say so, let a later replay try again.
+      await log.append('system', 'fixity.recheck-failed', { message: err.cause?.message ?? err.message });
+      return;
+    }
     if (result.mismatches.length || result.logProblems.length) {
       replays.add(1, { stage: 'fixity', outcome: 'failed-again' });
       await parkForFixity({ ...result, checkedBy: 'replay' });
