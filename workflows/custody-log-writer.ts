@@ -3,6 +3,7 @@
  * path and Update handlers may append concurrently — and each entry's seq and prevHash come from the
  * previous append's result, so the chain has no gaps and a retried append rewrites the identical entry.
  */
+import { isCancellation } from '@temporalio/workflow';
 import type { AppendedEntry, CustodyEntryInput } from '../activities/types';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -46,6 +47,7 @@ export class CustodyLogWriter {
     // a failed workflow drops out of the deadline's watch. A plain Error fails the workflow task instead: the
     // workflow stays open, Temporal retries the task, and a fix or a reset continues it.
     return written.catch((err: unknown) => {
+      if (isCancellation(err)) throw err; // an append in a cancelled scope: the scope's owner handles it
       throw new Error(
         `custody log append failed for ${this.recordingId} (${action}): ${err instanceof Error ? (err.cause?.toString() ?? err.message) : String(err)}`,
       );

@@ -74,6 +74,8 @@ const replays = metricMeter.createCounter(
 /** Patch ids (docs/versioning.md): each marks a change of the commands this workflow issues. */
 // custody-lookups-local-202611: introduced 2026-11-23 (resolveRulePack, recordingObjectKeys as local activities).
 const LOOKUPS_RUN_LOCALLY = 'custody-lookups-local-202611';
+// custody-cancelled-stage-202611: introduced 2026-11-23 (a stage cancelled by deletion no longer parks first).
+const CANCELLED_STAGE_NOT_PARKED = 'custody-cancelled-stage-202611';
 
 type IngestSource = LifecycleInput['source'] & Pick<ObjectRef, 'versionId'>;
 interface IngestProblem {
@@ -498,8 +500,11 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
         return result;
       } catch (err) {
         if (replayed) replays.add(1, { stage, outcome: 'failed-again' });
-        // At ingest, facts about the input go to quarantine (the caller handles them), not to a replay queue.
-        if (!(err instanceof ActivityFailure) || (stage === 'ingest' && quarantineReasonOf(err))) throw err;
+        // A cancelled stage (deletion came first) is not a failure; at ingest, facts about the input go to
+        // quarantine (the caller handles them), not to a replay queue.
+        if (!(err instanceof ActivityFailure)) throw err;
+        if (isCancellation(err) && patched(CANCELLED_STAGE_NOT_PARKED)) throw err;
+        if (stage === 'ingest' && quarantineReasonOf(err)) throw err;
         const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
         const lastError: LastError = {
           stage,
