@@ -50,6 +50,23 @@ describe('compareRow', () => {
     expect(paired.ratio).toBeCloseTo(11 / 10, 5);
   });
 
+  it('judges an absolute target on the custody figure, not on the ratio', () => {
+    const absolute = (subject: number, baseline?: number) =>
+      compareRow({
+        case: 'x',
+        measure: 'm',
+        unit: 'rec/s',
+        subject: { label: 's', stats: of(subject) },
+        ...(baseline !== undefined && { baseline: { label: 'b', stats: of(baseline) } }),
+        target: { op: '>=', value: 20 },
+        targetOn: 'value',
+      });
+    expect(absolute(25, 100)).toMatchObject({ ratio: 0.25, pass: true });
+    expect(absolute(19, 10)).toMatchObject({ ratio: 1.9, pass: false });
+    expect(absolute(21)).toMatchObject({ pass: true });
+    expect(absolute(21).ratio).toBeUndefined();
+  });
+
   it('leaves pass undefined without a target', () => {
     expect(row(1, 2)).toMatchObject({ ratio: 0.5 });
     expect(row(1, 2).pass).toBeUndefined();
@@ -113,6 +130,40 @@ describe('mergeResults', () => {
     expect(markdown).toMatch(
       /\| ingest \| upload \| s: \*\*90\*\* \(90–90\) \| b: \*\*100\*\* .*\| 0\.90× \| ≥ 0\.8× \| PASS \|/,
     );
+  });
+});
+
+describe('renderMarkdown with absolute targets and findings', () => {
+  it('prints the target in the row’s unit and keeps the hand-written findings', () => {
+    const row = compareRow({
+      case: 'deletion-sweep',
+      measure: 'sweep',
+      unit: 's',
+      subject: { label: 'sweep', stats: of(700) },
+      target: { op: '<=', value: 600 },
+      targetOn: 'value',
+    });
+    const runInfo: RunInfo = {
+      id: '1',
+      date: '2026-01-01T00:00:00Z',
+      mode: 'full',
+      args: [],
+      revision: 'r',
+      machine: { cores: 2, cpuModel: 'cpu', shaExtensions: true, memoryGiB: 8, kernel: 'Linux' },
+      versions: {},
+      loadAverage: { atStart: [0, 0, 0] },
+    };
+    const markdown = renderMarkdown(
+      mergeResults({ about: '', cases: {} }, [
+        { case: 'deletion-sweep', title: 't', run: runInfo, seconds: 1, rows: [row] },
+      ]),
+      'Benchmark results',
+      'Temporal saturates.',
+    );
+    expect(markdown).toMatch(
+      /\| sweep: \*\*700\.0\*\* \(700\.0–700\.0\) \| — \| s \| 1 \| — \| ≤ 600 s \| \*\*FAIL\*\* \|/,
+    );
+    expect(markdown).toMatch(/## Findings and profiles\n\nTemporal saturates\.\n/);
   });
 });
 

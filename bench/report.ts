@@ -84,23 +84,31 @@ function cpuCell(row: ResultRow): string {
 
 const loadText = (load: number[]) => load.map((l) => l.toFixed(1)).join(' / ');
 
-export function renderMarkdown(results: ResultsFile, title = 'Benchmark results'): string {
+/**
+ * `findings`: hand-written analysis (bench/FINDINGS.md: profiles, bottlenecks, suggested changes), kept as
+ * its own section so a re-run that rewrites the table never loses it.
+ */
+export function renderMarkdown(results: ResultsFile, title = 'Benchmark results', findings?: string): string {
   const records = Object.values(results.cases);
   const runs = new Map<string, RunInfo>();
   for (const record of records) runs.set(record.run.id, record.run);
   const lines: string[] = [
     `# ${title}`,
     '',
-    'Written by `npm run bench` (bench/run.ts) — do not edit by hand. Full run: `npm run bench` (about 20 min ' +
-      'on 2 cores); smoke test: `npm run bench -- --quick`; one case: `npm run bench -- --only ingest`. ' +
-      'Raw samples: [results.json](results.json).',
+    'Written by `npm run bench` (bench/run.ts) — do not edit by hand, except bench/FINDINGS.md, which is copied ' +
+      'in below the table. Full run: `npm run bench` (2 cores: ~20 min for ingest/rehash/copy/memory/transcode, ' +
+      '~30 min for lifecycle/orchestration/temporal-overhead, and the 10,000-recording deletion sweep ~1 h ' +
+      'more; `BENCH_SWEEP_N` makes it smaller); smoke test: `npm run bench -- --quick`; one case: ' +
+      '`npm run bench -- --only ingest`. Raw samples: [results.json](results.json).',
     '',
     'Each cell: **median** (min–max) over n repetitions. Subject and baseline ran side by side in the same run, in ' +
       'rotating order after a warm-up, on a fresh versitygw on loopback; inputs are page-cached files of ' +
       'pseudo-random bytes. MB = 10⁶ bytes. ratio = median ÷ median, which decides the result; "paired" is the ' +
       'median of the per-round ratios, which cancels load that changed between rounds. CPU = user + system seconds ' +
-      'of the harness, its child processes and versitygw per run (per GB for throughput rows): on a shared machine ' +
-      'it moves less than wall time. A --quick result never replaces a full one here.',
+      'of the harness, its child processes and versitygw per run (per GB for throughput rows), and for the ' +
+      'end-to-end cases (lifecycle, orchestration, deletion-sweep) also Temporal and the worker processes with ' +
+      'their ffmpeg/ffprobe children; their notes split it per process: on a shared machine it moves less ' +
+      'than wall time. A --quick result never replaces a full one here.',
     '',
     '| case | measure | custody | baseline | unit | n | ratio | target | result | CPU custody / baseline | run |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
@@ -121,7 +129,9 @@ export function renderMarkdown(results: ResultsFile, title = 'Benchmark results'
         row.ratio === undefined
           ? '—'
           : `${row.ratio.toFixed(2)}×${paired === undefined ? '' : ` (paired ${paired.toFixed(2)}×)`}`;
-      const target = row.target ? `${row.target.op === '>=' ? '≥' : '≤'} ${row.target.value}×` : '—';
+      const target = row.target
+        ? `${row.target.op === '>=' ? '≥' : '≤'} ${row.target.value}${row.targetOn === 'value' ? ` ${row.unit}` : '×'}`
+        : '—';
       lines.push(
         `| ${row.case} | ${cell(row.measure)} | ${cell(row.subject.label)}: ${formatStats(row.subject.stats, row.unit)} ` +
           `| ${baseline} | ${row.unit} | ${row.subject.stats.n} | ${ratio} | ${target} | ${verdict(row)} | ${cpuCell(row)} ` +
@@ -140,6 +150,7 @@ export function renderMarkdown(results: ResultsFile, title = 'Benchmark results'
           ),
   );
   if (notes.length) lines.push('', '## Notes', '', ...notes);
+  if (findings?.trim()) lines.push('', '## Findings and profiles', '', findings.trim());
   lines.push('', '## Runs', '');
   for (const run of [...runs.values()].sort((a, b) => a.date.localeCompare(b.date))) {
     const m = run.machine;
@@ -179,7 +190,8 @@ export async function writeResults(
   markdownFile: string,
   results: ResultsFile,
   title?: string,
+  findings?: string,
 ) {
   await writeFile(jsonFile, await formatted(jsonFile, `${JSON.stringify(results, null, 2)}\n`));
-  await writeFile(markdownFile, await formatted(markdownFile, renderMarkdown(results, title)));
+  await writeFile(markdownFile, await formatted(markdownFile, renderMarkdown(results, title, findings)));
 }

@@ -7,7 +7,7 @@
  *
  * Exit code: 0 when every case ran and met its target, 2 when a target was missed, 1 when a case failed.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +32,12 @@ const USAGE = `usage: node dist/bench/run.js [options]   (npm run bench -- [opti
   --list             print the cases and exit`;
 
 class UsageError extends Error {}
+
+/** The hand-written analysis that RESULTS.md carries below the generated table. */
+function readFindings(): string | undefined {
+  const file = path.join(REPO_ROOT, 'bench', 'FINDINGS.md');
+  return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+}
 
 function parseOptions(argv: string[]) {
   let parsed;
@@ -99,6 +105,9 @@ const BENCH_S3_ENV = {
   CUSTODY_BUCKET_QUARANTINE: 'bench-quarantine',
 };
 
+// Node 20 is pinned on purpose (as in workers/main.ts): the SDK's notice is for whoever upgrades the lockfile.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   if (options.help || options.list) {
@@ -113,6 +122,8 @@ async function main(): Promise<number> {
       committedJson,
       path.join(REPO_ROOT, 'bench', 'RESULTS.md'),
       readResults(committedJson),
+      undefined,
+      readFindings(),
     );
     process.stderr.write('rewrote bench/RESULTS.md from bench/results.json\n');
     return 0;
@@ -198,8 +209,24 @@ async function main(): Promise<number> {
   };
 
   const records: CaseRecord[] = [];
+  const committedJson = path.join(REPO_ROOT, 'bench', 'results.json');
   try {
-    for (const benchCase of options.cases) records.push(await runCase(benchCase, context, run));
+    for (const benchCase of options.cases) {
+      const record = await runCase(benchCase, context, run);
+      records.push(record);
+      // Published case by case: an interrupted long run keeps the cases it finished.
+      if (options.publish && !record.error) {
+        run.loadAverage.atEnd = os.loadavg();
+        await writeResults(
+          committedJson,
+          path.join(REPO_ROOT, 'bench', 'RESULTS.md'),
+          mergeResults(readResults(committedJson), [record]),
+          undefined,
+          readFindings(),
+        );
+        log(`${record.case}: published to bench/RESULTS.md`);
+      }
+    }
   } finally {
     if (s3) (await s3.catch(() => undefined))?.client.destroy();
     if (server) {
@@ -219,9 +246,14 @@ async function main(): Promise<number> {
   );
   log(`wrote ${path.relative(REPO_ROOT, runDir)}/RESULTS.md and results.json`);
   if (options.publish) {
-    const committedJson = path.join(REPO_ROOT, 'bench', 'results.json');
     const merged = mergeResults(readResults(committedJson), records);
-    await writeResults(committedJson, path.join(REPO_ROOT, 'bench', 'RESULTS.md'), merged);
+    await writeResults(
+      committedJson,
+      path.join(REPO_ROOT, 'bench', 'RESULTS.md'),
+      merged,
+      undefined,
+      readFindings(),
+    );
     log('updated bench/RESULTS.md and bench/results.json');
   }
 
@@ -258,6 +290,10 @@ async function runCase(benchCase: BenchCase, context: BenchContext, run: RunInfo
     return { ...base, seconds: Math.round((performance.now() - started) / 1000), rows: [], error: message };
   }
 }
+
+// Ctrl-C or a kill: exit through process.exit, so bench/stack.ts stops the worker processes it started (the
+// servers have watchdogs of their own).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
 main().then(
   (code) => process.exit(code),

@@ -5,6 +5,10 @@ import { rehashCase } from './rehash';
 import { copyAndHashCase } from './copy-and-hash';
 import { memoryCase } from './memory';
 import { transcodeCase } from './transcode';
+import { lifecycleCase } from './lifecycle';
+import { orchestrationCase } from './orchestration';
+import { deletionSweepCase } from './deletion-sweep';
+import { temporalOverheadCase } from './temporal-overhead';
 
 export const CASES: readonly BenchCase[] = [
   ingestCase,
@@ -12,4 +16,8 @@ export const CASES: readonly BenchCase[] = [
   copyAndHashCase,
   memoryCase,
   transcodeCase,
+  lifecycleCase,
+  orchestrationCase,
+  deletionSweepCase,
+  temporalOverheadCase,
 ];
