@@ -8,6 +8,7 @@ import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { ListObjectVersionsCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { updateRejection } from '../harness/updates';
 import { createTestStack, type TestStack } from '../harness/stack';
 import { testPolicyDir } from '../harness/test-policies';
 import { testWorkflowBundle } from '../harness/env';
@@ -212,15 +213,6 @@ describe('fixity', () => {
     expect(await actions(rec.recordingId)).toContain('fixity.restored');
     expect((await runFixity()).mismatched).toEqual([]);
   }, 300_000);
-
-  async function waitForLogAction(recordingId: string, action: string, count: number) {
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      if ((await actions(recordingId)).filter((a) => a === action).length >= count) return;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`${action} did not appear ${count} times in the custody log of ${recordingId}`);
-  }
 });
 
 describe('release from quarantine', () => {
@@ -233,10 +225,10 @@ describe('release from quarantine', () => {
 
     const release = (request: messages.ReleaseQuarantineRequest) =>
       rec.handle.executeUpdate(messages.releaseQuarantineUpdate, { args: [request] });
-    expect(await rejection(release({ by: 'admin-1', reason: 'dock firmware bug' }))).toMatch(
+    expect(await updateRejection(release({ by: 'admin-1', reason: 'dock firmware bug' }))).toMatch(
       /--accept-received-hash/,
     );
-    expect(await rejection(release({ by: 'admin-1', reason: '', acceptReceivedHash: true }))).toMatch(
+    expect(await updateRejection(release({ by: 'admin-1', reason: '', acceptReceivedHash: true }))).toMatch(
       /--reason/,
     );
     expect(
@@ -262,9 +254,7 @@ describe('release from quarantine', () => {
     await rec.handle.executeUpdate(messages.releaseQuarantineUpdate, {
       args: [{ by: 'admin-2', reason: 'probe upgraded' }],
     });
-    await waitFor(
-      async () => (await actions(rec.recordingId)).filter((a) => a === 'recording.quarantined').length === 2,
-    );
+    await waitForLogAction(rec.recordingId, 'recording.quarantined', 2);
     const again = await stack.waitForState(rec.recordingId, 'quarantined');
     expect(again.quarantine?.reason).toBe('not-media');
     const head = await stack.clients.s3.send(
@@ -280,7 +270,7 @@ describe('release from quarantine', () => {
     const empty = await ingest(Buffer.alloc(0));
     await stack.waitForState(empty.recordingId, 'quarantined');
     expect(
-      await rejection(
+      await updateRejection(
         empty.handle.executeUpdate(messages.releaseQuarantineUpdate, {
           args: [{ by: 'admin-1', reason: 'retry' }],
         }),
@@ -289,7 +279,7 @@ describe('release from quarantine', () => {
     const rec = await ingest(uniqueClip());
     await stack.waitForState(rec.recordingId, ['transcoding', 'retained']);
     expect(
-      await rejection(
+      await updateRejection(
         rec.handle.executeUpdate(messages.releaseQuarantineUpdate, {
           args: [{ by: 'admin-1', reason: 'retry' }],
         }),
@@ -298,22 +288,19 @@ describe('release from quarantine', () => {
   }, 60_000);
 });
 
-/** The validator's reason of a rejected Update. */
-async function rejection(update: Promise<unknown>): Promise<string> {
-  try {
-    await update;
-  } catch (err) {
-    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-    return (err as WorkflowUpdateFailedError).cause?.message ?? '';
-  }
-  throw new Error('the update was accepted, but should have been rejected');
+async function waitForLogAction(recordingId: string, action: string, count: number) {
+  await waitFor(
+    `${action} ${count} times in the custody log of ${recordingId}`,
+    async () => (await actions(recordingId)).filter((a) => a === action).length >= count,
+    30_000,
+  );
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000) {
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error('condition not reached in time');
+  throw new Error(`not reached within ${timeoutMs / 1000} s: ${what}`);
 }

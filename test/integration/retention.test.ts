@@ -10,7 +10,7 @@ import {
   GetObjectRetentionCommand,
   ListObjectVersionsCommand,
 } from '@aws-sdk/client-s3';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { updateRejection } from '../harness/updates';
 import { createTestStack, type TestStack } from '../harness/stack';
 import { testPolicyDir } from '../harness/test-policies';
 import { builtEntryPoint, envForConfig, runNode } from '../harness/processes';
@@ -61,16 +61,6 @@ async function versionsOf(recordingId: string) {
     listed.push(...(page.DeleteMarkers ?? []).map((v) => ({ bucket, key: v.Key!, versionId: v.VersionId! })));
   }
   return listed;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-    return (err as WorkflowUpdateFailedError).cause?.message ?? '';
-  }
-  throw new Error('the update was accepted, but should have been rejected');
 }
 
 test('a PT10S recording is deleted within seconds of its deadline, every version, with a certificate of exactly what was stored', async () => {
@@ -133,7 +123,7 @@ test('hold → kept past the deadline → release by the same person rejected �
   expect(same.code).toBe(4);
   expect(same.stderr).toContain('four-eyes');
   expect(
-    await rejection(
+    await updateRejection(
       handle.executeUpdate(messages.deleteEarlyUpdate, { args: [{ reason: 'x', by: 'a', approvedBy: 'b' }] }),
     ),
   ).toContain('held');
@@ -168,7 +158,7 @@ test('an extension only lengthens; delete-early needs two people and a reason', 
   const deadline = status.retention!.deleteAfter;
   const earlier = new Date(Date.parse(deadline) - 60_000).toISOString();
   expect(
-    await rejection(
+    await updateRejection(
       handle.executeUpdate(messages.extendUpdate, { args: [{ until: earlier, reason: 'r', by: 'u1' }] }),
     ),
   ).toContain('may only lengthen');
@@ -190,7 +180,7 @@ test('an extension only lengthens; delete-early needs two people and a reason', 
   });
 
   expect(
-    await rejection(
+    await updateRejection(
       handle.executeUpdate(messages.deleteEarlyUpdate, {
         args: [{ reason: 'not relevant', by: 'u1', approvedBy: 'u1' }],
       }),
