@@ -9,6 +9,8 @@ import {
   getExternalWorkflowHandle,
   workflowInfo,
   continueAsNew,
+  ApplicationFailure,
+  log,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { FixityCheckResult } from '../activities/check-recording-fixity';
@@ -98,8 +100,11 @@ export async function fixitySweep(input: FixitySweepInput): Promise<FixitySweepS
         mismatches: result.mismatches,
         logProblems: result.logProblems,
       });
-    } catch {
-      // The recording was deleted since it was listed: its objects are gone by design, nothing to park.
+    } catch (err) {
+      // The recording was deleted since it was listed: its objects are gone by design, nothing to park. Any
+      // other failure fails this run (visible, and the next run checks again) rather than losing the park.
+      if (!(err instanceof ApplicationFailure && /not ?found/i.test(`${err.type} ${err.message}`))) throw err;
+      log.warn('fixity mismatch of a recording that no longer runs', { recordingId: result.recordingId });
     }
   };
 
