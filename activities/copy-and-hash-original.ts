@@ -1,29 +1,40 @@
 /**
- * Copies a recording's original from the incoming store into the evidence store, hashing it in the same read.
+ * Copies a recording's original from the incoming store into the evidence store, then hashes what was stored.
+ *
+ * The copy is server-side — CopyObject, or above `multipartThresholdBytes` a multipart copy of byte ranges
+ * (UploadPartCopy) — so the bytes never travel through this process on their way in. The SHA-256 comes from one
+ * GET of the exact evidence version the copy created: the hash is of what is stored, not of what was sent. The
+ * copy and every part are conditional on the incoming object's ETag, so a replaced incoming object fails the
+ * copy (SourceChanged) instead of storing other bytes under this recording id.
  *
  * Idempotent: the evidence key derives from the recording id, and a finished copy carries a `sha256` tag on
- * its exact version. A retry first looks for such a version (a crash after the copy finished) and returns it;
+ * its exact version. A retry first looks for such a version (a crash after the tag was written) and returns it;
  * versions without the tag and open multipart uploads are leftovers of a crashed attempt and are removed, so a
- * retry at any line leaves one version and no orphaned parts.
+ * retry at any line leaves one version and no orphaned parts. The search costs two listings; it is skipped only
+ * when nothing can have been written yet (`firstTry` on attempt 1).
  *
- * Why a tag and not x-amz-meta: S3 fixes user metadata when an upload starts, before the last byte is hashed;
- * rewriting it would cost a server-side copy of every original. The computed hash therefore goes into the
- * version's tags and, authoritatively, into the WORM custody log; the declared hash (manifest or CLI), known up
- * front, is in the metadata.
+ * Why a tag and not x-amz-meta: the hash is known only after the copy, and metadata is fixed when an object is
+ * written; rewriting it would cost another copy. The computed hash therefore goes into the version's tags and,
+ * authoritatively, into the WORM custody log; the declared hash (manifest or CLI), known up front, is in the
+ * metadata.
  */
 import {
-  GetObjectCommand,
-  ListObjectVersionsCommand,
-  GetObjectTaggingCommand,
-  PutObjectTaggingCommand,
-  DeleteObjectCommand,
-  ListMultipartUploadsCommand,
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
+  PutObjectTaggingCommand,
+  UploadPartCopyCommand,
+  type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/common';
 import { HashingStream } from './storage/hashing-stream';
 import { evidenceOriginalKey } from './storage/keys';
@@ -37,6 +48,14 @@ export interface CopyAndHashInput {
   source: { bucket: string; key: string; etag: string; size: number };
   originalName: string;
   declaredSha256?: string;
+  /**
+   * Set by the workflow only when it schedules this stage for the first time in the recording's life — not when
+   * it runs the stage again (a replay after needs-attention, after a quarantine release, after a workflow
+   * reset). On attempt 1 it promises that nothing of this recording is in the evidence store yet, so the search
+   * for a finished copy or a crashed attempt's leftovers (ListObjectVersions, ListMultipartUploads) is skipped.
+   * Absent or false, or on any later attempt: the full search.
+   */
+  firstTry?: boolean;
 }
 
 export interface CopyAndHashDeps {
@@ -44,32 +63,79 @@ export interface CopyAndHashDeps {
   evidenceBucket: string;
   context: ActivityContextPort;
   metrics?: CustodyMetrics;
-  /** Multipart part size; memory use is about partSize × (queueSize + 1), whatever the file's size. */
+  /** Originals larger than this are copied in parts (UploadPartCopy); at most 5 GiB, S3's CopyObject limit. */
+  multipartThresholdBytes?: number;
+  /**
+   * Part size of a multipart copy, 5 MiB–5 GiB (S3's limits); raised for an original that would otherwise
+   * need more than 10,000 parts. The parts are copied by the store: no memory here.
+   */
   partSizeBytes?: number;
+  /** Part copies in flight at once. */
   queueSize?: number;
 }
 
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+/** S3's limits: a single CopyObject and one part at most 5 GiB, a part (but the last) at least 5 MiB. */
+const MAX_SINGLE_COPY_BYTES = 5 * GiB;
+const MIN_PART_BYTES = 5 * MiB;
+const MAX_PARTS = 10_000;
 const SHA256_TAG = 'sha256';
+/** The store reports no progress while it copies: heartbeat on a clock (and let cancellation reach us). */
+const HEARTBEAT_MS = 2000;
+
+/** `bucket/key` for x-amz-copy-source, URL-encoded (names such as Einsatz_Größe_ß.mp4 or `a+b` survive). */
+function copySourceOf(source: { bucket: string; key: string }): string {
+  return `${source.bucket}/${source.key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+}
+
+function nameOf(err: unknown): string | undefined {
+  return (err as { name?: string } | null)?.name;
+}
 
 export function makeCopyAndHashOriginal(deps: CopyAndHashDeps) {
-  const partSize = deps.partSizeBytes ?? 16 * 1024 * 1024;
+  const threshold = deps.multipartThresholdBytes ?? MAX_SINGLE_COPY_BYTES;
+  const partSize = deps.partSizeBytes ?? 512 * MiB;
   const queueSize = deps.queueSize ?? 2;
+  if (!(threshold >= 0 && threshold <= MAX_SINGLE_COPY_BYTES)) {
+    throw new Error(
+      `multipartThresholdBytes is ${threshold}: it must be between 0 and ${MAX_SINGLE_COPY_BYTES} (5 GiB, the ` +
+        `largest object S3 copies in one CopyObject).`,
+    );
+  }
+  if (!(partSize >= MIN_PART_BYTES && partSize <= MAX_SINGLE_COPY_BYTES)) {
+    throw new Error(
+      `partSizeBytes is ${partSize}: S3 copies parts of 5 MiB (${MIN_PART_BYTES}) to 5 GiB; choose one in between.`,
+    );
+  }
+  if (!(Number.isInteger(queueSize) && queueSize >= 1)) {
+    throw new Error(`queueSize is ${queueSize}: it must be a whole number of parts in flight, at least 1.`);
+  }
+  const { s3, evidenceBucket } = deps;
 
-  async function findFinishedCopy(key: string): Promise<{ finished?: StoredOriginal; leftovers: string[] }> {
+  async function findFinishedCopy(
+    key: string,
+    signal: AbortSignal,
+  ): Promise<{ finished?: StoredOriginal; leftovers: string[] }> {
     const leftovers: string[] = [];
     let finished: StoredOriginal | undefined;
-    const listing = await deps.s3.send(
-      new ListObjectVersionsCommand({ Bucket: deps.evidenceBucket, Prefix: key }),
-    );
+    const listing = await s3.send(new ListObjectVersionsCommand({ Bucket: evidenceBucket, Prefix: key }), {
+      abortSignal: signal,
+    });
     for (const version of listing.Versions ?? []) {
       if (version.Key !== key || !version.VersionId) continue;
-      const tags = await deps.s3.send(
-        new GetObjectTaggingCommand({ Bucket: deps.evidenceBucket, Key: key, VersionId: version.VersionId }),
+      const tags = await s3.send(
+        new GetObjectTaggingCommand({ Bucket: evidenceBucket, Key: key, VersionId: version.VersionId }),
+        { abortSignal: signal },
       );
       const sha256 = tags.TagSet?.find((t) => t.Key === SHA256_TAG)?.Value;
       if (sha256 && !finished) {
         finished = {
-          bucket: deps.evidenceBucket,
+          bucket: evidenceBucket,
           key,
           versionId: version.VersionId,
           sha256,
@@ -82,121 +148,251 @@ export function makeCopyAndHashOriginal(deps: CopyAndHashDeps) {
     return finished ? { finished, leftovers } : { leftovers };
   }
 
-  async function removeLeftovers(key: string, versionIds: string[]): Promise<void> {
+  async function removeLeftovers(key: string, versionIds: string[], signal: AbortSignal): Promise<void> {
     for (const versionId of versionIds) {
-      await deps.s3.send(
-        new DeleteObjectCommand({ Bucket: deps.evidenceBucket, Key: key, VersionId: versionId }),
-      );
+      await s3.send(new DeleteObjectCommand({ Bucket: evidenceBucket, Key: key, VersionId: versionId }), {
+        abortSignal: signal,
+      });
     }
-    const uploads = await deps.s3.send(
-      new ListMultipartUploadsCommand({ Bucket: deps.evidenceBucket, Prefix: key }),
-    );
+    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: evidenceBucket, Prefix: key }), {
+      abortSignal: signal,
+    });
     for (const upload of uploads.Uploads ?? []) {
       if (upload.Key === key && upload.UploadId) {
-        await deps.s3.send(
-          new AbortMultipartUploadCommand({
-            Bucket: deps.evidenceBucket,
-            Key: key,
-            UploadId: upload.UploadId,
-          }),
+        await s3.send(
+          new AbortMultipartUploadCommand({ Bucket: evidenceBucket, Key: key, UploadId: upload.UploadId }),
+          { abortSignal: signal },
         );
       }
     }
   }
 
-  return async function copyAndHashOriginal(input: CopyAndHashInput): Promise<StoredOriginal> {
-    const key = evidenceOriginalKey(input.recordingId);
-    const { finished, leftovers } = await findFinishedCopy(key);
-    if (finished) {
-      // A previous attempt finished the copy; extra versions would be duplicates of an unfinished retry.
-      await removeLeftovers(key, leftovers);
-      return finished;
+  /** Failures that are facts about the incoming object, in words that name it; anything else unchanged. */
+  function explainSourceFailure(err: unknown, input: CopyAndHashInput): unknown {
+    const where = `s3://${input.source.bucket}/${input.source.key}`;
+    if (statusOf(err) === 412 || nameOf(err) === 'PreconditionFailed') {
+      return ApplicationFailure.nonRetryable(
+        `The incoming object ${where} was replaced after recording ${input.recordingId} was registered for it: ` +
+          `its ETag is no longer ${input.source.etag}, so its bytes are not the ones this recording stands for. ` +
+          `Nothing was stored; ingest the new file as a new recording.`,
+        'SourceChanged',
+      );
     }
-    await removeLeftovers(key, leftovers);
+    // 404 from a copy means the source; a missing upload (NoSuchUpload) or bucket stays as the store said.
+    if (isNotFound(err) && nameOf(err) !== 'NoSuchUpload' && nameOf(err) !== 'NoSuchBucket') {
+      return ApplicationFailure.nonRetryable(
+        `The incoming object ${where} is gone; it may have been processed under another recording id or ` +
+          `removed by hand.`,
+        'SourceMissing',
+      );
+    }
+    return err;
+  }
 
-    const signal = deps.context.cancellationSignal;
-    let body: Readable;
+  /** Server-side copy of the whole object; returns the evidence version it created. */
+  async function copyWhole(
+    input: CopyAndHashInput,
+    key: string,
+    metadata: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<string | undefined> {
+    const copied = await s3.send(
+      new CopyObjectCommand({
+        Bucket: evidenceBucket,
+        Key: key,
+        CopySource: copySourceOf(input.source),
+        // We copy exactly the object the recording id was derived from, or nothing.
+        CopySourceIfMatch: input.source.etag,
+        MetadataDirective: 'REPLACE',
+        Metadata: metadata,
+        ContentType: 'application/octet-stream',
+      }),
+      { abortSignal: signal },
+    );
+    return copied.VersionId;
+  }
+
+  /** Server-side copy in byte ranges, `queueSize` at a time; the upload is aborted on any failure. */
+  async function copyInParts(
+    input: CopyAndHashInput,
+    key: string,
+    metadata: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<string | undefined> {
+    const size = input.source.size;
+    const part = Math.max(partSize, Math.ceil(size / MAX_PARTS / MiB) * MiB);
+    const ranges: { partNumber: number; first: number; last: number }[] = [];
+    for (let first = 0; first < size; first += part) {
+      ranges.push({ partNumber: ranges.length + 1, first, last: Math.min(first + part, size) - 1 });
+    }
+    const created = await s3.send(
+      new CreateMultipartUploadCommand({
+        Bucket: evidenceBucket,
+        Key: key,
+        Metadata: metadata,
+        ContentType: 'application/octet-stream',
+      }),
+      { abortSignal: signal },
+    );
+    const uploadId = created.UploadId;
+    if (!uploadId)
+      throw new Error(`The evidence store ${evidenceBucket} started a multipart copy without an id`);
+
+    // One failed part stops the others; cancellation stops them all.
+    const stopParts = new AbortController();
+    const stop = () => stopParts.abort(signal.reason);
+    signal.addEventListener('abort', stop);
+    let firstFailure: unknown;
+    const completed: CompletedPart[] = [];
+    let copiedBytes = 0;
+    let next = 0;
+    const copier = async () => {
+      while (next < ranges.length && !stopParts.signal.aborted) {
+        const range = ranges[next++]!;
+        try {
+          const result = await s3.send(
+            new UploadPartCopyCommand({
+              Bucket: evidenceBucket,
+              Key: key,
+              UploadId: uploadId,
+              PartNumber: range.partNumber,
+              CopySource: copySourceOf(input.source),
+              CopySourceIfMatch: input.source.etag,
+              CopySourceRange: `bytes=${range.first}-${range.last}`,
+            }),
+            { abortSignal: stopParts.signal },
+          );
+          completed.push({ PartNumber: range.partNumber, ETag: result.CopyPartResult?.ETag });
+          copiedBytes += range.last - range.first + 1;
+          deps.context.heartbeat({ phase: 'copy', copiedBytes, of: size });
+        } catch (err) {
+          if (!stopParts.signal.aborted) {
+            firstFailure = err;
+            stopParts.abort(err);
+          }
+          return;
+        }
+      }
+    };
     try {
-      const object = await deps.s3.send(
-        // IfMatch: we copy exactly the object the recording id was derived from, or nothing.
-        new GetObjectCommand({
-          Bucket: input.source.bucket,
-          Key: input.source.key,
-          IfMatch: input.source.etag,
+      await Promise.all(Array.from({ length: Math.min(queueSize, ranges.length) }, copier));
+      if (stopParts.signal.aborted) throw firstFailure ?? signal.reason;
+      completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
+      const done = await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: evidenceBucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: completed },
         }),
         { abortSignal: signal },
       );
-      body = object.Body as Readable;
+      return done.VersionId;
     } catch (err) {
-      if (isNotFound(err)) {
-        throw ApplicationFailure.nonRetryable(
-          `The incoming object s3://${input.source.bucket}/${input.source.key} is gone; it may have been ` +
-            `processed under another recording id or removed by hand.`,
-          'SourceMissing',
-        );
-      }
+      // Not with the (perhaps aborted) signal: the parts must go whatever stopped us. If this fails too, the
+      // next attempt's leftover search aborts the upload.
+      await s3
+        .send(new AbortMultipartUploadCommand({ Bucket: evidenceBucket, Key: key, UploadId: uploadId }))
+        .catch(() => undefined);
       throw err;
+    } finally {
+      signal.removeEventListener('abort', stop);
     }
+  }
 
-    let lastBeat = 0;
+  /** SHA-256 and length of one stored version, read once; heartbeats with the progress. */
+  async function hashVersion(
+    key: string,
+    versionId: string,
+    expectedBytes: number,
+    signal: AbortSignal,
+  ): Promise<{ sha256: string; bytes: number }> {
+    const object = await s3.send(
+      new GetObjectCommand({ Bucket: evidenceBucket, Key: key, VersionId: versionId }),
+      { abortSignal: signal },
+    );
+    let lastBeat = Date.now();
     const hashing = new HashingStream((bytes) => {
       const now = Date.now();
-      if (now - lastBeat >= 2000) {
+      if (now - lastBeat >= HEARTBEAT_MS) {
         lastBeat = now;
-        deps.context.heartbeat({ bytes, of: input.source.size });
+        deps.context.heartbeat({ phase: 'hash', bytes, of: expectedBytes });
       }
     });
+    const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+    await pipeline(object.Body as Readable, hashing, discard, { signal });
+    return { sha256: hashing.sha256(), bytes: hashing.bytes };
+  }
+
+  async function copyAndHash(input: CopyAndHashInput, signal: AbortSignal): Promise<StoredOriginal> {
+    const key = evidenceOriginalKey(input.recordingId);
+    if (!(input.firstTry && deps.context.attempt === 1)) {
+      const { finished, leftovers } = await findFinishedCopy(key, signal);
+      // Extra versions beside a finished one would be duplicates of an unfinished retry.
+      await removeLeftovers(key, leftovers, signal);
+      if (finished) return finished;
+    }
+
+    const metadata = {
+      'recording-id': input.recordingId,
+      // S3 metadata is ASCII: the original name is kept percent-encoded (Einsatz_Größe_ß.mp4 survives).
+      'original-name': encodeURIComponent(input.originalName),
+      'source-etag': input.source.etag.replace(/"/g, ''),
+      ...(input.declaredSha256 && { 'declared-sha256': input.declaredSha256 }),
+    };
     const started = process.hrtime.bigint();
-    const upload = new Upload({
-      client: deps.s3,
-      partSize,
-      queueSize,
-      leavePartsOnError: false,
-      params: {
-        Bucket: deps.evidenceBucket,
-        Key: key,
-        Body: hashing,
-        ContentType: 'application/octet-stream',
-        Metadata: {
-          'recording-id': input.recordingId,
-          // S3 metadata is ASCII: the original name is kept percent-encoded (Einsatz_Größe_ß.mp4 survives).
-          'original-name': encodeURIComponent(input.originalName),
-          'source-etag': input.source.etag.replace(/"/g, ''),
-          ...(input.declaredSha256 && { 'declared-sha256': input.declaredSha256 }),
-        },
-      },
-    });
-    const onAbort = () => void upload.abort();
-    signal.addEventListener('abort', onAbort);
+    const beat = setInterval(
+      () => deps.context.heartbeat({ phase: 'copy', of: input.source.size }),
+      HEARTBEAT_MS,
+    );
+    let versionId: string | undefined;
     try {
-      const [, result] = await Promise.all([pipeline(body, hashing, { signal }), upload.done()]);
-      const sha256 = hashing.sha256();
-      const versionId = result.VersionId;
-      if (!versionId)
-        throw new Error(
-          `The evidence store ${deps.evidenceBucket} returned no version id: is versioning on?`,
-        );
-      if (hashing.bytes !== input.source.size) {
-        throw ApplicationFailure.retryable(
-          `Read ${hashing.bytes} bytes of s3://${input.source.bucket}/${input.source.key}, expected ${input.source.size}`,
-          'ShortRead',
-        );
-      }
-      await deps.s3.send(
-        new PutObjectTaggingCommand({
-          Bucket: deps.evidenceBucket,
-          Key: key,
-          VersionId: versionId,
-          Tagging: { TagSet: [{ Key: SHA256_TAG, Value: sha256 }] },
-        }),
-      );
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      deps.metrics?.recordingsIngested.inc();
-      deps.metrics?.bytesIngested.inc(hashing.bytes);
-      if (seconds > 0) deps.metrics?.hashThroughput.observe(hashing.bytes / seconds);
-      return { bucket: deps.evidenceBucket, key, versionId, sha256, bytes: hashing.bytes };
+      versionId =
+        input.source.size > threshold
+          ? await copyInParts(input, key, metadata, signal)
+          : await copyWhole(input, key, metadata, signal);
+    } catch (err) {
+      throw explainSourceFailure(err, input);
     } finally {
-      signal.removeEventListener('abort', onAbort);
+      clearInterval(beat);
+    }
+    if (!versionId) {
+      throw new Error(`The evidence store ${evidenceBucket} returned no version id: is versioning on?`);
+    }
+
+    const { sha256, bytes } = await hashVersion(key, versionId, input.source.size, signal);
+    if (bytes !== input.source.size) {
+      // The untagged version is a leftover for the retry to remove.
+      throw ApplicationFailure.retryable(
+        `The evidence copy s3://${evidenceBucket}/${key} (version ${versionId}) holds ${bytes} bytes, but the ` +
+          `incoming object s3://${input.source.bucket}/${input.source.key} had ${input.source.size}`,
+        'ShortRead',
+      );
+    }
+    await s3.send(
+      new PutObjectTaggingCommand({
+        Bucket: evidenceBucket,
+        Key: key,
+        VersionId: versionId,
+        Tagging: { TagSet: [{ Key: SHA256_TAG, Value: sha256 }] },
+      }),
+      { abortSignal: signal },
+    );
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    deps.metrics?.recordingsIngested.inc();
+    deps.metrics?.bytesIngested.inc(bytes);
+    if (seconds > 0) deps.metrics?.hashThroughput.observe(bytes / seconds);
+    return { bucket: evidenceBucket, key, versionId, sha256, bytes };
+  }
+
+  return async function copyAndHashOriginal(input: CopyAndHashInput): Promise<StoredOriginal> {
+    const signal = deps.context.cancellationSignal;
+    try {
+      return await copyAndHash(input, signal);
+    } catch (err) {
+      // Cancelled: report the cancellation itself (Temporal's CancelledFailure), not the abort it caused.
+      if (signal.aborted && signal.reason instanceof Error) throw signal.reason;
+      throw err;
     }
   };
 }

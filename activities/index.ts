@@ -7,7 +7,9 @@ import type { CustodyConfig } from '../workers/config';
 import type { CustodyMetrics } from '../workers/metrics';
 import { temporalActivityContext, type ActivityContextPort } from './context';
 import { makeCopyAndHashOriginal } from './copy-and-hash-original';
-import { makeAppendCustodyEntry } from './append-custody-entry';
+import { makeAppendCustodyEntry, makeAppendCustodyEntries, makeCustodyLogHead } from './append-custody-entry';
+import { makeStoreOriginal } from './store-original';
+import { makeDeleteAndCertify } from './delete-and-certify';
 import { makeQuarantineRecording } from './quarantine-recording';
 import { makeRemoveFromInbox } from './remove-from-inbox';
 import { makeProbeMedia } from './probe-media';
@@ -75,21 +77,39 @@ export function createActivities(deps: ActivityDeps) {
   const { config, s3, metrics } = deps;
   const context = deps.context ?? temporalActivityContext;
   const withMetrics = metrics ? { metrics } : {};
+  const auditLog = {
+    s3,
+    auditBucket: config.buckets.audit,
+    auditRetention: config.auditRetention,
+    ...withMetrics,
+  };
+  // Steps that also run inside the fused activities (storeOriginal, deleteAndCertify).
+  const copyAndHashOriginal = makeCopyAndHashOriginal({
+    s3,
+    evidenceBucket: config.buckets.evidence,
+    context,
+    ...withMetrics,
+  });
+  const probeMedia = makeProbeMedia({ s3, media: deps.media });
+  const removeFromInbox = makeRemoveFromInbox({ s3 });
+  const deleteRecording = makeDeleteRecording({
+    s3,
+    context,
+    auditBucket: config.buckets.audit,
+    auditRetention: config.auditRetention,
+  });
+  const writeCertificate = makeWriteCertificate(auditLog);
   return annotateFailures(
     {
-      copyAndHashOriginal: makeCopyAndHashOriginal({
-        s3,
-        evidenceBucket: config.buckets.evidence,
-        context,
-        ...withMetrics,
-      }),
-      probeMedia: makeProbeMedia({ s3, media: deps.media }),
+      copyAndHashOriginal,
+      probeMedia,
+      storeOriginal: makeStoreOriginal({ copyAndHashOriginal, probeMedia, removeFromInbox }),
       quarantineRecording: makeQuarantineRecording({
         s3,
         quarantineBucket: config.buckets.quarantine,
         ...withMetrics,
       }),
-      removeFromInbox: makeRemoveFromInbox({ s3 }),
+      removeFromInbox,
       sweepInbox: makeSweepInbox({ s3, temporal: deps.temporal, context }),
       resolveRulePack: makeResolveRulePack({ policyDir: config.policy.dir }),
       recordingObjectKeys: makeRecordingObjectKeys({
@@ -97,18 +117,9 @@ export function createActivities(deps: ActivityDeps) {
         derivativesBucket: config.buckets.derivatives,
       }),
       lockEvidence: makeLockEvidence({ s3, context }),
-      deleteRecording: makeDeleteRecording({
-        s3,
-        context,
-        auditBucket: config.buckets.audit,
-        auditRetention: config.auditRetention,
-      }),
-      writeCertificate: makeWriteCertificate({
-        s3,
-        auditBucket: config.buckets.audit,
-        auditRetention: config.auditRetention,
-        ...withMetrics,
-      }),
+      deleteRecording,
+      writeCertificate,
+      deleteAndCertify: makeDeleteAndCertify({ log: auditLog, deleteRecording, writeCertificate }),
       transcodeRecording: makeTranscodeRecording({
         s3,
         media: deps.media,
@@ -129,12 +140,9 @@ export function createActivities(deps: ActivityDeps) {
         ...withMetrics,
       }),
       selectFixityCandidates: makeSelectFixityCandidates({ temporal: deps.temporal, context }),
-      appendCustodyEntry: makeAppendCustodyEntry({
-        s3,
-        auditBucket: config.buckets.audit,
-        auditRetention: config.auditRetention,
-        ...withMetrics,
-      }),
+      appendCustodyEntry: makeAppendCustodyEntry(auditLog),
+      appendCustodyEntries: makeAppendCustodyEntries(auditLog),
+      custodyLogHead: makeCustodyLogHead(auditLog),
     },
     context,
   );

@@ -156,6 +156,14 @@ export interface CustodyEntryInput {
   details: Record<string, unknown>;
 }
 
+/** Entries that follow each other with no effect in between, written by one activity from `seq` on. */
+export interface CustodyEntryRun {
+  recordingId: string;
+  seq: number;
+  prevHash: string;
+  entries: Pick<CustodyEntryInput, 'time' | 'actor' | 'action' | 'details'>[];
+}
+
 export interface AppendedEntry {
   seq: number;
   hash: string;

@@ -28,7 +28,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     hashThroughput: new Histogram({
       name: 'custody_hash_throughput_bytes_per_second',
-      help: 'Throughput of the one-pass copy and SHA-256 of an original.',
+      help: 'Throughput of storing an original: server-side copy into the evidence store, then SHA-256 of the stored version.',
       buckets: [10e6, 25e6, 50e6, 100e6, 200e6, 400e6, 800e6, 1600e6],
       registers: [registry],
     }),

@@ -11,6 +11,8 @@ export type WorkerPool = Exclude<PoolName, 'controller'>;
 export const POOL_ACTIVITIES: Record<WorkerPool, readonly (keyof CustodyActivities)[]> = {
   orchestration: [
     'appendCustodyEntry',
+    'appendCustodyEntries',
+    'custodyLogHead',
     'sweepInbox',
     'resolveRulePack',
     'recordingObjectKeys',
@@ -18,12 +20,14 @@ export const POOL_ACTIVITIES: Record<WorkerPool, readonly (keyof CustodyActiviti
     'selectFixityCandidates',
   ],
   'media-io': [
+    'storeOriginal',
     'copyAndHashOriginal',
     'probeMedia',
     'quarantineRecording',
     'removeFromInbox',
     'lockEvidence',
     'deleteRecording',
+    'deleteAndCertify',
     'checkRecordingFixity',
   ],
   transcode: ['transcodeRecording'],

@@ -38,6 +38,8 @@ import type {
   Hold,
   DerivativeSet,
   ObjectRef,
+  StoredOriginal,
+  RulePackRef,
 } from '../activities/types';
 import * as messages from './messages';
 import {
@@ -50,7 +52,7 @@ import {
   HeldAttr,
   EvidenceAttr,
 } from './search-attributes';
-import { CustodyLogWriter } from './custody-log-writer';
+import { CustodyLogWriter, type EntrySpec } from './custody-log-writer';
 import { computeDeadline, applyExtension, rearmDeadline, decideWake } from './retention';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -76,6 +78,9 @@ const replays = metricMeter.createCounter(
 const LOOKUPS_RUN_LOCALLY = 'custody-lookups-local-202611';
 // custody-cancelled-stage-202611: introduced 2026-11-23 (a stage cancelled by deletion no longer parks first).
 const CANCELLED_STAGE_NOT_PARKED = 'custody-cancelled-stage-202611';
+// custody-fused-steps-202611: introduced 2026-11-23 (ingest's media-io work in one activity, storeOriginal; its
+// log entries in one run; the deletion with its entries and certificate in one activity, deleteAndCertify).
+const FUSED_STEPS = 'custody-fused-steps-202611';
 
 type IngestSource = LifecycleInput['source'] & Pick<ObjectRef, 'versionId'>;
 interface IngestProblem {
@@ -118,10 +123,16 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     retry: { initialInterval: '1s', maximumInterval: '1m' },
   });
 
+  const logLookups = proxyLocalActivities<Activities>({ startToCloseTimeout: '1m', retry: lightRetry });
+
   const resumed = input.resume;
   const log = new CustodyLogWriter(
     input.recordingId,
-    logActivities.appendCustodyEntry,
+    {
+      appendEntry: logActivities.appendCustodyEntry,
+      appendEntries: logActivities.appendCustodyEntries,
+      headFrom: logLookups.custodyLogHead,
+    },
     resumed?.status.custodyLogHead,
   );
   const status: RecordingStatus = resumed?.status ?? {
@@ -555,6 +566,62 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     return quarantineRelease!;
   }
 
+  const resetRun = () => workflowInfo().runId !== workflowInfo().originalExecutionRunId;
+  const originalStoredEntry = (original: StoredOriginal): EntrySpec => ({
+    actor: 'system',
+    action: 'original.stored',
+    details: {
+      key: original.key,
+      versionId: original.versionId,
+      sha256: original.sha256,
+      bytes: original.bytes,
+    },
+  });
+  const hashMismatch = (declaredSha256: string, original: StoredOriginal): IngestProblem => ({
+    reason: 'hash-mismatch',
+    message: `SHA-256 of the received bytes is ${original.sha256}, but the ${input.via === 'cli' ? 'uploader' : 'manifest'} declared ${declaredSha256}.`,
+  });
+
+  /**
+   * Copies, hashes, compares, probes and releases the inbox copy in one media-io activity. The
+   * `original.stored` entry of a good original is written with the rest of ingest's entries; a problem means
+   * quarantine, with the entry written first.
+   */
+  async function storeOriginal(
+    source: IngestSource,
+    manifestKey: string | undefined,
+    declaredSha256: string | undefined,
+    firstTry: boolean,
+  ): Promise<IngestProblem | undefined> {
+    let scheduled = 0;
+    const stored = await runStage('ingest', () =>
+      mediaIo.storeOriginal({
+        recordingId: input.recordingId,
+        source,
+        originalName: input.originalName,
+        ...(declaredSha256 && { declaredSha256 }),
+        ...(manifestKey && { manifestKey }),
+        // Only the very first scheduling may skip the search for a crashed attempt's leftovers: not a replay,
+        // not a release from quarantine, not a run made by a reset (an earlier run may have copied already).
+        ...(firstTry && scheduled++ === 0 && !resetRun() && { firstTry: true }),
+      }),
+    );
+    const { original } = stored;
+    status.original = original;
+    status.sha256 = original.sha256;
+    status.bytes = original.bytes;
+    if (stored.media) {
+      status.media = stored.media;
+      return undefined;
+    }
+    await log.append('system', 'original.stored', originalStoredEntry(original).details);
+    if (stored.mediaProblem) {
+      return { reason: QUARANTINE_ERRORS[stored.mediaProblem.type]!, message: stored.mediaProblem.message };
+    }
+    if (stored.hashMismatch && declaredSha256) return hashMismatch(declaredSha256, original);
+    throw new Error(`storeOriginal returned neither media facts nor a problem for ${input.recordingId}`);
+  }
+
   /** Copies and hashes the original, compares with the declared hash, probes it. A problem means quarantine. */
   async function ingestOriginal(
     source: IngestSource,
@@ -572,17 +639,9 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       status.original = original;
       status.sha256 = original.sha256;
       status.bytes = original.bytes;
-      await log.append('system', 'original.stored', {
-        key: original.key,
-        versionId: original.versionId,
-        sha256: original.sha256,
-        bytes: original.bytes,
-      });
+      await log.append('system', 'original.stored', originalStoredEntry(original).details);
       if (declaredSha256 && declaredSha256.toLowerCase() !== original.sha256) {
-        return {
-          reason: 'hash-mismatch',
-          message: `SHA-256 of the received bytes is ${original.sha256}, but the ${input.via === 'cli' ? 'uploader' : 'manifest'} declared ${declaredSha256}.`,
-        };
+        return hashMismatch(declaredSha256, original);
       }
       status.media = await runStage('ingest', () => mediaIo.probeMedia({ object: original }));
       return undefined;
@@ -640,7 +699,50 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     await log.append('system', 'fixity.restored', { checkedAt: result.checkedAt, objects: result.objects });
   }
 
+  /** The deadline: from recordedAt (or ingest time) plus the rule pack's retention. Returns its log entry. */
+  const resolveRulePack = () => runStage('retention', () => lookups.resolveRulePack(input.policy));
+  async function setDeadline(resolved?: RulePackRef): Promise<EntrySpec> {
+    const pack = resolved ?? (await resolveRulePack());
+    const deadline = computeDeadline({
+      recordedAt: input.declared.recordedAt,
+      ingestedAt: status.ingestedAt,
+      retention: pack.retention,
+    });
+    retention = {
+      pack,
+      deadline: {
+        deleteAfter: deadline.deleteAfter,
+        statutoryDeadline: deadline.statutoryDeadline,
+        basis: deadline.basis,
+        basisTime: deadline.basisTime,
+      },
+      deleteAfter: deadline.deleteAfter,
+      extensions: [],
+      holds: [],
+    };
+    publishRetention();
+    return {
+      actor: 'system',
+      action: 'deadline.set',
+      details: {
+        pack: {
+          id: pack.id,
+          version: pack.version,
+          fingerprint: pack.fingerprint,
+          citation: pack.citation ?? null,
+        },
+        retention: pack.retention,
+        basis: deadline.basis,
+        basisTime: deadline.basisTime,
+        deleteAfter: deadline.deleteAfter,
+        warnings: deadline.warnings.map((w) => w.message),
+      },
+    };
+  }
+
   // --- Ingest: copy + hash the original, compare with what the dock declared, confirm it is media -----------
+  /** Ingest's last log entries: written while the transcode already starts (it needs none of them). */
+  let ingestLogged: Promise<unknown> = Promise.resolve();
   if (!resumed) {
     upsertSearchAttributes([
       { key: RecordingIdAttr, value: input.recordingId },
@@ -668,8 +770,14 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       : input.source.size === 0
         ? { reason: 'empty-file', message: 'The file has zero bytes: the upload or the dock failed.' }
         : undefined;
-    for (;;) {
-      problem ??= await ingestOriginal(source, declaredSha256);
+    const fused = patched(FUSED_STEPS);
+    // A rule pack that cannot be resolved (a config error) parks the recording before any bytes move, and the
+    // ingest's entries then go into the log as one run.
+    const pack = fused ? await resolveRulePack() : undefined;
+    for (let firstTry = true; ; firstTry = false) {
+      problem ??= fused
+        ? await storeOriginal(source, manifestKey, declaredSha256, firstTry)
+        : await ingestOriginal(source, declaredSha256);
       if (!problem) break;
       const release = await quarantine(problem, source, manifestKey);
       // Released: ingest again from the quarantined bytes (the inbox copy is gone).
@@ -682,54 +790,34 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       problem = undefined;
       setState('ingesting');
     }
-    await log.append('system', 'media.probed', { ...status.media });
-    const ingested = source;
-    const ingestedManifest = manifestKey;
-    await runStage('ingest', () =>
-      mediaIo.removeFromInbox({
-        source: ingested,
-        ...(ingestedManifest && { manifestKey: ingestedManifest }),
-      }),
-    );
-    await log.append('system', 'ingest.completed', {
-      sha256: status.sha256,
-      bytes: status.bytes,
-      ...(input.transcode === false && { transcode: 'off (CUSTODY_TRANSCODE_ENABLED=false)' }),
-    });
-
-    // --- The deadline: from recordedAt (or ingest time) plus the rule pack's retention -----------------------
-    const pack = await runStage('retention', () => lookups.resolveRulePack(input.policy));
-    const deadline = computeDeadline({
-      recordedAt: input.declared.recordedAt,
-      ingestedAt: status.ingestedAt,
-      retention: pack.retention,
-    });
-    retention = {
-      pack,
-      deadline: {
-        deleteAfter: deadline.deleteAfter,
-        statutoryDeadline: deadline.statutoryDeadline,
-        basis: deadline.basis,
-        basisTime: deadline.basisTime,
+    const probed: EntrySpec = { actor: 'system', action: 'media.probed', details: { ...status.media } };
+    const completed: EntrySpec = {
+      actor: 'system',
+      action: 'ingest.completed',
+      details: {
+        sha256: status.sha256,
+        bytes: status.bytes,
+        ...(input.transcode === false && { transcode: 'off (CUSTODY_TRANSCODE_ENABLED=false)' }),
       },
-      deleteAfter: deadline.deleteAfter,
-      extensions: [],
-      holds: [],
     };
-    publishRetention();
-    await log.append('system', 'deadline.set', {
-      pack: {
-        id: pack.id,
-        version: pack.version,
-        fingerprint: pack.fingerprint,
-        citation: pack.citation ?? null,
-      },
-      retention: pack.retention,
-      basis: deadline.basis,
-      basisTime: deadline.basisTime,
-      deleteAfter: deadline.deleteAfter,
-      warnings: deadline.warnings.map((w) => w.message),
-    });
+    if (fused) {
+      // storeOriginal has released the inbox copy; the entries of a good ingest go into the log as one run.
+      const deadlineSet = await setDeadline(pack);
+      ingestLogged = log.appendAll([originalStoredEntry(status.original!), probed, completed, deadlineSet]);
+    } else {
+      await log.append(probed.actor, probed.action, probed.details);
+      const ingested = source;
+      const ingestedManifest = manifestKey;
+      await runStage('ingest', () =>
+        mediaIo.removeFromInbox({
+          source: ingested,
+          ...(ingestedManifest && { manifestKey: ingestedManifest }),
+        }),
+      );
+      await log.append(completed.actor, completed.action, completed.details);
+      const deadlineSet = await setDeadline();
+      await log.append(deadlineSet.actor, deadlineSet.action, deadlineSet.details);
+    }
   }
 
   // --- Transcode beside the deadline: a stuck or parked transcode never delays deletion ----------------------
@@ -769,6 +857,7 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
           .catch((err: unknown) => {
             if (!isCancellation(err)) throw err;
           });
+  await ingestLogged;
   if (status.state !== 'transcoding' && status.state !== 'needs-attention') setState('retained');
 
   // --- Retained: wait for whichever comes first ---------------------------------------------------------------
@@ -818,54 +907,79 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     if (waitMs > 0) await condition(() => false, waitMs);
   }
   const requestedAt = new Date().toISOString();
-  await log.append(earlyDeletion?.by ?? 'system', 'deletion.started', {
+  const startedDetails = {
     cause: deletionCause,
     deleteAfter: r.deleteAfter,
     overdueMs: Math.max(0, Date.parse(requestedAt) - Date.parse(r.deleteAfter)),
-  });
-  const keys = await runStage('deletion', () =>
-    lookups.recordingObjectKeys({ recordingId: input.recordingId }),
-  );
-  const deleted = await runStage('deletion', () =>
-    mediaIo.deleteRecording({ recordingId: input.recordingId, objects: keys }),
-  );
-  await log.append('system', 'recording.deleted', {
+  };
+  const requestedBy = earlyDeletion?.by ?? 'system';
+  const certificateFacts = {
+    recordingId: input.recordingId,
+    originalSha256: status.sha256 ?? '',
+    rulePack: {
+      id: r.pack.id,
+      version: r.pack.version,
+      fingerprint: r.pack.fingerprint,
+      ...(r.pack.citation && { citation: r.pack.citation }),
+    },
+    deadline: r.deleteAfter,
     cause: deletionCause,
-    verifiedAbsentAt: deleted.verifiedAbsentAt,
-    objects: deleted.deleted.map((d) => ({
-      key: d.key,
-      versionId: d.versionId,
-      kind: d.kind,
-      sha256: d.sha256 ?? null,
-    })),
-  });
-  const head = log.head;
-  const certificate = await runStage('deletion', () =>
-    light.writeCertificate({
-      recordingId: input.recordingId,
-      originalSha256: status.sha256 ?? '',
-      objects: deleted.deleted,
-      rulePack: {
-        id: r.pack.id,
-        version: r.pack.version,
-        fingerprint: r.pack.fingerprint,
-        ...(r.pack.citation && { citation: r.pack.citation }),
-      },
-      deadline: r.deleteAfter,
-      deletedAt: deleted.verifiedAbsentAt,
+    requestedBy,
+    approvals: earlyDeletion
+      ? [{ actor: earlyDeletion.approvedBy, at: earlyDeletion.at, reason: earlyDeletion.reason }]
+      : [],
+  };
+  if (patched(FUSED_STEPS)) {
+    // One activity writes deletion.started, deletes, writes recording.deleted, the certificate and
+    // certificate.written, in that order (activities/delete-and-certify.ts).
+    const keys = await runStage('deletion', () =>
+      lookups.recordingObjectKeys({ recordingId: input.recordingId }),
+    );
+    const certified = await runStage('deletion', () =>
+      log.writeThrough((at) =>
+        mediaIo.deleteAndCertify({
+          recordingId: input.recordingId,
+          objects: keys,
+          log: at,
+          started: { time: requestedAt, actor: requestedBy, details: startedDetails },
+          certificate: certificateFacts,
+        }),
+      ),
+    );
+    status.certificate = certified.certificate;
+  } else {
+    await log.append(requestedBy, 'deletion.started', startedDetails);
+    const keys = await runStage('deletion', () =>
+      lookups.recordingObjectKeys({ recordingId: input.recordingId }),
+    );
+    const deleted = await runStage('deletion', () =>
+      mediaIo.deleteRecording({ recordingId: input.recordingId, objects: keys }),
+    );
+    await log.append('system', 'recording.deleted', {
       cause: deletionCause,
-      requestedBy: earlyDeletion?.by ?? 'system',
-      approvals: earlyDeletion
-        ? [{ actor: earlyDeletion.approvedBy, at: earlyDeletion.at, reason: earlyDeletion.reason }]
-        : [],
-      custodyLog: { headSeq: head.seq, headHash: head.hash },
-    }),
-  );
-  status.certificate = { key: certificate.key, certificateHash: certificate.certificateHash };
-  await log.append('system', 'certificate.written', {
-    key: certificate.key,
-    certificateHash: certificate.certificateHash,
-  });
+      verifiedAbsentAt: deleted.verifiedAbsentAt,
+      objects: deleted.deleted.map((d) => ({
+        key: d.key,
+        versionId: d.versionId,
+        kind: d.kind,
+        sha256: d.sha256 ?? null,
+      })),
+    });
+    const head = log.head;
+    const certificate = await runStage('deletion', () =>
+      light.writeCertificate({
+        ...certificateFacts,
+        objects: deleted.deleted,
+        deletedAt: deleted.verifiedAbsentAt,
+        custodyLog: { headSeq: head.seq, headHash: head.hash },
+      }),
+    );
+    status.certificate = { key: certificate.key, certificateHash: certificate.certificateHash };
+    await log.append('system', 'certificate.written', {
+      key: certificate.key,
+      certificateHash: certificate.certificateHash,
+    });
+  }
   delete status.original;
   setState('deleted');
   await condition(allHandlersFinished);

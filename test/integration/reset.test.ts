@@ -1,6 +1,6 @@
 /**
  * `custody reset` on the real stack: a lifecycle failed on purpose (the fault-injection bundle fails it where
- * it would write the deletion certificate) is reset to its last good workflow task with a normal worker, and
+ * it would start the deletion) is reset to its last good workflow task with a normal worker, and
  * the recording reaches `deleted` with exactly one certificate and the reset in its custody log. A bulk
  * --dry-run changes nothing; a reset with nothing to reset to is refused with the reason.
  */
@@ -38,9 +38,9 @@ afterAll(() => stack?.stop());
 const custody = (args: string[]) => runNode(builtEntryPoint('cli/main.js'), args, env, 120_000);
 
 /**
- * A recording whose lifecycle fails outright after its objects were deleted, where it would append
- * `recording.deleted` to its custody log — the first thing of its workflow task, so the task that failed
- * wrote nothing the reset has to write again.
+ * A recording whose lifecycle fails outright when its deadline has passed, where it would schedule the deletion
+ * (deleteAndCertify, which writes `deletion.started` first) — so the task that failed wrote nothing the reset
+ * has to write again.
  */
 async function failedOnPurpose(): Promise<{ recordingId: string; workflowId: string }> {
   const workers = await startCustodyWorkers({
@@ -70,7 +70,7 @@ async function failedOnPurpose(): Promise<{ recordingId: string; workflowId: str
         taskQueues: lifecycleTaskQueues(stack.config),
       },
       // Not a log append: a failed append fails the workflow task, not the workflow (custody-log-writer.ts).
-      { failBeforeActivity: 'writeCertificate' },
+      { failBeforeActivity: 'deleteAndCertify' },
     );
     const failure = await stack.clients.client.workflow
       .getHandle(started.workflowId)
@@ -80,7 +80,7 @@ async function failedOnPurpose(): Promise<{ recordingId: string; workflowId: str
         (err: unknown) => err,
       );
     expect(failure).toBeInstanceOf(WorkflowFailedError);
-    expect((failure as WorkflowFailedError).cause?.message).toMatch(/injected fault: .* writeCertificate/);
+    expect((failure as WorkflowFailedError).cause?.message).toMatch(/injected fault: .* deleteAndCertify/);
     return started;
   } finally {
     await workers.shutdown();
@@ -144,7 +144,7 @@ test('reset --to last-good of a workflow failed on purpose: it reaches deleted w
     '--to',
     'last-good',
     '--reason',
-    'certificate writer fixed',
+    'deletion scheduling fixed',
     '--by',
     'admin-1',
     '--json',
@@ -172,7 +172,7 @@ test('reset --to last-good of a workflow failed on purpose: it reaches deleted w
   expect(log.find((e) => e.action === 'admin.reset')).toMatchObject({
     actor: 'admin-1',
     details: {
-      reason: 'certificate writer fixed',
+      reason: 'deletion scheduling fixed',
       fromRunId: failed.runId,
       toRunId: row.toRunId,
       eventId,

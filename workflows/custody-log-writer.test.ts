@@ -1,0 +1,103 @@
+/**
+ * The writer's bookkeeping, with the activities replaced by an in-memory log (pure logic): runs of entries
+ * chain on, and after a self-writing step fails part-way the next append continues where the store ends.
+ */
+import { CustodyLogWriter, GENESIS_HASH } from './custody-log-writer';
+import type { AppendedEntry, CustodyEntryInput, CustodyEntryRun } from '../activities/types';
+
+function memoryLog() {
+  const stored: { seq: number; prevHash: string; action: string; hash: string }[] = [];
+  const calls: string[] = [];
+  const write = (seq: number, prevHash: string, action: string): AppendedEntry => {
+    const last = stored.at(-1);
+    if (seq !== stored.length || prevHash !== (last?.hash ?? GENESIS_HASH))
+      throw new Error(`conflict at seq ${seq}`);
+    const entry = { seq, prevHash, action, hash: `h${seq}-${action}` };
+    stored.push(entry);
+    return { seq, hash: entry.hash };
+  };
+  return {
+    stored,
+    calls,
+    ops: {
+      appendEntry: (e: CustodyEntryInput) => {
+        calls.push(`one:${e.action}`);
+        return Promise.resolve(write(e.seq, e.prevHash, e.action));
+      },
+      appendEntries: (run: CustodyEntryRun) => {
+        calls.push(`run:${run.entries.map((e) => e.action).join('+')}`);
+        let { seq, prevHash } = run;
+        const out: AppendedEntry[] = [];
+        for (const e of run.entries) {
+          const w = write(seq, prevHash, e.action);
+          out.push(w);
+          seq = w.seq + 1;
+          prevHash = w.hash;
+        }
+        return Promise.resolve(out);
+      },
+      headFrom: ({ from }: { from: AppendedEntry }) => {
+        calls.push(`head-from:${from.seq}`);
+        const last = stored.at(-1);
+        return Promise.resolve(last ? { seq: last.seq, hash: last.hash } : from);
+      },
+    },
+    write,
+  };
+}
+
+const spec = (action: string) => ({ actor: 'system', action, details: {} });
+
+test('a run of entries is one activity; single entries keep the single-entry activity', async () => {
+  const log = memoryLog();
+  const writer = new CustodyLogWriter('rec', log.ops);
+  await writer.append('system', 'recording.received', {});
+  await writer.appendAll([spec('original.stored'), spec('media.probed'), spec('ingest.completed')]);
+  expect(log.calls).toEqual(['one:recording.received', 'run:original.stored+media.probed+ingest.completed']);
+  expect(writer.head).toEqual({ seq: 3, hash: 'h3-ingest.completed' });
+});
+
+test('concurrent appends are serialised in call order', async () => {
+  const log = memoryLog();
+  const writer = new CustodyLogWriter('rec', log.ops);
+  await Promise.all([
+    writer.append('a', 'first', {}),
+    writer.appendAll([spec('second'), spec('third')]),
+    writer.append('b', 'fourth', {}),
+  ]);
+  expect(log.stored.map((e) => e.action)).toEqual(['first', 'second', 'third', 'fourth']);
+});
+
+test('after a self-writing step fails part-way, the next append asks the store where the log ends', async () => {
+  const log = memoryLog();
+  const writer = new CustodyLogWriter('rec', log.ops);
+  await writer.append('system', 'recording.received', {});
+  const failing = writer.writeThrough((at) => {
+    log.write(at.seq, at.prevHash, 'deletion.started'); // written, then the step fails
+    return Promise.reject(new Error('DeletionBlockedByLock'));
+  });
+  await expect(failing).rejects.toThrow('DeletionBlockedByLock');
+  await writer.append('system', 'stage.failed', {});
+  expect(log.calls).toEqual(['one:recording.received', 'head-from:0', 'one:stage.failed']);
+  expect(log.stored.map((e) => e.action)).toEqual(['recording.received', 'deletion.started', 'stage.failed']);
+
+  // A step that succeeds moves the head to what it reports, with no lookup.
+  const done = await writer.writeThrough((at) =>
+    Promise.resolve({ head: log.write(at.seq, at.prevHash, 'certificate.written') }),
+  );
+  expect(writer.head).toEqual(done.head);
+  await writer.append('system', 'after', {});
+  expect(log.calls.filter((c) => c.startsWith('head-from'))).toHaveLength(1);
+});
+
+test('a failed append fails the workflow task (a plain Error naming the entry), not the workflow', async () => {
+  const log = memoryLog();
+  const writer = new CustodyLogWriter('rec', {
+    ...log.ops,
+    appendEntry: () => Promise.reject(new Error('CustodyLogConflict')),
+  });
+  const failed = writer.append('system', 'recording.received', {});
+  await expect(failed).rejects.toThrow(/custody log append failed for rec \(recording\.received\)/);
+  // Exactly Error: an ApplicationFailure (or any TemporalFailure) would fail the workflow itself.
+  expect(await failed.catch((err: unknown) => (err as Error).constructor)).toBe(Error);
+});
