@@ -101,3 +101,24 @@ test('a failed append fails the workflow task (a plain Error naming the entry), 
   // Exactly Error: an ApplicationFailure (or any TemporalFailure) would fail the workflow itself.
   expect(await failed.catch((err: unknown) => (err as Error).constructor)).toBe(Error);
 });
+
+test('a deferred entry goes into the log with the next append, in one activity', async () => {
+  const log = memoryLog();
+  const writer = new CustodyLogWriter('rec', log.ops);
+  writer.defer('officer-7', 'recording.received', {});
+  expect(log.calls).toEqual([]);
+  expect(writer.head.seq).toBe(-1);
+  await writer.append('system', 'stage.failed', {});
+  expect(log.calls).toEqual(['run:recording.received+stage.failed']);
+  expect(log.stored.map((e) => e.action)).toEqual(['recording.received', 'stage.failed']);
+
+  // Before a self-writing step, deferred entries are written first, so the step starts after them.
+  writer.defer('system', 'admin.note', {});
+  await writer.writeThrough((at) => Promise.resolve({ head: log.write(at.seq, at.prevHash, 'step') }));
+  expect(log.stored.map((e) => e.action)).toEqual([
+    'recording.received',
+    'stage.failed',
+    'admin.note',
+    'step',
+  ]);
+});

@@ -24,6 +24,8 @@ export class CustodyLogWriter {
   private tail: Promise<unknown> = Promise.resolve();
   /** Set when a self-writing step failed: the store may hold entries this writer has not seen. */
   private unsure = false;
+  /** Entries stamped already, written at the head of the next append (defer). */
+  private deferred: (EntrySpec & { time: string })[] = [];
 
   constructor(
     private readonly recordingId: string,
@@ -39,48 +41,26 @@ export class CustodyLogWriter {
     return { seq: this.nextSeq - 1, hash: this.headHash };
   }
 
+  /**
+   * Stamps an entry now and writes it with the next append, in the same activity: for an entry that no effect
+   * depends on (recording.received: ingest's first result follows it into the log). The next append comes
+   * whatever happens — the stage's result, its park (stage.failed) or a quarantine.
+   */
+  defer(actor: string, action: string, details: Record<string, unknown>): void {
+    this.deferred.push({ time: new Date().toISOString(), actor, action, details });
+  }
+
   append(actor: string, action: string, details: Record<string, unknown>): Promise<AppendedEntry> {
     return this.appendAll([{ actor, action, details }], action);
   }
 
   /** Entries that follow each other with no effect in between: one activity when the run has several. */
   appendAll(entries: EntrySpec[], what = entries.map((e) => e.action).join(', ')): Promise<AppendedEntry> {
-    const time = () => new Date().toISOString();
-    const written = this.serialised(async () => {
-      const appendEntries = this.ops.appendEntries;
-      if (entries.length === 1 || !appendEntries) {
-        let last: AppendedEntry | undefined;
-        for (const entry of entries) {
-          last = await this.ops.appendEntry({
-            recordingId: this.recordingId,
-            seq: this.nextSeq,
-            prevHash: this.headHash,
-            time: time(),
-            ...entry,
-          });
-          this.moveTo(last);
-        }
-        return last!;
-      }
-      const appended = await appendEntries({
-        recordingId: this.recordingId,
-        seq: this.nextSeq,
-        prevHash: this.headHash,
-        entries: entries.map((e) => ({ time: time(), ...e })),
-      });
-      const last = appended.at(-1)!;
-      this.moveTo(last);
-      return last;
+    const written = this.serialised(() => {
+      const time = new Date().toISOString();
+      return this.writeRun(entries.map((e) => ({ time, ...e })));
     });
-    // A failed append (a conflicting entry: the chain needs a person) must not fail the recording's workflow —
-    // a failed workflow drops out of the deadline's watch. A plain Error fails the workflow task instead: the
-    // workflow stays open, Temporal retries the task, and a fix or a reset continues it.
-    return written.catch((err: unknown) => {
-      if (isCancellation(err)) throw err; // an append in a cancelled scope: the scope's owner handles it
-      throw new Error(
-        `custody log append failed for ${this.recordingId} (${what}): ${err instanceof Error ? (err.cause?.toString() ?? err.message) : String(err)}`,
-      );
-    });
+    return written.catch((err: unknown) => this.appendFailed(err, what));
   }
 
   /**
@@ -91,6 +71,9 @@ export class CustodyLogWriter {
     step: (at: { seq: number; prevHash: string }) => Promise<T>,
   ): Promise<T> {
     return this.serialised(async () => {
+      if (this.deferred.length > 0) {
+        await this.writeRun([]).catch((err: unknown) => this.appendFailed(err, 'deferred entries'));
+      }
       try {
         const result = await step({ seq: this.nextSeq, prevHash: this.headHash });
         this.moveTo(result.head);
@@ -100,6 +83,47 @@ export class CustodyLogWriter {
         throw err;
       }
     });
+  }
+
+  /** Writes the deferred entries and then these, in one activity when there are several. */
+  private async writeRun(stamped: (EntrySpec & { time: string })[]): Promise<AppendedEntry> {
+    const run = [...this.deferred, ...stamped];
+    const appendEntries = this.ops.appendEntries;
+    let last: AppendedEntry | undefined;
+    if (run.length > 1 && appendEntries) {
+      const appended = await appendEntries({
+        recordingId: this.recordingId,
+        seq: this.nextSeq,
+        prevHash: this.headHash,
+        entries: run,
+      });
+      last = appended.at(-1)!;
+      this.moveTo(last);
+    } else {
+      for (const entry of run) {
+        last = await this.ops.appendEntry({
+          recordingId: this.recordingId,
+          seq: this.nextSeq,
+          prevHash: this.headHash,
+          ...entry,
+        });
+        this.moveTo(last);
+      }
+    }
+    this.deferred = [];
+    return last!;
+  }
+
+  /**
+   * A failed append (a conflicting entry: the chain needs a person) must not fail the recording's workflow —
+   * a failed workflow drops out of the deadline's watch. A plain Error fails the workflow task instead: the
+   * workflow stays open, Temporal retries the task, and a fix or a reset continues it.
+   */
+  private appendFailed(err: unknown, what: string): never {
+    if (isCancellation(err)) throw err; // an append in a cancelled scope: the scope's owner handles it
+    throw new Error(
+      `custody log append failed for ${this.recordingId} (${what}): ${err instanceof Error ? (err.cause?.toString() ?? err.message) : String(err)}`,
+    );
   }
 
   private serialised<T>(body: () => Promise<T>): Promise<T> {

@@ -750,7 +750,8 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       ...(input.declared.deviceId ? [{ key: DeviceIdAttr, value: input.declared.deviceId }] : []),
     ]);
     setState('ingesting');
-    await log.append(input.actor, 'recording.received', {
+    const fused = patched(FUSED_STEPS);
+    const receivedDetails = {
       via: input.via,
       source: {
         bucket: input.source.bucket,
@@ -761,7 +762,10 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       originalName: input.originalName,
       declared: { ...input.declared },
       policy: input.policy,
-    });
+    };
+    // The receipt is stamped now and written with ingest's first result (its park or quarantine included).
+    if (fused) log.defer(input.actor, 'recording.received', receivedDetails);
+    else await log.append(input.actor, 'recording.received', receivedDetails);
     let source: IngestSource = input.source;
     let manifestKey = input.manifestKey;
     let declaredSha256 = input.declared.sha256;
@@ -770,7 +774,6 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
       : input.source.size === 0
         ? { reason: 'empty-file', message: 'The file has zero bytes: the upload or the dock failed.' }
         : undefined;
-    const fused = patched(FUSED_STEPS);
     // A rule pack that cannot be resolved (a config error) parks the recording before any bytes move, and the
     // ingest's entries then go into the log as one run.
     const pack = fused ? await resolveRulePack() : undefined;
