@@ -1,7 +1,7 @@
 /**
  * Deletes a recording for good: every version and every delete marker of each of its keys (original and
  * derivatives), so that nothing stays restorable — then verifies that the store lists nothing under those
- * keys and answers 404.
+ * keys and that every key that held a version answers 404.
  *
  * Crash-safe record of what was deleted: before deleting anything the activity writes an inventory of the
  * versions it found — id, size, ETag and the `sha256` tag — to the audit store, at
@@ -58,7 +58,7 @@ export interface DeleteRecordingResult {
   recordingId: string;
   /** Every version and marker removed, by this attempt or an earlier one, in inventory order. */
   deleted: DeletedVersion[];
-  /** When the listing and HeadObject of every key showed nothing left (ISO UTC). */
+  /** When the listing and HeadObject showed nothing left (ISO UTC). */
   verifiedAbsentAt: string;
   /** The inventory objects in the audit store that back `deleted`. */
   inventory: { bucket: string; keys: string[] };
@@ -91,6 +91,13 @@ type KeyRef = { bucket: string; key: string };
 const refId = (v: { bucket: string; key: string; versionId: string }) =>
   `${v.bucket}\n${v.key}\n${v.versionId}`;
 const keyId = (v: KeyRef) => `${v.bucket}\n${v.key}`;
+/** The folder all keys share (up to and including its last `/`); '' when they share none. */
+function commonFolder(keys: string[]): string {
+  let prefix = keys[0] ?? '';
+  for (const key of keys) while (!key.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  return prefix.slice(0, prefix.lastIndexOf('/') + 1);
+}
+
 const describeVersion = (v: { bucket: string; key: string; versionId: string }) =>
   `s3://${v.bucket}/${v.key} version ${v.versionId}`;
 
@@ -140,26 +147,44 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
   /** Whether a bucket has Object Lock: fixed when a bucket is created, so asked once per bucket. */
   const lockEnabled = new Map<string, boolean>();
 
-  /** Every version and delete marker stored under exactly this key. */
-  async function listPresent(ref: KeyRef): Promise<DeletedVersion[]> {
+  /**
+   * Every version and delete marker stored under exactly these keys: one listing per bucket under the keys'
+   * common folder (a recording's keys share `recordings/<id>/`), not one per key.
+   */
+  async function listPresent(refs: KeyRef[]): Promise<DeletedVersion[]> {
+    const found: DeletedVersion[] = [];
+    const byBucket = new Map<string, Set<string>>();
+    for (const ref of refs) byBucket.set(ref.bucket, (byBucket.get(ref.bucket) ?? new Set()).add(ref.key));
+    for (const [bucket, keys] of byBucket) {
+      const folder = commonFolder([...keys]);
+      // Keys with nothing in common are listed one by one rather than the whole bucket.
+      const prefixes = folder ? [folder] : [...keys];
+      for (const prefix of prefixes) {
+        // A prefix also matches longer keys (original.bak); only the exact keys are ours to delete.
+        for (const listed of await listVersions(bucket, prefix)) if (keys.has(listed.key)) found.push(listed);
+      }
+    }
+    return found;
+  }
+
+  async function listVersions(bucket: string, prefix: string): Promise<DeletedVersion[]> {
     const found: DeletedVersion[] = [];
     let keyMarker: string | undefined;
     let versionIdMarker: string | undefined;
     for (;;) {
       const page = await send(
         new ListObjectVersionsCommand({
-          Bucket: ref.bucket,
-          Prefix: ref.key,
+          Bucket: bucket,
+          Prefix: prefix,
           ...(keyMarker !== undefined && { KeyMarker: keyMarker }),
           ...(versionIdMarker !== undefined && { VersionIdMarker: versionIdMarker }),
         }),
       );
       for (const version of page.Versions ?? []) {
-        // The prefix also matches longer keys (original.bak); only the exact key is ours to delete.
-        if (version.Key !== ref.key || !version.VersionId) continue;
+        if (!version.Key || !version.VersionId) continue;
         found.push({
-          bucket: ref.bucket,
-          key: ref.key,
+          bucket,
+          key: version.Key,
           versionId: version.VersionId,
           kind: 'version',
           bytes: version.Size ?? 0,
@@ -167,19 +192,13 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
         });
       }
       for (const marker of page.DeleteMarkers ?? []) {
-        if (marker.Key !== ref.key || !marker.VersionId) continue;
-        found.push({
-          bucket: ref.bucket,
-          key: ref.key,
-          versionId: marker.VersionId,
-          kind: 'delete-marker',
-          bytes: 0,
-        });
+        if (!marker.Key || !marker.VersionId) continue;
+        found.push({ bucket, key: marker.Key, versionId: marker.VersionId, kind: 'delete-marker', bytes: 0 });
       }
       if (!page.IsTruncated) return found;
       if (page.NextKeyMarker === keyMarker && page.NextVersionIdMarker === versionIdMarker) {
         throw new Error(
-          `ListObjectVersions of s3://${ref.bucket}/${ref.key} does not advance; is the store paginating?`,
+          `ListObjectVersions of s3://${bucket}/${prefix} does not advance; is the store paginating?`,
         );
       }
       keyMarker = page.NextKeyMarker;
@@ -283,7 +302,7 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
     }
   }
 
-  /** Writes the next inventory part; false when another attempt wrote that part first. */
+  /** Writes the next inventory part; undefined when another attempt wrote that part first. */
   async function writeInventoryPart(recordingId: string, part: number, versions: DeletedVersion[]) {
     const takenAt = new Date().toISOString();
     const body: InventoryPart = { format: INVENTORY_FORMAT, recordingId, part, takenAt, versions };
@@ -299,9 +318,9 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
           ObjectLockRetainUntilDate: new Date(addDuration(takenAt, deps.auditRetention)),
         }),
       );
-      return true;
+      return body;
     } catch (err) {
-      if (preconditionFailed(err)) return false;
+      if (preconditionFailed(err)) return undefined;
       throw err;
     }
   }
@@ -323,11 +342,13 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
     }
   }
 
-  async function verifyAbsent(keys: KeyRef[]): Promise<void> {
-    const leftovers: string[] = [];
-    for (const ref of keys) {
-      const remaining = await listPresent(ref);
-      leftovers.push(...remaining.map((v) => `${describeVersion(v)} (${v.kind})`));
+  /** The listing shows nothing under any key, and every key that held something answers 404 to HeadObject. */
+  async function verifyAbsent(keys: KeyRef[], held: Set<string>): Promise<void> {
+    const remaining = await listPresent(keys);
+    const leftovers = remaining.map((v) => `${describeVersion(v)} (${v.kind})`);
+    // A key that never held a version (a derivative of a recording that was not transcoded) has nothing a
+    // second look could find; the listing covers it.
+    for (const ref of keys.filter((k) => held.has(keyId(k)))) {
       try {
         await send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
         leftovers.push(`s3://${ref.bucket}/${ref.key} still answers HeadObject`);
@@ -349,6 +370,7 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
     const { recordingId } = input;
 
     let inventory = await readInventory(recordingId);
+    const checked = new Set<string>();
     let present: DeletedVersion[] = [];
     let keys: KeyRef[] = [];
     for (let round = 1; ; round++) {
@@ -358,13 +380,16 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
         byId.set(keyId(ref), { bucket: ref.bucket, key: ref.key });
       }
       keys = [...byId.values()];
-      present = [];
-      for (const ref of keys) present.push(...(await listPresent(ref)));
+      present = await listPresent(keys);
 
       const locks: string[] = [];
       for (const version of present) {
+        // A version checked in an earlier round of this call was free then; a lock placed since is caught
+        // by the store's refusal at delete time (deleteVersion).
+        if (checked.has(refId(version))) continue;
         const lock = await lockOn(version);
         if (lock) locks.push(`${describeVersion(version)}: ${lock}`);
+        checked.add(refId(version));
       }
       if (locks.length > 0) throw blockedByLock(recordingId, locks, inventory.parts.length > 0);
 
@@ -382,9 +407,14 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
         described.push(await withHash(version));
         context.heartbeat({ phase: 'inventory', versions: described.length, of: unrecorded.length });
       }
-      await writeInventoryPart(recordingId, inventory.parts.length + 1, described);
-      // Re-read either way: what we wrote, or what a concurrent attempt wrote in its place.
-      inventory = await readInventory(recordingId);
+      const part = await writeInventoryPart(recordingId, inventory.parts.length + 1, described);
+      // Ours was written: it is the next part. Otherwise read what a concurrent attempt wrote in its place.
+      inventory = part
+        ? {
+            parts: [...inventory.parts, part],
+            keys: [...inventory.keys, deletionInventoryKey(recordingId, inventory.parts.length + 1)],
+          }
+        : await readInventory(recordingId);
     }
 
     // Data versions first, markers last: a version hidden behind a delete marker never becomes visible again.
@@ -398,7 +428,7 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
       context.heartbeat({ phase: 'delete', versions: ++done, of: order.length });
     }
 
-    await verifyAbsent(keys);
+    await verifyAbsent(keys, new Set(inventory.parts.flatMap((p) => p.versions).map(keyId)));
     return {
       recordingId,
       deleted: inventory.parts.flatMap((p) => p.versions),

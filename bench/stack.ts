@@ -88,7 +88,9 @@ function startWorker(
   mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, `worker-${pool}.log`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [builtFile('workers/main.js')], {
+  // BENCH_WORKER_NODE_ARGS: node options for the worker processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, builtFile('workers/main.js')], {
     env: { ...env, CUSTODY_POOLS: pool, CUSTODY_HTTP_PORT: String(httpPort) },
     stdio: ['ignore', fd, fd],
   });

@@ -166,15 +166,17 @@ export function chooseResetPoint(events: JsonHistoryEvent[], to: ResetTarget): R
       .filter((e) => kindOf(e) === 'activitytaskcompleted')
       .map((e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId)),
   );
-  // Appends run as activities or, since the light-activities patch, as local activities (markers).
-  const custodyLogAppendsAfter = events.filter(
-    (e) =>
-      id(e) > eventId &&
-      ((kindOf(e) === 'activitytaskscheduled' &&
-        e.activityTaskScheduledEventAttributes?.activityType?.name === 'appendCustodyEntry' &&
-        completedActivities.has(id(e))) ||
-        completedLocalActivityType(e) === 'appendCustodyEntry'),
-  ).length;
+  // Activities that write custody-log entries: appends (task-queue activities, or local activities — markers —
+  // in runs of the light-activities period) when they completed, and deleteAndCertify as soon as it was
+  // scheduled, since it writes deletion.started before anything can fail.
+  const appendTypes = new Set(['appendCustodyEntry', 'appendCustodyEntries']);
+  const custodyLogAppendsAfter = events.filter((e) => {
+    if (id(e) <= eventId) return false;
+    if (completedLocalActivityType(e) === 'appendCustodyEntry') return true;
+    if (kindOf(e) !== 'activitytaskscheduled') return false;
+    const type = e.activityTaskScheduledEventAttributes?.activityType?.name ?? '';
+    return type === 'deleteAndCertify' || (appendTypes.has(type) && completedActivities.has(id(e)));
+  }).length;
   return {
     ok: true,
     eventId,
@@ -290,7 +292,7 @@ async function resetRun(
       outcome: 'nothing-to-reset',
       detail:
         `nothing to reset to: resetting to event ${point.eventId} would make the new run write ` +
-        `${point.custodyLogAppendsAfter} custody-log entries again that the old run already wrote, and the ` +
+        `custody-log entries again that the old run already wrote (${point.custodyLogAppendsAfter} writes), and the ` +
         'audit store refuses a second, different entry at a taken position. Reset to a later point ' +
         '(--to last-good), or let the workflow continue with `custody replay`',
     };

@@ -3,11 +3,9 @@
  * `custody verify`: the chain must be intact, and the stored original must still hash to what was recorded.
  */
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
+import { createHash } from 'node:crypto';
 import { custodyLogPrefix } from '../storage/keys';
-import { HashingStream } from '../storage/hashing-stream';
+import { readObjectInto } from '../storage/object-reader';
 import { isNotFound } from '../storage/s3';
 import { verifyChain, type CustodyEntry, type ChainVerdict } from './chain';
 
@@ -35,24 +33,19 @@ export async function readCustodyLog(
   return entries;
 }
 
-/** SHA-256 of an object (one version of it), streamed in 1 MiB chunks. */
+/**
+ * SHA-256 of an object (one version of it). The bytes come through readObjectInto's direct GET (the SDK's
+ * GetObject only for what that does not handle): the re-hash of a large original is bound by receiving, not
+ * hashing, and the SDK's body stream cost 3–5× openssl's time (bench/FINDINGS.md, "rehash").
+ */
 export async function hashStoredObject(
   s3: S3Client,
   ref: { bucket: string; key: string; versionId?: string },
   signal?: AbortSignal,
 ): Promise<{ sha256: string; bytes: number }> {
-  const object = await s3.send(
-    new GetObjectCommand({
-      Bucket: ref.bucket,
-      Key: ref.key,
-      ...(ref.versionId && { VersionId: ref.versionId }),
-    }),
-    signal ? { abortSignal: signal } : {},
-  );
-  const hashing = new HashingStream();
-  const sink = new Writable({ write: (_chunk, _enc, done) => done() });
-  await pipeline(object.Body as Readable, hashing, sink, ...(signal ? [{ signal }] : []));
-  return { sha256: hashing.sha256(), bytes: hashing.bytes };
+  const hash = createHash('sha256');
+  const { bytes } = await readObjectInto(s3, ref, (chunk) => hash.update(chunk), signal);
+  return { sha256: hash.digest('hex'), bytes };
 }
 
 export interface OriginalCheck {
