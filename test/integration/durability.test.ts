@@ -1,13 +1,18 @@
 /**
  * What must survive: a Temporal server restart while deadlines wait (persistent state), and a worker killed
  * with SIGKILL in the middle of a deletion (the retry on another worker finishes it: one deletion, one
- * certificate listing every version) — and in the middle of the copy into the evidence store.
+ * certificate listing every version) — and between the copy into the evidence store and its hash.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import { ListObjectVersionsCommand, ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  GetObjectTaggingCommand,
+  ListObjectVersionsCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { createTestStack, type TestStack } from '../harness/stack';
 import { testConfig } from '../harness/env';
 import { testPolicyDir } from '../harness/test-policies';
@@ -153,27 +158,38 @@ describe('a media-io worker killed with SIGKILL', () => {
     await kill(worker);
   });
 
-  test('during the copy into the evidence store: the copy resumes on another worker, one version, no orphaned parts', async () => {
-    // 200 MiB: large enough that the kill lands mid-copy (multipart upload open).
-    const big = Buffer.concat([clip, Buffer.alloc(200 * 1024 * 1024, 7)]);
-    const source = await stack.putInbox('dock-2/kill-during-copy.mp4', big);
+  test('between the copy into the evidence store and its hash: a retry on another worker leaves one tagged version', async () => {
+    // 400 MiB: the server-side copy is quick, the hash of the stored version takes long enough to kill in.
+    const big = Buffer.concat([clip, Buffer.alloc(400 * 1024 * 1024, 7)]);
+    const source = await stack.putInbox('dock-2/kill-during-hash.mp4', big);
     let worker = mediaWorker();
     const { recordingId } = await stack.start(source, { policy: 'test-1h' });
     const key = evidenceOriginalKey(recordingId);
-    await until('the multipart copy to start', async () => {
-      const uploads = await stack.clients.s3.send(
-        new ListMultipartUploadsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }),
-      );
-      return (uploads.Uploads?.length ?? 0) > 0;
-    });
+    const evidenceVersions = async () =>
+      (
+        await stack.clients.s3.send(
+          new ListObjectVersionsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }),
+        )
+      ).Versions ?? [];
+    await until('the copy to be stored', async () => (await evidenceVersions()).length > 0);
     await kill(worker);
+    // Killed before the sha256 tag: the stored copy is unfinished, and the retry must not keep it beside its own.
+    const [copied] = await evidenceVersions();
+    const tags = await stack.clients.s3.send(
+      new GetObjectTaggingCommand({
+        Bucket: stack.config.buckets.evidence,
+        Key: key,
+        VersionId: copied!.VersionId,
+      }),
+    );
+    expect(tags.TagSet ?? []).toEqual([]);
+
     worker = mediaWorker();
     const status = await stack.waitForState(recordingId, 'retained', 150_000);
     expect(status.bytes).toBe(big.length);
-    const versions = await stack.clients.s3.send(
-      new ListObjectVersionsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }),
-    );
-    expect(versions.Versions?.map((v) => v.VersionId)).toEqual([status.original!.versionId]);
+    const versions = await evidenceVersions();
+    expect(versions.map((v) => v.VersionId)).toEqual([status.original!.versionId]);
+    expect(status.original!.versionId).not.toBe(copied!.VersionId);
     const uploads = await stack.clients.s3.send(
       new ListMultipartUploadsCommand({ Bucket: stack.config.buckets.evidence, Prefix: key }),
     );
