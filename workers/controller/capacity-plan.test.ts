@@ -26,12 +26,12 @@ test('BW-sized load: 1,350 cameras × 60 min/day at 8 Mbit/s, with every step sh
     '÷ (1.79× real time per worker × 28,800 s window) = 94.27 workers',
     '× headroom 1.5 = 141.41 → 142 (above maxReplicas 4: raise it in the policy)',
   ]);
-  // media-io: 4.86e12 ÷ (86e6 × 28,800) = 1.9622 → × 1.5 = 2.94 → 3.
-  expect(byPool['media-io']).toMatchObject({ needed: 1.9622, replicas: 3, exceedsMax: false });
+  // media-io: 4.86e12 ÷ (283e6 × 28,800) = 0.5963 → × 1.5 = 0.89 → 1.
+  expect(byPool['media-io']).toMatchObject({ needed: 0.5963, replicas: 1, exceedsMax: false });
   expect(byPool['media-io']?.steps[0]).toBe('4,860,000 s × 8 Mbit/s ÷ 8 = 4,860 GB/day');
-  // orchestration: 8,100 ÷ (600 × 8) = 1.6875 → × 1.5 = 2.53 → 3.
-  expect(byPool.orchestration).toMatchObject({ needed: 1.6875, replicas: 3 });
-  expect(byPool.orchestration?.source.measured).toBe(false);
+  // orchestration: 8,100 ÷ (36,000 × 8) = 0.0281 → × 1.5 = 0.04 → 1 → minReplicas 2.
+  expect(byPool.orchestration).toMatchObject({ needed: 0.0281, replicas: 2 });
+  expect(byPool.orchestration?.source.measured).toBe(true);
 });
 
 test('a small KOD pilot: the pools’ minimums cover it; transcode needs one worker', () => {
@@ -39,11 +39,11 @@ test('a small KOD pilot: the pools’ minimums cover it; transcode needs one wor
   const byPool = Object.fromEntries(plan.pools.map((p) => [p.pool, p]));
   // 10 × 30 × 60 = 18,000 s ÷ (1.79 × 28,800) = 0.349 → × 1.5 = 0.52 → 1.
   expect(byPool.transcode).toMatchObject({ needed: 0.3492, replicas: 1 });
-  // 18,000 s × 6 Mbit/s ÷ 8 = 13.5 GB ÷ (86 MB/s × 28,800 s) = 0.0055 → 1, which is media-io's minimum.
+  // 18,000 s × 6 Mbit/s ÷ 8 = 13.5 GB ÷ (283 MB/s × 28,800 s) = 0.0017 → 1, which is media-io's minimum.
   expect(byPool['media-io']).toMatchObject({ replicas: 1 });
-  // orchestration: 30 recordings → 0.0094 → 1 → minReplicas 2.
+  // orchestration: 30 recordings ÷ (36,000 × 8) = 0.0001 → 1 → minReplicas 2.
   expect(byPool.orchestration?.replicas).toBe(2);
-  expect(byPool.orchestration?.steps.at(-1)).toBe('× headroom 1.5 = 0.01 → 1 → minReplicas 2');
+  expect(byPool.orchestration?.steps.at(-1)).toBe('× headroom 1.5 = 0 → 1 → minReplicas 2');
 });
 
 test('bad input is refused with the flag and the expected form', () => {

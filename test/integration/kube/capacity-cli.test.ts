@@ -324,7 +324,7 @@ describe('custody capacity plan', () => {
     ]);
     const plan = JSON.parse(json.stdout) as { input: unknown; pools: { pool: string; replicas: number }[] };
     expect(plan.input).toEqual({ cameras: 200, minutesPerDay: 90, bitrateMbps: 4, profile: '1080p30' });
-    // media-io: 1,080,000 s × 4 Mbit/s ÷ 8 = 540 GB ÷ (86 MB/s × 28,800 s) = 0.218 → × 1.5 = 0.33 → 1.
+    // media-io: 1,080,000 s × 4 Mbit/s ÷ 8 = 540 GB ÷ (283 MB/s × 28,800 s) = 0.066 → × 1.5 = 0.1 → 1.
     expect(Object.fromEntries(plan.pools.map((p) => [p.pool, p.replicas]))).toEqual({
       orchestration: 2,
       'media-io': 1,
