@@ -14,8 +14,6 @@ import type { MediaInfo, ObjectRef, StoredOriginal } from './types';
 export interface StoreOriginalInput extends CopyAndHashInput {
   source: CopyAndHashInput['source'] & Pick<ObjectRef, 'versionId'>;
   manifestKey?: string;
-  /** Set only when the workflow schedules ingest for the first time: no leftovers of a crash to look for. */
-  firstTry?: boolean;
 }
 
 export type MediaProblemType = 'NotMedia' | 'CorruptMedia';
