@@ -180,15 +180,20 @@ export function makeTranscodeRecording(deps: TranscodeRecordingDeps) {
           },
         });
         deps.context.heartbeat({ fraction: 1, uploading: true });
-        const derivatives = [];
-        for (const file of [result.proxy, result.sprite, result.poster]) {
-          derivatives.push(await upload(input.recordingId, file, result));
-        }
+        // Side by side; a failure is thrown only once all three have settled, so no PUT of this attempt is
+        // still in flight when a retry removes the leftovers.
+        const uploads = await Promise.allSettled(
+          [result.proxy, result.sprite, result.poster].map((file) => upload(input.recordingId, file, result)),
+        );
+        const failed = uploads.find((u): u is PromiseRejectedResult => u.status === 'rejected');
+        if (failed) throw failed.reason;
+        const derivatives = uploads.map((u) => (u as PromiseFulfilledResult<Derivative>).value);
         const set: DerivativeSet = {
           inputSha256: result.inputSha256,
           ffmpegVersion: result.ffmpegVersion,
           args: result.args,
           elapsedS: result.elapsedS,
+          ffmpegElapsedS: result.ffmpegElapsedS,
           partial: result.partial ? { ...result.partial } : null,
           derivatives,
         };

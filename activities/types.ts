@@ -123,7 +123,10 @@ export interface DerivativeSet {
   ffmpegVersion: string;
   /** The exact ffmpeg arguments, with paths replaced by placeholders. */
   args: string[];
+  /** The whole stage on the worker: hashing the input, ffmpeg, probing and hashing the outputs. */
   elapsedS: number;
+  /** ffmpeg alone, spawn to exit (absent in sets written before 2026-11-23). */
+  ffmpegElapsedS?: number;
   /** Set when only part of a truncated recording decoded: the proxy covers what was readable. */
   partial: { declaredS: number; decodedS: number; reason: string } | null;
   derivatives: Derivative[];

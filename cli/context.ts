@@ -2,14 +2,17 @@
  * What every CLI command needs: validated config, a Temporal client, an S3 client — opened lazily and closed
  * when the command ends. The CLI talks to Temporal, and reads the audit store for logs and certificates.
  */
-import { Connection, Client } from '@temporalio/client';
+import type { Connection, Client } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { loadConfigOrExit, type CustodyConfig } from '../workers/config';
 import { createS3Client } from '../activities/storage/s3';
 import { temporalConnectionOptions } from '../workers/temporal-connection';
 
-/** Exit codes: 0 ok, 1 error, 2 unknown recording id, 3 verification failed, 4 rejected by a validator. */
-export const EXIT = { ok: 0, error: 1, unknown: 2, mismatch: 3, rejected: 4 } as const;
+/**
+ * Exit codes: 0 ok, 1 error, 2 unknown recording id, 3 verification failed, 4 rejected by a validator, 5 waited
+ * (--wait) and the recording stopped short of review-ready: parked, quarantined or deleted.
+ */
+export const EXIT = { ok: 0, error: 1, unknown: 2, mismatch: 3, rejected: 4, notReady: 5 } as const;
 
 export class CliError extends Error {
   constructor(
@@ -36,6 +39,8 @@ export function createCliContext(env: Record<string, string | undefined> = proce
     config,
     async temporal() {
       if (!client) {
+        // Loaded here, not at the top: commands that never talk to Temporal start without it.
+        const { Connection, Client } = await import('@temporalio/client');
         try {
           connection = await Connection.connect({
             ...temporalConnectionOptions(config),

@@ -17,7 +17,8 @@ import { startRecordingLifecycle } from '../activities/start-lifecycle';
 import { loadRulePacks } from '../activities/policy/load';
 import { lifecycleTaskQueues } from '../workers/pools';
 import type { DeclaredFacts } from '../activities/types';
-import { CliError, type CliContext } from './context';
+import { CliError, EXIT, type CliContext } from './context';
+import { reviewOutcome, waitForReviewReady } from './recording';
 import { createProgress, printJson, humanBytes } from './output';
 
 export interface IngestOptions {
@@ -29,6 +30,7 @@ export interface IngestOptions {
   policy?: string;
   by?: string;
   json?: boolean;
+  wait?: boolean;
 }
 
 export interface UploadResult {
@@ -131,13 +133,25 @@ export async function ingestCommand(ctx: CliContext, file: string, options: Inge
     taskQueues: lifecycleTaskQueues(ctx.config),
     ...(!ctx.config.media.transcode && { transcode: false }),
   });
-  if (options.json) {
-    printJson({ recordingId: outcome.recordingId, sha256: uploaded.sha256, bytes: uploaded.bytes });
-  } else {
+  const ingested = { recordingId: outcome.recordingId, sha256: uploaded.sha256, bytes: uploaded.bytes };
+  if (!options.json) {
     process.stderr.write(
       `recording ${outcome.recordingId}: ${humanBytes(uploaded.bytes)}, sha256 ${uploaded.sha256}, policy ${policy}\n` +
-        `follow it with: custody status ${outcome.recordingId}\n`,
+        (options.wait
+          ? 'waiting until it is review-ready (Ctrl-C stops waiting, not the recording)\n'
+          : `follow it with: custody status ${outcome.recordingId}\n`),
     );
-    process.stdout.write(`${outcome.recordingId}\n`);
   }
+  if (!options.wait) {
+    if (options.json) printJson(ingested);
+    else process.stdout.write(`${outcome.recordingId}\n`);
+    return;
+  }
+  const status = await waitForReviewReady(ctx, outcome.recordingId);
+  if (!status) throw new CliError(`recording ${outcome.recordingId} vanished while waiting for it`);
+  const review = reviewOutcome(status);
+  if (!review.ready) process.exitCode = EXIT.notReady;
+  if (options.json) return printJson({ ...ingested, status });
+  process.stderr.write(`${review.ready ? '' : 'custody: '}${review.message}\n`);
+  process.stdout.write(`${outcome.recordingId}\n`);
 }

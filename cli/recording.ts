@@ -1,6 +1,6 @@
 /** `custody status | log | verify <id>`: what custody knows about one recording, and whether it still holds. */
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { statusQuery, workflowIdFor } from '../workflows/messages';
+import { awaitReviewReadyUpdate, statusQuery, workflowIdFor } from '../workflows/messages';
 import { readCustodyLog, verifyRecording } from '../activities/custody-log/read';
 import { readCertificate } from '../activities/write-certificate';
 import type { RecordingStatus } from '../activities/types';
@@ -14,6 +14,60 @@ async function queryStatus(ctx: CliContext, recordingId: string): Promise<Record
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
+  }
+}
+
+/**
+ * Blocks until the recording is review-ready or stopped short of it (the workflow's awaitReviewReady Update:
+ * no polling). A run that has ended meanwhile (continue-as-new, or a deleted recording's closed workflow) is
+ * answered by the status query, then by the audit store.
+ */
+export async function waitForReviewReady(
+  ctx: CliContext,
+  recordingId: string,
+): Promise<RecordingStatus | undefined> {
+  const client = await ctx.temporal();
+  try {
+    return await client.workflow.getHandle(workflowIdFor(recordingId)).executeUpdate(awaitReviewReadyUpdate);
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    return (await queryStatus(ctx, recordingId)) ?? (await statusFromAuditStore(ctx, recordingId));
+  }
+}
+
+/** What a --wait tells its user: review-ready (ok), or why not and what to do about it. */
+export function reviewOutcome(status: RecordingStatus): { ready: boolean; message: string } {
+  const id = status.recordingId;
+  switch (status.state) {
+    case 'retained':
+    case 'held':
+      return status.reviewReady
+        ? {
+            ready: true,
+            message: `recording ${id} is review-ready: ${(status.derivatives?.derivatives ?? []).map((d) => d.kind).join(', ')} stored`,
+          }
+        : {
+            ready: true,
+            message: `recording ${id} is stored and retained (no derivatives: transcoding is off)`,
+          };
+    case 'needs-attention': {
+      const error = status.lastError;
+      return {
+        ready: false,
+        message:
+          `recording ${id} is parked in needs-attention at stage ${error?.stage ?? '?'}: ${error?.message ?? ''}. ` +
+          `Fix the cause, then run: custody replay ${id} --by <you>`,
+      };
+    }
+    case 'quarantined':
+      return {
+        ready: false,
+        message:
+          `recording ${id} is quarantined (${status.quarantine?.reason ?? '?'}: ${status.quarantine?.message ?? ''}); ` +
+          `its bytes are kept. After review: custody release-quarantine ${id} --reason <why> --by <you>`,
+      };
+    default:
+      return { ready: false, message: `recording ${id} is ${status.state}: it will not become review-ready` };
   }
 }
 
@@ -46,13 +100,28 @@ function retentionLines(status: RecordingStatus): [string, string | undefined][]
   ];
 }
 
-export async function statusCommand(ctx: CliContext, recordingId: string, options: { json?: boolean }) {
-  const status = (await queryStatus(ctx, recordingId)) ?? (await statusFromAuditStore(ctx, recordingId));
+export async function statusCommand(
+  ctx: CliContext,
+  recordingId: string,
+  options: { json?: boolean; wait?: boolean },
+) {
+  const status = options.wait
+    ? await waitForReviewReady(ctx, recordingId)
+    : ((await queryStatus(ctx, recordingId)) ?? (await statusFromAuditStore(ctx, recordingId)));
   if (!status) {
     throw new CliError(
       `unknown recording id ${recordingId} (no workflow rec-${recordingId}, no custody log)`,
       EXIT.unknown,
     );
+  }
+  if (options.wait) {
+    const outcome = reviewOutcome(status);
+    if (!outcome.ready) {
+      process.exitCode = EXIT.notReady;
+      if (!options.json)
+        process.stderr.write(`custody: ${outcome.message}
+`);
+    }
   }
   if (options.json) return printJson(status);
   const media = status.media;

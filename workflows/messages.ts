@@ -1,6 +1,7 @@
 /**
  * Queries and Updates of a recording's workflow, shared by the workflow and the CLI. Pure definitions only.
- * Every Update has a validator: a rejection returns its reason to the caller and leaves no trace in history.
+ * Every Update that changes something has a validator: a rejection returns its reason to the caller and leaves
+ * no trace in history.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type {
@@ -12,6 +13,14 @@ import type {
 } from '../activities/types';
 
 export const statusQuery = defineQuery<RecordingStatus>('status');
+
+/**
+ * Waits until the recording is ready for review — derivatives stored and logged, or ingest done when transcoding
+ * is off — or cannot get there without someone's help (needs-attention, quarantined, deleting, deleted), and
+ * returns its status at that moment. Changes nothing. `custody ingest --wait` and `custody status --wait` use
+ * it instead of polling the status query, which costs a workflow task on the worker every time.
+ */
+export const awaitReviewReadyUpdate = defineUpdate<RecordingStatus>('awaitReviewReady');
 
 export interface ReplayRequest {
   by: string;

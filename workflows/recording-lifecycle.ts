@@ -222,6 +222,25 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
   // --- Queries and Updates ----------------------------------------------------------------------------------
   setHandler(messages.statusQuery, snapshot);
 
+  /** Nothing more happens to this recording for review without a person or its deadline. */
+  const reviewSettled = () => {
+    switch (status.state) {
+      case 'ingesting':
+      case 'transcoding':
+        return false;
+      case 'retained':
+      case 'held':
+        // A resumed run (continue-as-new) only ever starts idle: whatever transcoding it had is behind it.
+        return status.reviewReady || input.transcode === false || resumed !== undefined;
+      default:
+        return true;
+    }
+  };
+  setHandler(messages.awaitReviewReadyUpdate, async () => {
+    await condition(reviewSettled);
+    return snapshot();
+  });
+
   setHandler(
     messages.replayUpdate,
     async (request): Promise<messages.ReplayResult> => {

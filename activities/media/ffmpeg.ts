@@ -17,6 +17,8 @@ import ffmpeg from 'fluent-ffmpeg';
 import { CorruptMediaError, FfmpegFailedError, TranscodeCancelledError } from './errors';
 import { classifyProbeFailure, mediaInfoFromProbe, type MediaInfo, type ProbeData } from './media-info';
 import { classifyFfmpegFailure, detectPartialDecode, type PartialDecode } from './outcome';
+import { mediaInfoFromMp4 } from './mp4-probe';
+import { jpegDimensions, withFileReader } from './output-facts';
 import type { DerivativeKind, SpriteLayout, TranscodePlan } from './plan';
 
 export * from './errors';
@@ -213,6 +215,9 @@ async function readHead(file: string, length: number): Promise<Buffer> {
 
 // ------------------------------------------------------------------------------------------ transcode
 
+/** ffmpeg's JPEGs put the frame header within the first few hundred bytes (after the JFIF and tables). */
+const JPEG_HEADER_BYTES = 64 * 1024;
+
 /** Builds the fluent-ffmpeg command for a plan. Exported for the unit test of the exact arguments. */
 export function fluentCommandFor(plan: TranscodePlan): ffmpeg.FfmpegCommand {
   const { invocation } = plan;
@@ -256,37 +261,20 @@ async function runTranscode(
     }));
   const outcome = await runFfmpeg(plan, options);
 
-  const proxyProbe = await ffprobe(plan.outputs.proxy).catch(() => null);
-  const proxyVideo = proxyProbe?.streams.find((s) => s.codec_type === 'video');
-  if (!proxyProbe || !proxyVideo) {
-    throw new CorruptMediaError(
-      'no decodable video frames: ffmpeg finished without writing a picture to the proxy',
-      {
-        decoderMessages: outcome.firstStderrLines,
-      },
-    );
-  }
-  const probedDurationS = Number(proxyProbe.format.duration);
-  const proxyDurationS = Number.isFinite(probedDurationS) ? probedDurationS : 0;
-  const proxyAudio = proxyProbe.streams.find((s) => s.codec_type === 'audio');
-  const partial = detectPartialDecode(plan.expectedDurationS, proxyDurationS, outcome.firstStderrLines[0]);
-  const [proxyFile, spriteFile, posterFile] = await Promise.all([
-    describeOutput('proxy', plan.outputs.proxy, 'video/mp4', proxyVideo),
+  // The three outputs are checked side by side, in-process where possible (output-facts.ts).
+  const [proxy, spriteFile, posterFile] = await Promise.all([
+    describeProxy(plan.outputs.proxy, outcome),
     describeImage('sprite', plan.outputs.sprite, outcome),
     describeImage('poster', plan.outputs.poster, outcome),
   ]);
+  const partial = detectPartialDecode(plan.expectedDurationS, proxy.durationS, outcome.firstStderrLines[0]);
   return {
     inputSha256,
     ffmpegVersion,
     args: plan.recordedArgs,
     elapsedS: (performance.now() - startedAt) / 1000,
     ffmpegElapsedS: outcome.ffmpegElapsedS,
-    proxy: {
-      ...proxyFile,
-      videoCodec: proxyVideo.codec_name ?? 'unknown',
-      audioCodec: proxyAudio ? (proxyAudio.codec_name ?? 'unknown') : null,
-      durationS: proxyDurationS,
-    },
+    proxy,
     sprite: { ...spriteFile, layout: plan.sprite },
     poster: { ...posterFile, atS: plan.poster.atS },
     partial,
@@ -434,9 +422,57 @@ export function progressParser(expectedDurationS: number, emit: (progress: Trans
 
 // --------------------------------------------------------------------------------------------- outputs
 
+/** The proxy's codecs, size and duration: from its MP4 index (our own ffmpeg wrote it), else from ffprobe. */
+async function describeProxy(file: string, outcome: RunOutcome): Promise<TranscodeResult['proxy']> {
+  const parsed = await withFileReader(file, mediaInfoFromMp4).catch(() => undefined);
+  let facts: {
+    videoCodec: string;
+    audioCodec: string | null;
+    durationS: number;
+    width?: number;
+    height?: number;
+  };
+  if (parsed) {
+    facts = {
+      videoCodec: parsed.videoCodec,
+      audioCodec: parsed.audioCodec,
+      durationS: parsed.durationS,
+      width: parsed.codedWidth,
+      height: parsed.codedHeight,
+    };
+  } else {
+    const probed = await ffprobe(file).catch(() => null);
+    const video = probed?.streams.find((s) => s.codec_type === 'video');
+    if (!probed || !video) {
+      throw new CorruptMediaError(
+        'no decodable video frames: ffmpeg finished without writing a picture to the proxy',
+        { decoderMessages: outcome.firstStderrLines },
+      );
+    }
+    const audio = probed.streams.find((s) => s.codec_type === 'audio');
+    const durationS = Number(probed.format.duration);
+    facts = {
+      videoCodec: video.codec_name ?? 'unknown',
+      audioCodec: audio ? (audio.codec_name ?? 'unknown') : null,
+      durationS: Number.isFinite(durationS) ? durationS : 0,
+      ...(video.width !== undefined && { width: video.width }),
+      ...(video.height !== undefined && { height: video.height }),
+    };
+  }
+  const described = await describeOutput('proxy', file, 'video/mp4', facts);
+  return {
+    ...described,
+    videoCodec: facts.videoCodec,
+    audioCodec: facts.audioCodec,
+    durationS: facts.durationS,
+  };
+}
+
 async function describeImage(kind: 'sprite' | 'poster', file: string, outcome: RunOutcome) {
-  const probed = await ffprobe(file).catch(() => null);
-  const picture = probed?.streams.find((s) => s.codec_type === 'video');
+  const head = await readHead(file, JPEG_HEADER_BYTES).catch(() => Buffer.alloc(0));
+  const picture =
+    jpegDimensions(head) ??
+    (await ffprobe(file).catch(() => null))?.streams.find((s) => s.codec_type === 'video');
   if (!picture) {
     throw new CorruptMediaError(`no decodable frame for the ${kind} image`, {
       decoderMessages: outcome.firstStderrLines,

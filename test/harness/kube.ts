@@ -16,7 +16,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { stringify as toYaml } from 'yaml';
-import { freeLoopbackPort } from '../../workers/ports';
+import { freeLoopbackPorts } from '../../workers/ports';
 
 const execFileAsync = promisify(execFile);
 
@@ -91,7 +91,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions): Promise<Ku
   mkdirSync(pkiDir, { recursive: true });
 
   const pki = await createPki(pkiDir);
-  const [etcdClientPort, etcdPeerPort, apiserverPort] = await distinctFreePorts(3);
+  const [etcdClientPort, etcdPeerPort, apiserverPort] = await freeLoopbackPorts(3);
   const url = `https://127.0.0.1:${apiserverPort}`;
   const logFiles = {
     etcd: path.join(workDir, 'etcd.log'),
@@ -426,12 +426,6 @@ interface ManagedProcess {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function distinctFreePorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freeLoopbackPort());
-  return [...ports];
 }
 
 /** Spawns `command` in its own process group, output to `logFile`, with a watchdog bound to `ownerPid`. */

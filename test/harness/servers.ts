@@ -9,7 +9,7 @@ import { existsSync, openSync, closeSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { searchAttributeRegistrations } from '../../workflows/search-attributes';
-import { freeLoopbackPort } from '../../workers/ports';
+import { freeLoopbackPort, freeLoopbackPorts } from '../../workers/ports';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..').replace(/[/\\]dist$/, '');
 
@@ -33,8 +33,13 @@ export interface RunningServer {
   name: string;
   pid: number;
   logFile: string;
+  /** True once the process has exited (e.g. it could not bind its port). */
+  exited(): boolean;
   stop(): Promise<void>;
 }
+
+/** A server that exited while starting; with ports we chose, another try with new ones may succeed. */
+class ExitedDuringStartup extends Error {}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -74,6 +79,7 @@ function spawnServer(
     name,
     pid,
     logFile,
+    exited: () => exited,
     async stop() {
       const alive = () => {
         try {
@@ -101,10 +107,17 @@ function spawnServer(
   };
 }
 
-async function waitFor(what: string, logFile: string, timeoutMs: number, probe: () => Promise<boolean>) {
+async function waitFor(
+  what: string,
+  server: RunningServer,
+  timeoutMs: number,
+  probe: () => Promise<boolean>,
+) {
+  const { logFile } = server;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
+    if (server.exited()) throw new ExitedDuringStartup(`${what} exited while starting (see ${logFile})`);
     try {
       if (await probe()) return;
     } catch (err) {
@@ -112,6 +125,7 @@ async function waitFor(what: string, logFile: string, timeoutMs: number, probe: 
     }
     await sleep(200);
   }
+  await server.stop();
   throw new Error(
     `${what} did not become ready within ${timeoutMs} ms (see ${logFile}): ${String(lastError)}`,
   );
@@ -135,35 +149,51 @@ export async function startTemporalDevServer(opts: {
   dynamicConfig?: Record<string, string | number | boolean>;
 }): Promise<TemporalDevServer> {
   const binary = requireTool('temporal');
-  const port = opts.port ?? (await freePort());
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
-  args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
-  if (opts.ui) args.push('--ui-port', String(opts.uiPort ?? (await freePort())));
-  else args.push('--headless');
-  if (opts.dbFile) args.push('--db-filename', opts.dbFile);
-  if (opts.namespace && opts.namespace !== 'default') args.push('--namespace', opts.namespace);
-  for (const registration of searchAttributeRegistrations()) args.push('--search-attribute', registration);
-  for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) {
-    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
-  }
-  const logFile = path.join(opts.dataDir, `temporal-${port}.log`);
-  const server = spawnServer('temporal', binary, args, logFile, opts.ownerPid ?? process.pid);
-  const address = `127.0.0.1:${port}`;
-  await waitFor('Temporal dev server', logFile, 60_000, async () => {
-    const connection = await Connection.connect({ address, connectTimeout: 1000 });
-    try {
-      await connection.workflowService.getSystemInfo({});
-      return true;
-    } finally {
-      await connection.close();
+  return startOnFreshPorts(opts.port === undefined, async () => {
+    const [free, http, metrics, ui] = await freeLoopbackPorts(4);
+    const port = opts.port ?? free!;
+    const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
+    args.push('--http-port', String(http), '--metrics-port', String(metrics));
+    if (opts.ui) args.push('--ui-port', String(opts.uiPort ?? ui));
+    else args.push('--headless');
+    if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+    if (opts.namespace && opts.namespace !== 'default') args.push('--namespace', opts.namespace);
+    for (const registration of searchAttributeRegistrations()) args.push('--search-attribute', registration);
+    for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) {
+      args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
     }
+    const logFile = path.join(opts.dataDir, `temporal-${port}.log`);
+    const server = spawnServer('temporal', binary, args, logFile, opts.ownerPid ?? process.pid);
+    const address = `127.0.0.1:${port}`;
+    await waitFor('Temporal dev server', server, 60_000, async () => {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        return true;
+      } finally {
+        await connection.close();
+      }
+    });
+    return {
+      ...server,
+      address,
+      ...(opts.ui ? { uiUrl: `http://127.0.0.1:${opts.uiPort ?? ui}` } : {}),
+    };
   });
-  const uiPortIndex = args.indexOf('--ui-port');
-  return {
-    ...server,
-    address,
-    ...(uiPortIndex >= 0 ? { uiUrl: `http://127.0.0.1:${args[uiPortIndex + 1]}` } : {}),
-  };
+}
+
+/**
+ * A port found free can be taken by another process before the server binds it; the server then exits. With
+ * ports of our choosing that start is tried again (three times in all) on new ones.
+ */
+async function startOnFreshPorts<T>(portsAreOurs: boolean, start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (!(error instanceof ExitedDuringStartup) || !portsAreOurs || attempt === 3) throw error;
+    }
+  }
 }
 
 export interface S3Server extends RunningServer {
@@ -184,29 +214,31 @@ export async function startVersityGw(opts: {
   secretAccessKey?: string;
 }): Promise<S3Server> {
   const binary = requireTool('versitygw');
-  const port = opts.port ?? (await freePort());
-  const accessKeyId = opts.accessKeyId ?? 'custody-dev';
-  const secretAccessKey = opts.secretAccessKey ?? 'custody-dev-secret';
-  const root = path.join(opts.dataDir, 's3-root');
-  const versions = path.join(opts.dataDir, 's3-versions');
-  mkdirSync(root, { recursive: true });
-  mkdirSync(versions, { recursive: true });
-  const args = [
-    '--access',
-    accessKeyId,
-    '--secret',
-    secretAccessKey,
-    '--port',
-    `127.0.0.1:${port}`,
-    '--quiet',
-  ];
-  args.push('posix', '--versioning-dir', versions, root);
-  const logFile = path.join(opts.dataDir, `versitygw-${port}.log`);
-  const server = spawnServer('versitygw', binary, args, logFile, opts.ownerPid ?? process.pid);
-  const endpoint = `http://127.0.0.1:${port}`;
-  await waitFor('versitygw', logFile, 30_000, async () => {
-    const response = await fetch(endpoint, { signal: AbortSignal.timeout(1000) });
-    return response.status > 0;
+  return startOnFreshPorts(opts.port === undefined, async () => {
+    const port = opts.port ?? (await freePort());
+    const accessKeyId = opts.accessKeyId ?? 'custody-dev';
+    const secretAccessKey = opts.secretAccessKey ?? 'custody-dev-secret';
+    const root = path.join(opts.dataDir, 's3-root');
+    const versions = path.join(opts.dataDir, 's3-versions');
+    mkdirSync(root, { recursive: true });
+    mkdirSync(versions, { recursive: true });
+    const args = [
+      '--access',
+      accessKeyId,
+      '--secret',
+      secretAccessKey,
+      '--port',
+      `127.0.0.1:${port}`,
+      '--quiet',
+    ];
+    args.push('posix', '--versioning-dir', versions, root);
+    const logFile = path.join(opts.dataDir, `versitygw-${port}.log`);
+    const server = spawnServer('versitygw', binary, args, logFile, opts.ownerPid ?? process.pid);
+    const endpoint = `http://127.0.0.1:${port}`;
+    await waitFor('versitygw', server, 30_000, async () => {
+      const response = await fetch(endpoint, { signal: AbortSignal.timeout(1000) });
+      return response.status > 0;
+    });
+    return { ...server, endpoint, accessKeyId, secretAccessKey };
   });
-  return { ...server, endpoint, accessKeyId, secretAccessKey };
 }

@@ -114,18 +114,41 @@ test('custody status shows the recording; an unknown id exits 2', async () => {
   expect(unknown.stderr).toContain('unknown recording id ffffffffffffffffffff');
 });
 
-test('custody ingest with a wrong --sha256 quarantines and keeps the bytes', async () => {
-  const clip = await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 });
-  const run = await custody(['ingest', clip, '--sha256', 'cd'.repeat(32), '--json']);
+test('custody ingest --wait returns once the recording is review-ready, its derivatives logged', async () => {
+  const clip = await syntheticClip({ durationS: 3, width: 320, height: 240, fps: 15 });
+  const run = await custody(['ingest', clip, '--wait', '--json']);
+  expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
+  const { recordingId, status } = JSON.parse(run.stdout) as { recordingId: string; status: RecordingStatus };
+  expect(status).toMatchObject({ recordingId, state: 'retained', reviewReady: true });
+  expect(status.derivatives?.derivatives.map((d) => d.kind).sort()).toEqual(['poster', 'proxy', 'sprite']);
+  // Returned after the entry was written, not merely after the files were: the log already says so.
+  const actions = (await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId)).map(
+    (e) => e.action,
+  );
+  expect(actions).toContain('derivatives.stored');
+  expect(status.custodyLogHead.seq).toBe(actions.length - 1);
+
+  const human = await custody(['ingest', clip, '--wait']); // the same bytes again: a second recording
+  expect(human.code).toBe(0);
+  expect(human.stderr).toMatch(/waiting until it is review-ready/);
+  expect(human.stderr).toMatch(/is review-ready: proxy, sprite, poster stored/);
+  const again = await custody(['status', recordingId, '--wait', '--json']); // already ready: returns at once
+  expect(again.code).toBe(0);
+  expect((JSON.parse(again.stdout) as RecordingStatus).reviewReady).toBe(true);
+});
+
+test('custody ingest with a wrong --sha256 quarantines and keeps the bytes; --wait exits 5 and says so', async () => {
+  const clip = await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 });
+  const run = await custody(['ingest', clip, '--sha256', 'cd'.repeat(32), '--wait']);
+  expect(run.code).toBe(5);
   expect(run.stderr).toContain('will be quarantined');
-  const { recordingId } = JSON.parse(run.stdout) as { recordingId: string };
-  let status: RecordingStatus | undefined;
-  for (let i = 0; i < 80 && status?.state !== 'quarantined'; i++) {
-    await new Promise((r) => setTimeout(r, 250));
-    status = JSON.parse((await custody(['status', recordingId, '--json'])).stdout) as RecordingStatus;
-  }
-  expect(status?.quarantine?.reason).toBe('hash-mismatch');
+  expect(run.stderr).toMatch(/custody: recording \w+ is quarantined \(hash-mismatch: .*its bytes are kept/);
+  const recordingId = run.stdout.trim();
+  const waited = await custody(['status', recordingId, '--wait', '--json']);
+  expect(waited.code).toBe(5);
+  const status = JSON.parse(waited.stdout) as RecordingStatus;
+  expect(status.quarantine?.reason).toBe('hash-mismatch');
   const human = await custody(['status', recordingId]);
   expect(human.stdout).toMatch(/quarantine\s+hash-mismatch: SHA-256 of the received bytes/);
 });

@@ -285,6 +285,13 @@ describe('transcode: one ffmpeg run gives proxy, sprite and poster', () => {
         layout.rows * layout.tileHeight,
       ]);
       expect([video(poster).width, video(poster).height]).toEqual([width, height]);
+      // The facts the transcode read in-process (proxy index, JPEG frame headers) are ffprobe's.
+      expect(result.proxy.durationS).toBeCloseTo(Number(proxy.format.duration), 6);
+      expect([result.sprite.width, result.sprite.height]).toEqual([
+        video(sprite).width,
+        video(sprite).height,
+      ]);
+      expect([result.poster.width, result.poster.height]).toEqual([width, height]);
 
       expect(result.inputSha256).toBe(await sha256(input));
       expect(result.ffmpegVersion).toBe(await tools.version());
