@@ -7,12 +7,13 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { buildTranscodePlan, createMediaTools, resolveTranscodeProfile } from '../../activities/media/ffmpeg';
 import { REPO_ROOT } from '../../test/harness/servers';
 import type { RecordingStatus } from '../../activities/types';
+import { workflowIdFor } from '../../workflows/messages';
 import { readCustodyLog } from '../../activities/custody-log/read';
 import { CpuMonitor, builtFile, describeProfile, startBenchStack, type CpuProfile } from '../stack';
 import { compareRow, repeatInRotation, stats, statsOf, type BenchCase, type Stats } from '../runner';
@@ -115,6 +116,15 @@ export const lifecycleCase: BenchCase = {
                 );
               const wall = (performance.now() - started) / 1000;
               profiles.push(monitor.stop());
+              if (wall > 1.5 * (status.derivatives?.elapsedS ?? 0) + 10) {
+                // An outlier: keep its history beside the results, to see which step waited.
+                const history = await stack.client.workflow
+                  .getHandle(workflowIdFor(recordingId))
+                  .fetchHistory();
+                const file = path.join(context.runDir, `lifecycle-outlier-${recordingId}.json`);
+                await writeFile(file, JSON.stringify(history, null, 1));
+                context.log(`  custody took ${wall.toFixed(1)} s: its workflow history is in ${file}`);
+              }
               const ffmpeg = status.derivatives?.elapsedS ?? Number.NaN;
               const ffmpegAlone = status.derivatives?.ffmpegElapsedS ?? Number.NaN;
               // Where the time went, from the custody log's own timestamps (workflow time of each append).
