@@ -12,6 +12,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { writeCustodyEntry, type AppendCustodyEntryDeps } from './append-custody-entry';
+import { recordingDeletedDetails } from './custody-log/entry-details';
 import type { DeleteRecordingInput, DeleteRecordingResult } from './delete-recording';
 import type { WrittenCertificate } from './write-certificate';
 import type { CertificateInput } from './certificate';
@@ -62,16 +63,7 @@ export function makeDeleteAndCertify(deps: DeleteAndCertifyDeps) {
       time: now().toISOString(),
       actor: 'system',
       action: 'recording.deleted',
-      details: {
-        cause: input.certificate.cause,
-        verifiedAbsentAt: deletion.verifiedAbsentAt,
-        objects: deletion.deleted.map((d) => ({
-          key: d.key,
-          versionId: d.versionId,
-          kind: d.kind,
-          sha256: d.sha256 ?? null,
-        })),
-      },
+      details: recordingDeletedDetails(input.certificate.cause, deletion),
     });
     // A retry verifies again at a later time; the certificate names the time the log recorded.
     const deletedAt = deleted.details.verifiedAbsentAt;

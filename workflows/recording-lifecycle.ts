@@ -53,6 +53,7 @@ import {
   EvidenceAttr,
 } from './search-attributes';
 import { CustodyLogWriter, type EntrySpec } from './custody-log-writer';
+import { recordingDeletedDetails } from '../activities/custody-log/entry-details';
 import { computeDeadline, applyExtension, rearmDeadline, decideWake } from './retention';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -977,16 +978,7 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
     const deleted = await runStage('deletion', () =>
       mediaIo.deleteRecording({ recordingId: input.recordingId, objects: keys }),
     );
-    await log.append('system', 'recording.deleted', {
-      cause: deletionCause,
-      verifiedAbsentAt: deleted.verifiedAbsentAt,
-      objects: deleted.deleted.map((d) => ({
-        key: d.key,
-        versionId: d.versionId,
-        kind: d.kind,
-        sha256: d.sha256 ?? null,
-      })),
-    });
+    await log.append('system', 'recording.deleted', recordingDeletedDetails(deletionCause, deleted));
     const head = log.head;
     const certificate = await runStage('deletion', () =>
       light.writeCertificate({

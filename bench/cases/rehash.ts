@@ -230,47 +230,43 @@ export const rehashCase: BenchCase = {
         subject: cpuPerGigabyte(samples, 'hashStoredObject', bytes),
         baseline: cpuPerGigabyte(samples, baseline, bytes),
       });
-      return [
+      /** hashStoredObject against one baseline of the same run. */
+      const versus = (
+        sample: string,
+        label: string,
+        ratioMeaning: string,
+        extra: Pick<Parameters<typeof compareRow>[0], 'note' | 'target'> = {},
+      ) =>
         compareRow({
           case: 'rehash',
           measure,
           unit: 'MB/s',
           subject: custody,
-          baseline: { label: 'openssl dgst -sha256 (local file)', stats: statsOf(samples, 'openssl dgst') },
-          ratioMeaning: 'custody MB/s ÷ openssl MB/s',
-          cpu: cpu('openssl dgst'),
+          baseline: { label, stats: statsOf(samples, sample) },
+          ratioMeaning,
+          cpu: cpu(sample),
+          ...extra,
+        });
+      return [
+        versus('openssl dgst', 'openssl dgst -sha256 (local file)', 'custody MB/s ÷ openssl MB/s', {
           target: { op: '>=', value: 0.8 },
           note: 'custody reads through versitygw over loopback HTTP; openssl reads the page-cached file',
         }),
-        compareRow({
-          case: 'rehash',
-          measure,
-          unit: 'MB/s',
-          subject: custody,
-          baseline: { label: 'sha256sum (local file)', stats: statsOf(samples, 'sha256sum') },
-          ratioMeaning: 'custody MB/s ÷ sha256sum MB/s',
-          cpu: cpu('sha256sum'),
-        }),
-        compareRow({
-          case: 'rehash',
-          measure,
-          unit: 'MB/s',
-          subject: custody,
-          baseline: { label: 'curl GET | openssl dgst -sha256', stats: statsOf(samples, 'curl | openssl') },
-          ratioMeaning: 'custody MB/s ÷ raw tools through the same S3 MB/s',
-          cpu: cpu('curl | openssl'),
-          note: 'the raw-tool equivalent of the re-hash: the same versitygw GET, a presigned URL',
-        }),
-        compareRow({
-          case: 'rehash',
-          measure,
-          unit: 'MB/s',
-          subject: custody,
-          baseline: { label: 'curl GET > /dev/null (no hash)', stats: statsOf(samples, 'curl drain') },
-          ratioMeaning: 'custody MB/s ÷ transport-only MB/s with a C client',
-          cpu: cpu('curl drain'),
-          note: 'diagnostic: what versitygw serves over loopback when the client is cheap (curl, about 0.8 CPU-s/GB)',
-        }),
+        versus('sha256sum', 'sha256sum (local file)', 'custody MB/s ÷ sha256sum MB/s'),
+        versus(
+          'curl | openssl',
+          'curl GET | openssl dgst -sha256',
+          'custody MB/s ÷ raw tools through the same S3 MB/s',
+          { note: 'the raw-tool equivalent of the re-hash: the same versitygw GET, a presigned URL' },
+        ),
+        versus(
+          'curl drain',
+          'curl GET > /dev/null (no hash)',
+          'custody MB/s ÷ transport-only MB/s with a C client',
+          {
+            note: 'diagnostic: what versitygw serves over loopback when the client is cheap (curl, about 0.8 CPU-s/GB)',
+          },
+        ),
         compareRow({
           case: 'rehash',
           measure,
@@ -290,55 +286,29 @@ export const rehashCase: BenchCase = {
             'diagnostic, not a product path (workers do not share versitygw’s disk): the same bytes hashed in Node ' +
             'without HTTP — if this is near openssl, the re-hash is bound by the transport, not by the hash',
         }),
-        compareRow({
-          case: 'rehash',
-          measure,
-          unit: 'MB/s',
-          subject: custody,
-          baseline: { label: 'GetObject, body drained, no hash', stats: statsOf(samples, 'GetObject drain') },
-          ratioMeaning: 'custody MB/s ÷ transport-only MB/s',
-          cpu: cpu('GetObject drain'),
+        versus('GetObject drain', 'GetObject, body drained, no hash', 'custody MB/s ÷ transport-only MB/s', {
           note: 'diagnostic: the SDK’s receive path alone (what the re-hash used before the direct GET)',
         }),
-        compareRow({
-          case: 'rehash',
-          measure,
-          unit: 'MB/s',
-          subject: custody,
-          baseline: {
-            label: 'GetObject (SDK) + SHA-256, the previous path',
-            stats: statsOf(samples, 'SDK GetObject + hash'),
+        versus(
+          'SDK GetObject + hash',
+          'GetObject (SDK) + SHA-256, the previous path',
+          'custody MB/s ÷ the SDK path MB/s (the speed-up)',
+          {
+            note: 'diagnostic: readObjectInto with direct: false, the fallback for responses the direct GET does not take',
           },
-          ratioMeaning: 'custody MB/s ÷ the SDK path MB/s (the speed-up)',
-          cpu: cpu('SDK GetObject + hash'),
-          note: 'diagnostic: readObjectInto with direct: false, the fallback for responses the direct GET does not take',
-        }),
-        compareRow({
-          case: 'rehash',
-          measure,
-          unit: 'MB/s',
-          subject: custody,
-          baseline: {
-            label: 'direct GET, body drained, no hash',
-            stats: statsOf(samples, 'direct GET drain'),
-          },
-          ratioMeaning: 'custody MB/s ÷ transport-only MB/s of the direct GET',
-          cpu: cpu('direct GET drain'),
-          note: 'diagnostic: the direct GET alone, the ceiling for this re-hash through S3',
-        }),
-        compareRow({
-          case: 'rehash',
-          measure,
-          unit: 'MB/s',
-          subject: custody,
-          baseline: {
-            label: 'Node createHash on the local file',
-            stats: statsOf(samples, 'Node sha256 of the file'),
-          },
-          ratioMeaning: 'custody MB/s ÷ Node-hashes-the-file MB/s',
-          cpu: cpu('Node sha256 of the file'),
-          note: 'diagnostic: the same hash in Node without S3 or HTTP',
-        }),
+        ),
+        versus(
+          'direct GET drain',
+          'direct GET, body drained, no hash',
+          'custody MB/s ÷ transport-only MB/s of the direct GET',
+          { note: 'diagnostic: the direct GET alone, the ceiling for this re-hash through S3' },
+        ),
+        versus(
+          'Node sha256 of the file',
+          'Node createHash on the local file',
+          'custody MB/s ÷ Node-hashes-the-file MB/s',
+          { note: 'diagnostic: the same hash in Node without S3 or HTTP' },
+        ),
       ];
     } finally {
       await client.send(

@@ -42,21 +42,25 @@ async function countVersions(bucket: string, prefix: string) {
   return (listing.Versions?.length ?? 0) + (listing.DeleteMarkers?.length ?? 0);
 }
 
+/** The first entry of a recording's log, as ingest writes it. */
+const writeReceived = (recordingId: string) =>
+  makeAppendCustodyEntry(auditLog)({
+    recordingId,
+    seq: 0,
+    prevHash: GENESIS_HASH,
+    time: '2026-11-23T10:00:00.000Z',
+    actor: 'system',
+    action: 'recording.received',
+    details: {},
+  });
+
 describe('appendCustodyEntries and custodyLogHead', () => {
   const appendEntries = makeAppendCustodyEntries(auditLog);
   const head = makeCustodyLogHead(auditLog);
 
   it('writes a chained run once; a retry adopts it; the head lookup finds its end', async () => {
     const recordingId = newRecordingId();
-    const first = await makeAppendCustodyEntry(auditLog)({
-      recordingId,
-      seq: 0,
-      prevHash: GENESIS_HASH,
-      time: '2026-11-23T10:00:00.000Z',
-      actor: 'system',
-      action: 'recording.received',
-      details: {},
-    });
+    const first = await writeReceived(recordingId);
     const run = {
       recordingId,
       seq: 1,
@@ -110,15 +114,7 @@ describe('deleteAndCertify', () => {
       );
     await put(evidence, evidenceOriginalKey(recordingId), `original of ${recordingId}`);
     await put(derivatives, derivativeKey(recordingId, 'proxy.mp4'), 'proxy');
-    const received = await makeAppendCustodyEntry(auditLog)({
-      recordingId,
-      seq: 0,
-      prevHash: GENESIS_HASH,
-      time: '2026-11-23T10:00:00.000Z',
-      actor: 'system',
-      action: 'recording.received',
-      details: {},
-    });
+    const received = await writeReceived(recordingId);
     const deadline = new Date(Date.now() - 60_000).toISOString();
     const input: DeleteAndCertifyInput = {
       recordingId,
