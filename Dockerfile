@@ -28,6 +28,7 @@ ENV NODE_ENV=production
 # Only what runs: compiled code (not bench/, scripts/ or test/), production node_modules and the rule packs.
 # Owned by root and not writable by the custody user.
 COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist/domain ./dist/domain
 COPY --from=build /src/dist/activities ./dist/activities
 COPY --from=build /src/dist/cli ./dist/cli
 COPY --from=build /src/dist/workers ./dist/workers

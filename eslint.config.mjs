@@ -1,5 +1,6 @@
-// Flat config: typescript-eslint with type information, plus a fence around workflows/: workflow code
-// runs in Temporal's deterministic sandbox, so Node built-ins and I/O libraries are forbidden there.
+// Flat config: typescript-eslint with type information, plus the fences between the rooms of the house
+// (docs/architecture.md): domain/ is pure and imports nothing of ours; workflows/ run in Temporal's deterministic
+// sandbox and import only domain/ (types from activities/); activities/ never import workflows/, workers/ or cli/.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
@@ -16,6 +17,9 @@ const ioLibraries = [
   '@temporalio/worker',
   '@temporalio/activity',
 ];
+
+/** Import patterns that reach into the named top-level folders from anywhere below the repository root. */
+const ourOtherRooms = (rooms) => rooms.flatMap((room) => [`**/${room}`, `**/${room}/**`]);
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.run/**', 'coverage/**', 'helm/**', 'k8s/**'] },
@@ -36,11 +40,36 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  // The fences between the rooms (docs/architecture.md). Each block is the whole list for its folder, because a
+  // later block's no-restricted-imports replaces an earlier one's for the same file.
+  {
+    files: ['domain/**/*.ts'],
+    ignores: ['domain/**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'domain/ is pure: no Node built-ins. Effects belong in activities/.',
+          })),
+          patterns: [
+            { group: ['../*', '../**'], message: 'domain/ imports nothing of ours outside domain/.' },
+            { group: ioLibraries, message: 'domain/ is pure: no I/O libraries.' },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'domain/ is pure: configuration arrives as arguments.' },
+      ],
+    },
+  },
   {
     files: ['workflows/**/*.ts'],
     ignores: ['workflows/**/*.test.ts'],
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           paths: nodeBuiltins.map((name) => ({
@@ -49,6 +78,16 @@ export default tseslint.config(
           })),
           patterns: [
             { group: ioLibraries, message: 'Workflow code must not do I/O: call an activity instead.' },
+            {
+              group: ['**/activities', '**/activities/**'],
+              allowTypeImports: true,
+              message:
+                'workflows/ imports activities/ for types only (import type …); shared code goes in domain/.',
+            },
+            {
+              group: ourOtherRooms(['workers', 'cli', 'api', 'scripts', 'bench', 'test']),
+              message: 'workflows/ imports only domain/ and Temporal’s workflow API.',
+            },
           ],
         },
       ],
@@ -56,6 +95,24 @@ export default tseslint.config(
         'error',
         { name: 'setTimeout', message: 'Use sleep() from @temporalio/workflow.' },
         { name: 'process', message: 'Configuration reaches workflows as input.' },
+      ],
+    },
+  },
+  {
+    files: ['activities/**/*.ts'],
+    ignores: ['activities/**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ourOtherRooms(['workflows', 'workers', 'cli', 'api', 'scripts', 'bench', 'test']),
+              message:
+                'activities/ never imports workflows/, workers/ or cli/: take what you need as a dependency (factory argument) or from domain/.',
+            },
+          ],
+        },
       ],
     },
   },

@@ -20,7 +20,7 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       transformIgnorePatterns,
-      testMatch: ['<rootDir>/{workflows,activities,workers,cli,test/unit,bench}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{domain,workflows,activities,workers,cli,test/unit,bench}/**/*.test.ts'],
     },
     {
       displayName: 'integration',

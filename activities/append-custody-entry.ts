@@ -12,17 +12,17 @@ import { PutObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/clie
 import { ApplicationFailure } from '@temporalio/common';
 import { hashEntry, type CustodyEntry, type JsonObject } from './custody-log/chain';
 import { custodyLogEntryKey } from './storage/keys';
-import { isNotFound } from './storage/s3';
-import { addDuration } from '../workflows/retention';
-import type { AppendedEntry, CustodyEntryInput, CustodyEntryRun } from './types';
-import type { CustodyMetrics } from '../workers/metrics';
+import { isNotFound, isPreconditionFailed } from './storage/errors';
+import { addDuration } from '../domain/duration';
+import type { AppendedEntry, CustodyEntryInput, CustodyEntryRun } from '../domain/types';
+import type { MetricsPort } from '../domain/metrics';
 
 export interface AppendCustodyEntryDeps {
   s3: S3Client;
   auditBucket: string;
   /** ISO 8601 duration the entries stay locked, e.g. P10Y. */
   auditRetention: string;
-  metrics?: CustodyMetrics;
+  metrics?: MetricsPort;
 }
 
 function sameStep(a: CustodyEntry, b: CustodyEntry): boolean {
@@ -33,11 +33,6 @@ function sameStep(a: CustodyEntry, b: CustodyEntry): boolean {
     a.actor === b.actor &&
     a.action === b.action
   );
-}
-
-function preconditionFailed(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412;
 }
 
 async function readEntry(deps: AppendCustodyEntryDeps, key: string): Promise<CustodyEntry> {
@@ -71,7 +66,7 @@ export async function writeCustodyEntry(
     deps.metrics?.custodyEntries.inc();
     return entry;
   } catch (err) {
-    if (!preconditionFailed(err)) throw err;
+    if (!isPreconditionFailed(err)) throw err;
   }
   const stored = await readEntry(deps, key);
   // Identical: a retry after a crash. The same step with another clock: a re-run workflow task or a retried

@@ -4,12 +4,12 @@
  * workflow then parks the recording (stage fixity). Read-only, so a retry simply checks again.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { ActivityContextPort } from './context';
-import type { CustodyMetrics } from '../workers/metrics';
-import type { FixityMismatch } from './types';
+import { throttledHeartbeat, type ActivityContextPort } from './context';
+import type { MetricsPort } from '../domain/metrics';
+import type { FixityMismatch } from '../domain/types';
 import { readCustodyLog, hashStoredObject, recordedObjects } from './custody-log/read';
 import { verifyChain } from './custody-log/chain';
-import { isNotFound } from './storage/s3';
+import { isNotFound } from './storage/errors';
 
 export interface FixityCheckResult {
   recordingId: string;
@@ -27,7 +27,7 @@ export function makeCheckRecordingFixity(deps: {
   s3: S3Client;
   buckets: { audit: string; evidence: string; derivatives: string };
   context: ActivityContextPort;
-  metrics?: CustodyMetrics;
+  metrics?: MetricsPort;
   /** Where the alertable line goes; stderr in workers. */
   alert?: (line: string) => void;
 }) {
@@ -56,6 +56,8 @@ export function makeCheckRecordingFixity(deps: {
     }
     const mismatches: FixityMismatch[] = [];
     let bytes = 0;
+    // One original may be many GB: heartbeat while its bytes arrive, not only between objects.
+    const beat = throttledHeartbeat(context);
     for (const object of expected) {
       const ref = {
         bucket: object.bucket,
@@ -65,7 +67,9 @@ export function makeCheckRecordingFixity(deps: {
       const recorded = { kind: object.kind, ...ref, expectedSha256: object.sha256 };
       context.heartbeat({ checking: object.kind, bytes });
       try {
-        const actual = await hashStoredObject(s3, ref, context.cancellationSignal);
+        const actual = await hashStoredObject(s3, ref, context.cancellationSignal, {
+          onProgress: (received) => beat(() => ({ checking: object.kind, bytes: bytes + received })),
+        });
         bytes += actual.bytes;
         if (actual.sha256 !== object.sha256) {
           mismatches.push({ ...recorded, actualSha256: actual.sha256, problem: 'hash-mismatch' });

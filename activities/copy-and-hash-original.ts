@@ -24,10 +24,7 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
-  GetObjectTaggingCommand,
   ListMultipartUploadsCommand,
-  ListObjectVersionsCommand,
-  PutObjectTaggingCommand,
   UploadPartCopyCommand,
   type CompletedPart,
   type S3Client,
@@ -36,10 +33,12 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { readObjectInto } from './storage/object-reader';
 import { evidenceOriginalKey } from './storage/keys';
-import { isNotFound } from './storage/s3';
+import { classifyS3Error } from './storage/errors';
+import { readSha256Tag, writeSha256Tag } from './storage/sha256-tag';
+import { versionsOfKeys } from './storage/versions';
 import type { ActivityContextPort } from './context';
-import type { StoredOriginal } from './types';
-import type { CustodyMetrics } from '../workers/metrics';
+import type { StoredOriginal } from '../domain/types';
+import type { MetricsPort } from '../domain/metrics';
 
 export interface CopyAndHashInput {
   recordingId: string;
@@ -60,7 +59,7 @@ export interface CopyAndHashDeps {
   s3: S3Client;
   evidenceBucket: string;
   context: ActivityContextPort;
-  metrics?: CustodyMetrics;
+  metrics?: MetricsPort;
   /** Originals larger than this are copied in parts (UploadPartCopy); at most 5 GiB, S3's CopyObject limit. */
   multipartThresholdBytes?: number;
   /**
@@ -70,6 +69,8 @@ export interface CopyAndHashDeps {
   partSizeBytes?: number;
   /** Part copies in flight at once. */
   queueSize?: number;
+  /** MaxKeys of each ListObjectVersions page; the store's default when absent (tests make it small). */
+  listPageSize?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -78,21 +79,12 @@ const GiB = 1024 * MiB;
 const MAX_SINGLE_COPY_BYTES = 5 * GiB;
 const MIN_PART_BYTES = 5 * MiB;
 const MAX_PARTS = 10_000;
-const SHA256_TAG = 'sha256';
 /** The store reports no progress while it copies: heartbeat on a clock (and let cancellation reach us). */
 const HEARTBEAT_MS = 2000;
 
 /** `bucket/key` for x-amz-copy-source, URL-encoded (names such as Einsatz_Größe_ß.mp4 or `a+b` survive). */
 function copySourceOf(source: { bucket: string; key: string }): string {
   return `${source.bucket}/${source.key.split('/').map(encodeURIComponent).join('/')}`;
-}
-
-function statusOf(err: unknown): number | undefined {
-  return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
-}
-
-function nameOf(err: unknown): string | undefined {
-  return (err as { name?: string } | null)?.name;
 }
 
 export function makeCopyAndHashOriginal(deps: CopyAndHashDeps) {
@@ -121,26 +113,23 @@ export function makeCopyAndHashOriginal(deps: CopyAndHashDeps) {
   ): Promise<{ finished?: StoredOriginal; leftovers: string[] }> {
     const leftovers: string[] = [];
     let finished: StoredOriginal | undefined;
-    const listing = await s3.send(new ListObjectVersionsCommand({ Bucket: evidenceBucket, Prefix: key }), {
+    const listed = await versionsOfKeys(s3, evidenceBucket, [key], {
       abortSignal: signal,
+      ...(deps.listPageSize !== undefined && { pageSize: deps.listPageSize }),
     });
-    for (const version of listing.Versions ?? []) {
-      if (version.Key !== key || !version.VersionId) continue;
-      const tags = await s3.send(
-        new GetObjectTaggingCommand({ Bucket: evidenceBucket, Key: key, VersionId: version.VersionId }),
-        { abortSignal: signal },
-      );
-      const sha256 = tags.TagSet?.find((t) => t.Key === SHA256_TAG)?.Value;
+    for (const version of listed) {
+      if (version.kind !== 'version') continue;
+      const sha256 = await readSha256Tag(s3, version, signal);
       if (sha256 && !finished) {
         finished = {
           bucket: evidenceBucket,
           key,
-          versionId: version.VersionId,
+          versionId: version.versionId,
           sha256,
-          bytes: version.Size ?? 0,
+          bytes: version.bytes,
         };
       } else {
-        leftovers.push(version.VersionId);
+        leftovers.push(version.versionId);
       }
     }
     return finished ? { finished, leftovers } : { leftovers };
@@ -168,7 +157,8 @@ export function makeCopyAndHashOriginal(deps: CopyAndHashDeps) {
   /** Failures that are facts about the incoming object, in words that name it; anything else unchanged. */
   function explainSourceFailure(err: unknown, input: CopyAndHashInput): unknown {
     const where = `s3://${input.source.bucket}/${input.source.key}`;
-    if (statusOf(err) === 412 || nameOf(err) === 'PreconditionFailed') {
+    const kind = classifyS3Error(err);
+    if (kind === 'precondition-failed') {
       return ApplicationFailure.nonRetryable(
         `The incoming object ${where} was replaced after recording ${input.recordingId} was registered for it: ` +
           `its ETag is no longer ${input.source.etag}, so its bytes are not the ones this recording stands for. ` +
@@ -176,8 +166,8 @@ export function makeCopyAndHashOriginal(deps: CopyAndHashDeps) {
         'SourceChanged',
       );
     }
-    // 404 from a copy means the source; a missing upload (NoSuchUpload) or bucket stays as the store said.
-    if (isNotFound(err) && nameOf(err) !== 'NoSuchUpload' && nameOf(err) !== 'NoSuchBucket') {
+    // A missing key or version in a copy is the source's; a missing upload or bucket stays as the store said.
+    if (kind === 'not-found') {
       return ApplicationFailure.nonRetryable(
         `The incoming object ${where} is gone; it may have been processed under another recording id or ` +
           `removed by hand.`,
@@ -372,15 +362,7 @@ export function makeCopyAndHashOriginal(deps: CopyAndHashDeps) {
         'ShortRead',
       );
     }
-    await s3.send(
-      new PutObjectTaggingCommand({
-        Bucket: evidenceBucket,
-        Key: key,
-        VersionId: versionId,
-        Tagging: { TagSet: [{ Key: SHA256_TAG, Value: sha256 }] },
-      }),
-      { abortSignal: signal },
-    );
+    await writeSha256Tag(s3, { bucket: evidenceBucket, key, versionId }, sha256, signal);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     deps.metrics?.recordingsIngested.inc();
     deps.metrics?.bytesIngested.inc(bytes);

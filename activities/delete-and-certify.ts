@@ -12,11 +12,11 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { writeCustodyEntry, type AppendCustodyEntryDeps } from './append-custody-entry';
-import { recordingDeletedDetails } from './custody-log/entry-details';
+import { recordingDeletedDetails } from '../domain/custody-log';
 import type { DeleteRecordingInput, DeleteRecordingResult } from './delete-recording';
 import type { WrittenCertificate } from './write-certificate';
 import type { CertificateInput } from './certificate';
-import type { AppendedEntry, CustodyEntryInput } from './types';
+import type { AppendedEntry, CustodyEntryInput } from '../domain/types';
 
 export interface DeleteAndCertifyInput extends DeleteRecordingInput {
   /** Where the first entry goes: the workflow's next seq and its head hash. */

@@ -19,8 +19,6 @@
  * reported the same way.
  */
 import {
-  ListObjectVersionsCommand,
-  GetObjectTaggingCommand,
   GetObjectRetentionCommand,
   GetObjectLegalHoldCommand,
   GetObjectLockConfigurationCommand,
@@ -31,8 +29,16 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
-import { isNotFound } from './storage/s3';
-import { addDuration } from '../workflows/retention';
+import {
+  classifyS3Error,
+  isAccessDenied,
+  isNotFound,
+  isPreconditionFailed,
+  isRefusedByObjectLock,
+} from './storage/errors';
+import { readSha256Tag } from './storage/sha256-tag';
+import { versionsOfKeys } from './storage/versions';
+import { addDuration } from '../domain/duration';
 import type { ActivityContextPort } from './context';
 import type { CertifiedObject } from './certificate';
 
@@ -43,6 +49,8 @@ export interface DeleteRecordingDeps {
   auditBucket: string;
   /** ISO 8601 duration the inventory stays locked, e.g. P10Y (the audit retention). */
   auditRetention: string;
+  /** MaxKeys of each ListObjectVersions page; the store's default when absent (tests make it small). */
+  listPageSize?: number;
 }
 
 export interface DeleteRecordingInput {
@@ -64,8 +72,6 @@ export interface DeleteRecordingResult {
   inventory: { bucket: string; keys: string[] };
 }
 
-/** The tag copy-and-hash-original.ts puts on the version it hashed. */
-const SHA256_TAG = 'sha256';
 const INVENTORY_FORMAT = 'custody.deletion-inventory/v1';
 /** Supplements are rare (a version written after the inventory); a few contending writers at most. */
 const MAX_INVENTORY_ROUNDS = 5;
@@ -91,29 +97,9 @@ type KeyRef = { bucket: string; key: string };
 const refId = (v: { bucket: string; key: string; versionId: string }) =>
   `${v.bucket}\n${v.key}\n${v.versionId}`;
 const keyId = (v: KeyRef) => `${v.bucket}\n${v.key}`;
-/** The folder all keys share (up to and including its last `/`); '' when they share none. */
-function commonFolder(keys: string[]): string {
-  let prefix = keys[0] ?? '';
-  for (const key of keys) while (!key.startsWith(prefix)) prefix = prefix.slice(0, -1);
-  return prefix.slice(0, prefix.lastIndexOf('/') + 1);
-}
 
 const describeVersion = (v: { bucket: string; key: string; versionId: string }) =>
   `s3://${v.bucket}/${v.key} version ${v.versionId}`;
-
-function errorName(err: unknown): string {
-  return (err as { name?: string } | null)?.name ?? '';
-}
-
-function isAccessDenied(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } } | null;
-  return e?.name === 'AccessDenied' || e?.$metadata?.httpStatusCode === 403;
-}
-
-function preconditionFailed(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } } | null;
-  return e?.name === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412;
-}
 
 function validateInput(input: DeleteRecordingInput): void {
   const refuse = (why: string): never => {
@@ -147,63 +133,20 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
   /** Whether a bucket has Object Lock: fixed when a bucket is created, so asked once per bucket. */
   const lockEnabled = new Map<string, boolean>();
 
-  /**
-   * Every version and delete marker stored under exactly these keys: one listing per bucket under the keys'
-   * common folder (a recording's keys share `recordings/<id>/`), not one per key.
-   */
+  /** Every version and delete marker stored under exactly these keys, all pages, one listing per bucket. */
   async function listPresent(refs: KeyRef[]): Promise<DeletedVersion[]> {
     const found: DeletedVersion[] = [];
     const byBucket = new Map<string, Set<string>>();
     for (const ref of refs) byBucket.set(ref.bucket, (byBucket.get(ref.bucket) ?? new Set()).add(ref.key));
     for (const [bucket, keys] of byBucket) {
-      const folder = commonFolder([...keys]);
-      // Keys with nothing in common are listed one by one rather than the whole bucket.
-      const prefixes = folder ? [folder] : [...keys];
-      for (const prefix of prefixes) {
-        // A prefix also matches longer keys (original.bak); only the exact keys are ours to delete.
-        for (const listed of await listVersions(bucket, prefix)) if (keys.has(listed.key)) found.push(listed);
-      }
+      found.push(
+        ...(await versionsOfKeys(s3, bucket, keys, {
+          abortSignal: context.cancellationSignal,
+          ...(deps.listPageSize !== undefined && { pageSize: deps.listPageSize }),
+        })),
+      );
     }
     return found;
-  }
-
-  async function listVersions(bucket: string, prefix: string): Promise<DeletedVersion[]> {
-    const found: DeletedVersion[] = [];
-    let keyMarker: string | undefined;
-    let versionIdMarker: string | undefined;
-    for (;;) {
-      const page = await send(
-        new ListObjectVersionsCommand({
-          Bucket: bucket,
-          Prefix: prefix,
-          ...(keyMarker !== undefined && { KeyMarker: keyMarker }),
-          ...(versionIdMarker !== undefined && { VersionIdMarker: versionIdMarker }),
-        }),
-      );
-      for (const version of page.Versions ?? []) {
-        if (!version.Key || !version.VersionId) continue;
-        found.push({
-          bucket,
-          key: version.Key,
-          versionId: version.VersionId,
-          kind: 'version',
-          bytes: version.Size ?? 0,
-          ...(version.ETag && { etag: version.ETag.replace(/"/g, '') }),
-        });
-      }
-      for (const marker of page.DeleteMarkers ?? []) {
-        if (!marker.Key || !marker.VersionId) continue;
-        found.push({ bucket, key: marker.Key, versionId: marker.VersionId, kind: 'delete-marker', bytes: 0 });
-      }
-      if (!page.IsTruncated) return found;
-      if (page.NextKeyMarker === keyMarker && page.NextVersionIdMarker === versionIdMarker) {
-        throw new Error(
-          `ListObjectVersions of s3://${bucket}/${prefix} does not advance; is the store paginating?`,
-        );
-      }
-      keyMarker = page.NextKeyMarker;
-      versionIdMarker = page.NextVersionIdMarker;
-    }
   }
 
   async function bucketHasObjectLock(bucket: string): Promise<boolean> {
@@ -216,7 +159,7 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
     } catch (err) {
       // A bucket created without Object Lock has no configuration. Any other error (a cancelled request,
       // an outage) must not be remembered as "no lock", or later calls would skip the lock check.
-      if (errorName(err) !== 'ObjectLockConfigurationNotFoundError') throw err;
+      if (classifyS3Error(err) !== 'bucket-without-object-lock') throw err;
       enabled = false;
     }
     lockEnabled.set(bucket, enabled);
@@ -228,7 +171,7 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
     if (version.kind !== 'version' || !(await bucketHasObjectLock(version.bucket))) return undefined;
     const ref = { Bucket: version.bucket, Key: version.key, VersionId: version.versionId };
     const noLock = (err: unknown) => {
-      if (errorName(err) === 'NoSuchObjectLockConfiguration' || isNotFound(err)) return undefined;
+      if (classifyS3Error(err) === 'no-lock-on-object' || isNotFound(err)) return undefined;
       throw err;
     };
     const retention = await send(new GetObjectRetentionCommand(ref)).catch(noLock);
@@ -287,15 +230,8 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
   async function withHash(version: DeletedVersion): Promise<DeletedVersion> {
     if (version.kind !== 'version') return version;
     try {
-      const tags = await send(
-        new GetObjectTaggingCommand({
-          Bucket: version.bucket,
-          Key: version.key,
-          VersionId: version.versionId,
-        }),
-      );
-      const sha256 = tags.TagSet?.find((tag) => tag.Key === SHA256_TAG)?.Value;
-      return sha256 && /^[0-9a-f]{64}$/.test(sha256) ? { ...version, sha256 } : version;
+      const sha256 = await readSha256Tag(s3, version, context.cancellationSignal);
+      return sha256 ? { ...version, sha256 } : version;
     } catch (err) {
       if (isNotFound(err)) return version; // gone meanwhile: it existed, so it is still recorded
       throw err;
@@ -320,7 +256,7 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
       );
       return body;
     } catch (err) {
-      if (preconditionFailed(err)) return undefined;
+      if (isPreconditionFailed(err)) return undefined;
       throw err;
     }
   }
@@ -333,9 +269,8 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
     } catch (err) {
       if (isNotFound(err)) return; // deleted by an earlier attempt
       if (isAccessDenied(err)) {
-        const lock =
-          (await lockOn(version)) ??
-          (/object lock/i.test((err as Error).message) ? 'object lock' : undefined);
+        // The version's own retention or hold explains the refusal, or the store's answer names Object Lock.
+        const lock = (await lockOn(version)) ?? (isRefusedByObjectLock(err) ? 'object lock' : undefined);
         if (lock) throw blockedByLock(recordingId, [`${describeVersion(version)}: ${lock}`], true);
       }
       throw err;

@@ -3,8 +3,9 @@
  * workflows import only the type of this factory's result.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { CustodyConfig } from '../workers/config';
-import type { CustodyMetrics } from '../workers/metrics';
+import type { MetricsPort } from '../domain/metrics';
+import type { ActivityName } from '../domain/pools';
+import type { StoreBuckets } from './storage/s3';
 import { temporalActivityContext, type ActivityContextPort } from './context';
 import { makeCopyAndHashOriginal } from './copy-and-hash-original';
 import { makeAppendCustodyEntry, makeAppendCustodyEntries, makeCustodyLogHead } from './append-custody-entry';
@@ -26,11 +27,20 @@ import { resolveTranscodeProfile, type MediaTools } from './media/ffmpeg';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 
+/** The slice of the configuration activities need (workers/config.ts's CustodyConfig has this shape). */
+export interface ActivityConfig {
+  buckets: StoreBuckets;
+  /** How long custody-log entries and certificates stay COMPLIANCE-locked (ISO 8601 duration). */
+  auditRetention: string;
+  policy: { dir: string };
+  media: { tmpDir: string; preset: string; crf: number; spriteIntervalSeconds: number };
+}
+
 export interface ActivityDeps {
-  config: CustodyConfig;
+  config: ActivityConfig;
   s3: S3Client;
   media: MediaTools;
-  metrics?: CustodyMetrics;
+  metrics?: MetricsPort;
   context?: ActivityContextPort;
   /** A Temporal client, for the activities that start workflows (the inbox sweep). */
   temporal: () => Promise<Client>;
@@ -149,3 +159,8 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type CustodyActivities = ReturnType<typeof createActivities>;
+
+// Every activity built here runs in exactly the pool domain/pools.ts names, and that map names no other: a new
+// activity missing from the map (or a name left in it) is a compile error here, not a task no worker polls.
+type SameNames<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const EVERY_ACTIVITY_HAS_A_POOL: SameNames<keyof CustodyActivities, ActivityName> = true;

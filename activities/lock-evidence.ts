@@ -18,8 +18,8 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
-import { parseInstant } from '../workflows/retention';
-import { isNotFound } from './storage/s3';
+import { parseInstant } from '../domain/duration';
+import { classifyS3Error, isNotFound } from './storage/errors';
 import type { ActivityContextPort } from './context';
 
 export interface LockEvidenceDeps {
@@ -52,10 +52,6 @@ interface Retention {
   untilMs?: number;
 }
 
-function errorName(err: unknown): string {
-  return (err as { name?: string } | null)?.name ?? '';
-}
-
 function describe(object: EvidenceVersion): string {
   return `s3://${object.bucket}/${object.key} version ${object.versionId}`;
 }
@@ -77,7 +73,7 @@ export function makeLockEvidence(deps: LockEvidenceDeps) {
       };
     } catch (err) {
       // No retention set yet (AWS and versitygw both answer so).
-      if (errorName(err) === 'NoSuchObjectLockConfiguration') return {};
+      if (classifyS3Error(err) === 'no-lock-on-object') return {};
       if (isNotFound(err)) {
         throw ApplicationFailure.nonRetryable(
           `Cannot lock ${describe(object)}: that version does not exist. Evidence must be locked on the exact ` +
@@ -112,7 +108,7 @@ export function makeLockEvidence(deps: LockEvidenceDeps) {
         }),
       );
     } catch (err) {
-      if (errorName(err) === 'InvalidRequest' || errorName(err) === 'ObjectLockConfigurationNotFoundError') {
+      if (classifyS3Error(err) === 'bucket-without-object-lock') {
         throw ApplicationFailure.nonRetryable(
           `Cannot lock ${describe(object)}: the bucket refuses Object Lock (${(err as Error).message}). ` +
             `Evidence and derivative stores must be buckets created with Object Lock enabled.`,

@@ -3,7 +3,7 @@
  * schema so that a malformed manifest yields one clear reason (the recording is then quarantined, not lost).
  */
 import { z } from 'zod';
-import type { DeclaredFacts } from './types';
+import type { DeclaredFacts } from '../domain/types';
 
 const manifestSchema = z
   .object({

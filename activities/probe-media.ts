@@ -11,7 +11,7 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ApplicationFailure } from '@temporalio/common';
-import type { MediaInfo, ObjectRef } from './types';
+import type { MediaInfo, ObjectRef } from '../domain/types';
 import { MediaError } from './media/errors';
 import { MP4_HEAD_BYTES, probeMp4, type ByteRangeReader } from './media/mp4-probe';
 

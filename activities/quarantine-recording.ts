@@ -11,9 +11,9 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { quarantineObjectKey, quarantineReasonKey } from './storage/keys';
-import { isNotFound } from './storage/s3';
-import type { ObjectRef, QuarantineReason, QuarantineRecord, StoredOriginal } from './types';
-import type { CustodyMetrics } from '../workers/metrics';
+import { isNotFound } from './storage/errors';
+import type { ObjectRef, QuarantineReason, QuarantineRecord, StoredOriginal } from '../domain/types';
+import type { MetricsPort } from '../domain/metrics';
 
 export interface QuarantineInput {
   recordingId: string;
@@ -27,7 +27,7 @@ export interface QuarantineInput {
 export function makeQuarantineRecording(deps: {
   s3: S3Client;
   quarantineBucket: string;
-  metrics?: CustodyMetrics;
+  metrics?: MetricsPort;
 }) {
   const { s3, quarantineBucket } = deps;
 

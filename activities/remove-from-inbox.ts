@@ -3,7 +3,7 @@
  * incoming store never holds a recording past its deadline. Deleting what is already gone is success.
  */
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { ObjectRef } from './types';
+import type { ObjectRef } from '../domain/types';
 
 export function makeRemoveFromInbox(deps: { s3: S3Client }) {
   return async function removeFromInbox(input: { source: ObjectRef; manifestKey?: string }): Promise<void> {

@@ -1,7 +1,7 @@
 /** Looks up a rule pack for a workflow: the few fields a deadline needs, plus what identifies the exact rules. */
 import { ApplicationFailure } from '@temporalio/common';
 import { loadRulePacks, RulePackError, type RulePackRegistry } from './policy/load';
-import type { RulePackRef } from './types';
+import type { RulePackRef } from '../domain/types';
 
 export function toRulePackRef(pack: {
   id: string;

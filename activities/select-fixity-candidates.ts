@@ -4,7 +4,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { chooseFixityCandidates, fixitySlotAt } from './fixity-plan';
-import { recordingIdFromWorkflowId } from '../workflows/messages';
+import { recordingIdFromWorkflowId } from '../domain/ids';
 import type { ActivityContextPort } from './context';
 
 export interface SelectFixityInput {

@@ -7,24 +7,23 @@
 import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy, WorkflowIdConflictPolicy } from '@temporalio/common';
-import type { LifecycleInput } from './types';
-import { workflowIdFor } from '../workflows/messages';
-import { RecordingIdAttr, StateAttr, PolicyAttr, DeviceIdAttr } from '../workflows/search-attributes';
+import type { LifecycleInput } from '../domain/types';
+import {
+  recordingIdentityText,
+  RECORDING_ID_LENGTH,
+  workflowIdFor,
+  type ObjectIdentity,
+} from '../domain/ids';
+import { RecordingIdAttr, StateAttr, PolicyAttr, DeviceIdAttr } from '../domain/search-attributes';
 
-export interface ObjectIdentity {
-  bucket: string;
-  key: string;
-  etag: string;
-  size: number;
-}
+export type { ObjectIdentity };
 
-/** 20 hex characters (80 bits) of SHA-256 over the identity: stable, short enough to read aloud. */
+/** The first 20 hex characters (80 bits) of SHA-256 over the identity (domain/ids.ts). */
 export function recordingIdFor(identity: ObjectIdentity): string {
-  const etag = identity.etag.replace(/"/g, '');
   return createHash('sha256')
-    .update(`${identity.bucket}\n${identity.key}\n${etag}\n${identity.size}`)
+    .update(recordingIdentityText(identity))
     .digest('hex')
-    .slice(0, 20);
+    .slice(0, RECORDING_ID_LENGTH);
 }
 
 export type StartOutcome = { recordingId: string; workflowId: string; started: boolean };

@@ -9,7 +9,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { CopyAndHashInput } from './copy-and-hash-original';
-import type { MediaInfo, ObjectRef, StoredOriginal } from './types';
+import type { MediaInfo, ObjectRef, StoredOriginal } from '../domain/types';
 
 export interface StoreOriginalInput extends CopyAndHashInput {
   source: CopyAndHashInput['source'] & Pick<ObjectRef, 'versionId'>;

@@ -9,7 +9,7 @@ import type { Client } from '@temporalio/client';
 import { parseManifest } from './manifest';
 import { startRecordingLifecycle } from './start-lifecycle';
 import type { ActivityContextPort } from './context';
-import type { DeclaredFacts, LifecycleInput } from './types';
+import type { DeclaredFacts, LifecycleInput } from '../domain/types';
 
 export interface SweepInboxInput {
   bucket: string;

@@ -12,13 +12,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
-import {
-  GetObjectCommand,
-  PutObjectCommand,
-  ListObjectVersionsCommand,
-  DeleteObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
 import {
   buildTranscodePlan,
@@ -35,10 +29,12 @@ import {
 import { readObjectInto } from './storage/object-reader';
 import { derivativeKey } from './storage/keys';
 import { DERIVATIVES_MANIFEST } from './recording-object-keys';
-import { isNotFound } from './storage/s3';
-import type { ActivityContextPort } from './context';
-import type { MediaInfo, StoredOriginal, Derivative, DerivativeSet } from './types';
-import type { CustodyMetrics } from '../workers/metrics';
+import { isNotFound } from './storage/errors';
+import { sha256TaggingParameter } from './storage/sha256-tag';
+import { versionsOfKeys } from './storage/versions';
+import { throttledHeartbeat, type ActivityContextPort } from './context';
+import type { MediaInfo, StoredOriginal, Derivative, DerivativeSet } from '../domain/types';
+import type { MetricsPort } from '../domain/metrics';
 
 export interface TranscodeRecordingInput {
   recordingId: string;
@@ -53,7 +49,9 @@ export interface TranscodeRecordingDeps {
   tmpDir: string;
   profile: TranscodeProfile;
   context: ActivityContextPort;
-  metrics?: CustodyMetrics;
+  metrics?: MetricsPort;
+  /** MaxKeys of each ListObjectVersions page; the store's default when absent (tests make it small). */
+  listPageSize?: number;
 }
 
 const MANIFEST = DERIVATIVES_MANIFEST;
@@ -74,22 +72,24 @@ export function makeTranscodeRecording(deps: TranscodeRecordingDeps) {
   }
 
   async function removeLeftovers(recordingId: string): Promise<void> {
-    for (const name of Object.values(OUTPUT_FILE_NAMES)) {
-      const key = derivativeKey(recordingId, name);
-      const listing = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }));
-      for (const v of [...(listing.Versions ?? []), ...(listing.DeleteMarkers ?? [])]) {
-        if (v.Key === key && v.VersionId) {
-          await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: v.VersionId }));
-        }
-      }
+    const keys = Object.values(OUTPUT_FILE_NAMES).map((name) => derivativeKey(recordingId, name));
+    const leftovers = await versionsOfKeys(s3, bucket, keys, {
+      ...(deps.listPageSize !== undefined && { pageSize: deps.listPageSize }),
+    });
+    for (const v of leftovers) {
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: v.key, VersionId: v.versionId }));
     }
   }
 
-  /** Downloads the exact original version, checking its hash on the way (a bad copy never gets a proxy). */
+  /**
+   * Downloads the exact original version, checking its hash on the way (a bad copy never gets a proxy), and
+   * heartbeats as bytes arrive: a large original over a slow link takes longer than the heartbeat timeout.
+   */
   async function download(original: StoredOriginal, target: string, signal: AbortSignal): Promise<void> {
     // The direct reader (storage/object-reader.ts) receives at several times the SDK stream's rate; the writes
     // are synchronous 1 MiB+ blocks into the page cache.
     const hash = createHash('sha256');
+    const beat = throttledHeartbeat(deps.context);
     const fd = openSync(target, 'w');
     try {
       await readObjectInto(
@@ -101,6 +101,7 @@ export function makeTranscodeRecording(deps: TranscodeRecordingDeps) {
             written += writeSync(fd, chunk, written, chunk.byteLength - written);
         },
         signal,
+        { onProgress: (bytes) => beat(() => ({ phase: 'download', bytes, of: original.bytes })) },
       );
     } finally {
       closeSync(fd);
@@ -129,6 +130,8 @@ export function makeTranscodeRecording(deps: TranscodeRecordingDeps) {
         Key: key,
         Body: await readFile(file.path),
         ContentType: file.contentType,
+        // The same tag as the original's, so that a deletion certificate lists every derivative with its hash.
+        Tagging: sha256TaggingParameter(file.sha256),
         Metadata: {
           'recording-id': recordingId,
           'input-sha256': result.inputSha256,
@@ -167,17 +170,11 @@ export function makeTranscodeRecording(deps: TranscodeRecordingDeps) {
         const inputPath = path.join(dir, 'input');
         await download(input.original, inputPath, signal);
         const plan = buildTranscodePlan(deps.profile, input.media, { inputPath, outputDir: dir });
-        let lastBeat = 0;
+        const beat = throttledHeartbeat(deps.context);
         const result = await deps.media.transcode(plan, {
           signal,
           inputSha256: input.original.sha256, // verified by download() above
-          onProgress: (p) => {
-            const now = Date.now();
-            if (now - lastBeat >= 5000) {
-              lastBeat = now;
-              deps.context.heartbeat({ fraction: p.fraction, fps: p.fps, speed: p.speed });
-            }
-          },
+          onProgress: (p) => beat(() => ({ fraction: p.fraction, fps: p.fps, speed: p.speed })),
         });
         deps.context.heartbeat({ fraction: 1, uploading: true });
         // Side by side; a failure is thrown only once all three have settled, so no PUT of this attempt is

@@ -24,16 +24,16 @@ import {
   type DeletionCertificate,
 } from './certificate';
 import { certificateKey } from './storage/keys';
-import { isNotFound } from './storage/s3';
-import { addDuration } from '../workflows/retention';
-import type { CustodyMetrics } from '../workers/metrics';
+import { isNotFound, isPreconditionFailed } from './storage/errors';
+import { addDuration } from '../domain/duration';
+import type { MetricsPort } from '../domain/metrics';
 
 export interface WriteCertificateDeps {
   s3: S3Client;
   auditBucket: string;
   /** ISO 8601 duration the certificate stays locked after the deletion, e.g. P10Y. */
   auditRetention: string;
-  metrics?: CustodyMetrics;
+  metrics?: MetricsPort;
 }
 
 export interface WrittenCertificate {
@@ -45,11 +45,6 @@ export interface WrittenCertificate {
   /** True when a retry found its certificate already written. */
   alreadyWritten: boolean;
   certificate: DeletionCertificate;
-}
-
-function preconditionFailed(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } } | null;
-  return e?.name === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412;
 }
 
 export function makeWriteCertificate(deps: WriteCertificateDeps) {
@@ -91,7 +86,7 @@ export function makeWriteCertificate(deps: WriteCertificateDeps) {
       );
       return { ...written, alreadyWritten: false, certificate };
     } catch (err) {
-      if (!preconditionFailed(err)) throw err;
+      if (!isPreconditionFailed(err)) throw err;
     }
     const stored = await readCertificate(deps.s3, deps.auditBucket, certificate.recordingId);
     if (stored?.verdict.ok && stored.verdict.certificateHash === certificate.certificateHash) {

@@ -5,13 +5,14 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import * as messages from '../workflows/messages';
+import { workflowIdFor } from '../domain/ids';
 import { readCertificate } from '../activities/write-certificate';
 import { CliError, EXIT, type CliContext } from './context';
 import { formatFields, printJson } from './output';
 
 async function handleFor(ctx: CliContext, recordingId: string): Promise<WorkflowHandle> {
   const client = await ctx.temporal();
-  const handle = client.workflow.getHandle(messages.workflowIdFor(recordingId));
+  const handle = client.workflow.getHandle(workflowIdFor(recordingId));
   try {
     const description = await handle.describe();
     if (description.status.name !== 'RUNNING') {

@@ -16,7 +16,7 @@ import { parseManifest } from '../activities/manifest';
 import { startRecordingLifecycle } from '../activities/start-lifecycle';
 import { loadRulePacks } from '../activities/policy/load';
 import { lifecycleTaskQueues } from '../workers/pools';
-import type { DeclaredFacts } from '../activities/types';
+import type { DeclaredFacts } from '../domain/types';
 import { CliError, EXIT, type CliContext } from './context';
 import { reviewOutcome, waitForReviewReady } from './recording';
 import { createProgress, printJson, humanBytes } from './output';

@@ -2,8 +2,9 @@
  * `custody list` and `custody failed`: recordings from Temporal visibility (search attributes only — ids,
  * states, dates; never names), a table for people, JSON for scripts, paged with --limit / --page-token.
  */
-import { STAGES, LIFECYCLE_STATES } from '../activities/types';
-import { recordingIdFromWorkflowId, statusQuery } from '../workflows/messages';
+import { STAGES, LIFECYCLE_STATES } from '../domain/types';
+import { statusQuery } from '../workflows/messages';
+import { recordingIdFromWorkflowId } from '../domain/ids';
 import { overdueQuery } from '../workers/visibility-gauges';
 import { CliError, type CliContext } from './context';
 import { formatTable, printJson } from './output';

@@ -32,7 +32,8 @@ function run<A extends unknown[]>(load: () => Promise<Action<A>>) {
   };
 }
 
-const program = new Command('custody')
+/** Exported so that test/unit/docs.test.ts can list every command without running one. */
+export const program = new Command('custody')
   .description('Chain of custody for bodycam recordings: ingest, status, custody log, verification.')
   .showHelpAfterError();
 
@@ -258,7 +259,9 @@ capacity
   .option('--json', 'machine-readable output')
   .action(run(async () => (await import('./capacity.js')).capacityPlanCommand));
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`custody: ${String(err)}\n`);
-  process.exitCode = EXIT.error;
-});
+if (require.main === module) {
+  program.parseAsync(process.argv).catch((err: unknown) => {
+    process.stderr.write(`custody: ${String(err)}\n`);
+    process.exitCode = EXIT.error;
+  });
+}

@@ -6,8 +6,9 @@
 import { stringify } from 'yaml';
 import { loadRulePacks, type LoadedRulePack } from '../activities/policy/load';
 import { toRulePackRef } from '../activities/resolve-rule-pack';
-import { statusQuery, applyPolicyUpdate, recordingIdFromWorkflowId } from '../workflows/messages';
-import { rearmDeadline } from '../workflows/retention';
+import { statusQuery, applyPolicyUpdate } from '../workflows/messages';
+import { recordingIdFromWorkflowId } from '../domain/ids';
+import { rearmDeadline } from '../domain/retention';
 import { CliError, type CliContext } from './context';
 import { formatTable, printJson } from './output';
 import { sendUpdate } from './admin';

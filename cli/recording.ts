@@ -1,9 +1,10 @@
 /** `custody status | log | verify <id>`: what custody knows about one recording, and whether it still holds. */
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { awaitReviewReadyUpdate, statusQuery, workflowIdFor } from '../workflows/messages';
+import { awaitReviewReadyUpdate, statusQuery } from '../workflows/messages';
+import { workflowIdFor } from '../domain/ids';
 import { readCustodyLog, verifyRecording } from '../activities/custody-log/read';
 import { readCertificate } from '../activities/write-certificate';
-import type { RecordingStatus } from '../activities/types';
+import type { RecordingStatus } from '../domain/types';
 import { CliError, EXIT, type CliContext } from './context';
 import { formatFields, formatTable, printJson } from './output';
 

@@ -4,13 +4,14 @@
  * copy: hundreds at once would swamp the pools). A validator's rejection is a skip with its reason, not a crash;
  * anything else is an error and makes the exit code non-zero. --dry-run lists what it would replay and sends nothing.
  */
-import { recordingIdFromWorkflowId, replayUpdate, statusQuery } from '../workflows/messages';
-import type { LastError } from '../activities/types';
+import { replayUpdate, statusQuery } from '../workflows/messages';
+import { recordingIdFromWorkflowId } from '../domain/ids';
+import type { LastError } from '../domain/types';
 import { CliError, EXIT, type CliContext } from './context';
 import { listQuery } from './list';
 import { replayCommand, sendUpdate } from './admin';
 import { formatTable, printJson } from './output';
-import { addDuration, parseDuration, parseInstant } from '../workflows/retention';
+import { addDuration, parseDuration, parseInstant } from '../domain/duration';
 
 export interface ReplayOptions {
   by?: string;

@@ -11,12 +11,8 @@
 import { createHash } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import {
-  administrativeNoteSignal,
-  recordingIdFromWorkflowId,
-  workflowIdFor,
-  type AdministrativeNote,
-} from '../workflows/messages';
+import { administrativeNoteSignal, type AdministrativeNote } from '../workflows/messages';
+import { recordingIdFromWorkflowId, workflowIdFor } from '../domain/ids';
 import { CliError, EXIT, type CliContext } from './context';
 import { createPacer, parseLimit, parseRate } from './replay-bulk';
 import { formatFields, formatTable, printJson } from './output';

@@ -29,6 +29,7 @@ import { startCustodyWorkers } from '../workers/run';
 import { builtEntryPoint, envForConfig, startNode } from '../test/harness/processes';
 import { createMediaTools } from '../activities/media/ffmpeg';
 import * as messages from '../workflows/messages';
+import { workflowIdFor } from '../domain/ids';
 
 const POLICIES = { 'test-30s': 'PT30S', 'test-1h': 'PT1H' };
 const MISSING_FFMPEG = '/nonexistent/custody-capture/ffmpeg';
@@ -47,7 +48,7 @@ interface Scenario {
 }
 
 const handleOf = (stack: TestStack, recordingId: string) =>
-  stack.clients.client.workflow.getHandle(messages.workflowIdFor(recordingId));
+  stack.clients.client.workflow.getHandle(workflowIdFor(recordingId));
 
 let counter = 0;
 /** A small clip made unique per recording (the recording id derives from the object's identity). */

@@ -1,4 +1,5 @@
 import { loadConfig, ConfigError, VARIABLES } from './config';
+import { addDuration } from '../domain/duration';
 
 test('dev defaults need nothing set', () => {
   const config = loadConfig({});
@@ -58,4 +59,18 @@ test('TLS settings are passed through', () => {
 
 test('every variable has a form for its error message', () => {
   for (const [name, spec] of Object.entries(VARIABLES)) expect(`${name}: ${spec.form}`).toMatch(/: \S/);
+});
+
+test.each(['PT1.5S', 'P0D', 'p10y', 'P1H'])(
+  'CUSTODY_AUDIT_RETENTION=%s is refused by the one duration grammar the custody log uses too',
+  (value) => {
+    expect(() => loadConfig({ CUSTODY_AUDIT_RETENTION: value })).toThrow(
+      new RegExp(`CUSTODY_AUDIT_RETENTION="${value}" is invalid: expected an ISO 8601 duration`),
+    );
+  },
+);
+
+test('every duration the config accepts is one the custody log can add', () => {
+  const config = loadConfig({ CUSTODY_AUDIT_RETENTION: 'P1Y2M3DT4H5M6S' });
+  expect(addDuration('2026-01-31T00:00:00Z', config.auditRetention)).toBe('2027-04-03T04:05:06.000Z');
 });

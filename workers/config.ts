@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
+import { POOL_NAMES, type PoolName } from '../domain/pools';
+import { positiveDurationProblem } from '../domain/duration';
 
 /** The rule packs ship beside the code: ../policies from sources, ../../policies from dist/. */
 function bundledPolicyDir(): string {
@@ -15,8 +17,7 @@ function bundledPolicyDir(): string {
   return existsSync(fromSource) ? fromSource : path.resolve(__dirname, '..', '..', 'policies');
 }
 
-export const POOL_NAMES = ['orchestration', 'media-io', 'transcode', 'controller'] as const;
-export type PoolName = (typeof POOL_NAMES)[number];
+export { POOL_NAMES, type PoolName };
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -48,9 +49,11 @@ const httpUrl = z
   .string()
   .url()
   .refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://');
-const duration = z
-  .string()
-  .regex(/^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$/);
+// The one duration grammar (domain/duration.ts): a value accepted here is never refused by a later use.
+const duration = z.string().superRefine((text, ctx) => {
+  const problem = positiveDurationProblem(text);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 const poolList = z
   .string()
   .transform((s) =>
@@ -165,7 +168,13 @@ function readVariables(env: Record<string, string | undefined>): Raw {
     const value = given === undefined || given === '' ? s.fallback : given;
     const parsed = s.schema.safeParse(value);
     if (parsed.success) out[name] = parsed.data;
-    else problems.push(`${name}=${JSON.stringify(value ?? '')} is invalid: expected ${s.form}`);
+    else {
+      // A refinement's own message says what exactly is wrong (e.g. the duration grammar's diagnosis).
+      const why = parsed.error.issues.find((issue) => issue.code === 'custom')?.message;
+      problems.push(
+        `${name}=${JSON.stringify(value ?? '')} is invalid: expected ${s.form}${why ? ` (${why})` : ''}`,
+      );
+    }
   }
   if (problems.length) throw new ConfigError(problems);
   return out as Raw;

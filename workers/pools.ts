@@ -1,37 +1,12 @@
 /**
- * Pools split work by the resource it needs: `orchestration` runs workflow tasks and light activities
- * (custody-log appends), `media-io` moves and hashes bytes, `transcode` runs ffmpeg with low concurrency per
- * process. Each pool polls its own task queue, so each scales on its own backlog.
+ * What each pool process registers: its task queue, whether it runs workflow tasks, and exactly the activities
+ * domain/pools.ts assigns to it.
  */
 import type { CustodyActivities } from '../activities';
-import type { CustodyConfig, PoolName } from './config';
+import { POOL_ACTIVITIES, type LifecycleTaskQueues, type WorkerPool } from '../domain/pools';
+import type { CustodyConfig } from './config';
 
-export type WorkerPool = Exclude<PoolName, 'controller'>;
-
-export const POOL_ACTIVITIES: Record<WorkerPool, readonly (keyof CustodyActivities)[]> = {
-  orchestration: [
-    'appendCustodyEntry',
-    'appendCustodyEntries',
-    'custodyLogHead',
-    'sweepInbox',
-    'resolveRulePack',
-    'recordingObjectKeys',
-    'writeCertificate',
-    'selectFixityCandidates',
-  ],
-  'media-io': [
-    'storeOriginal',
-    'copyAndHashOriginal',
-    'probeMedia',
-    'quarantineRecording',
-    'removeFromInbox',
-    'lockEvidence',
-    'deleteRecording',
-    'deleteAndCertify',
-    'checkRecordingFixity',
-  ],
-  transcode: ['transcodeRecording'],
-};
+export type { WorkerPool };
 
 export interface PoolPlan {
   pool: WorkerPool;
@@ -49,7 +24,9 @@ export function planPools(config: CustodyConfig, activities: CustodyActivities):
         pool,
         taskQueue: config.taskQueues[pool],
         runsWorkflows: pool === 'orchestration',
-        activities: Object.fromEntries(POOL_ACTIVITIES[pool].map((name) => [name, activities[name]])),
+        activities: Object.fromEntries(
+          POOL_ACTIVITIES[pool].map((name: keyof CustodyActivities) => [name, activities[name]]),
+        ),
         maxConcurrentActivities: config.concurrency[pool],
       }))
       // A pool with nothing to run (yet) would be rejected by the SDK.
@@ -58,7 +35,7 @@ export function planPools(config: CustodyConfig, activities: CustodyActivities):
 }
 
 /** The task queues a lifecycle workflow dispatches to, from config (workflows read no environment). */
-export function lifecycleTaskQueues(config: CustodyConfig) {
+export function lifecycleTaskQueues(config: CustodyConfig): LifecycleTaskQueues {
   return {
     orchestration: config.taskQueues.orchestration,
     mediaIo: config.taskQueues['media-io'],

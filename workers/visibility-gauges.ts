@@ -3,7 +3,7 @@
  * by each orchestration worker (cheap count queries; any replica's answer is the same).
  */
 import type { Client } from '@temporalio/client';
-import { STAGES } from '../activities/types';
+import { STAGES } from '../domain/types';
 import type { CustodyMetrics } from './metrics';
 
 /** Past the deadline, not held, not yet deleted: each one is a recording kept longer than the law allows. */

@@ -2,8 +2,9 @@
  * The writer's bookkeeping, with the activities replaced by an in-memory log (pure logic): runs of entries
  * chain on, and after a self-writing step fails part-way the next append continues where the store ends.
  */
+import type { CustodyAction } from '../domain/custody-log';
 import { CustodyLogWriter, GENESIS_HASH } from './custody-log-writer';
-import type { AppendedEntry, CustodyEntryInput, CustodyEntryRun } from '../activities/types';
+import type { AppendedEntry, CustodyEntryInput, CustodyEntryRun } from '../domain/types';
 
 function memoryLog() {
   const stored: { seq: number; prevHash: string; action: string; hash: string }[] = [];
@@ -46,7 +47,7 @@ function memoryLog() {
   };
 }
 
-const spec = (action: string) => ({ actor: 'system', action, details: {} });
+const spec = (action: CustodyAction) => ({ actor: 'system', action, details: {} });
 
 test('a run of entries is one activity; single entries keep the single-entry activity', async () => {
   const log = memoryLog();
@@ -61,11 +62,16 @@ test('concurrent appends are serialised in call order', async () => {
   const log = memoryLog();
   const writer = new CustodyLogWriter('rec', log.ops);
   await Promise.all([
-    writer.append('a', 'first', {}),
-    writer.appendAll([spec('second'), spec('third')]),
-    writer.append('b', 'fourth', {}),
+    writer.append('a', 'hold.placed', {}),
+    writer.appendAll([spec('hold.released'), spec('deadline.extended')]),
+    writer.append('b', 'evidence.marked', {}),
   ]);
-  expect(log.stored.map((e) => e.action)).toEqual(['first', 'second', 'third', 'fourth']);
+  expect(log.stored.map((e) => e.action)).toEqual([
+    'hold.placed',
+    'hold.released',
+    'deadline.extended',
+    'evidence.marked',
+  ]);
 });
 
 test('after a self-writing step fails part-way, the next append asks the store where the log ends', async () => {
@@ -86,7 +92,7 @@ test('after a self-writing step fails part-way, the next append asks the store w
     Promise.resolve({ head: log.write(at.seq, at.prevHash, 'certificate.written') }),
   );
   expect(writer.head).toEqual(done.head);
-  await writer.append('system', 'after', {});
+  await writer.append('system', 'hold.placed', {});
   expect(log.calls.filter((c) => c.startsWith('head-from'))).toHaveLength(1);
 });
 
@@ -113,12 +119,12 @@ test('a deferred entry goes into the log with the next append, in one activity',
   expect(log.stored.map((e) => e.action)).toEqual(['recording.received', 'stage.failed']);
 
   // Before a self-writing step, deferred entries are written first, so the step starts after them.
-  writer.defer('system', 'admin.note', {});
+  writer.defer('system', 'admin.reset', {});
   await writer.writeThrough((at) => Promise.resolve({ head: log.write(at.seq, at.prevHash, 'step') }));
   expect(log.stored.map((e) => e.action)).toEqual([
     'recording.received',
     'stage.failed',
-    'admin.note',
+    'admin.reset',
     'step',
   ]);
 });

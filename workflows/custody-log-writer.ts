@@ -4,9 +4,11 @@
  * previous append's result, so the chain has no gaps and a retried append rewrites the identical entry.
  */
 import { isCancellation } from '@temporalio/workflow';
-import type { AppendedEntry, CustodyEntryInput, CustodyEntryRun } from '../activities/types';
+import type { AppendedEntry, CustodyEntryInput, CustodyEntryRun } from '../domain/types';
+import { GENESIS_HASH, type CustodyAction, type EntrySpec } from '../domain/custody-log';
 
-export const GENESIS_HASH = '0'.repeat(64);
+export { GENESIS_HASH };
+export type { EntrySpec };
 
 export interface CustodyLogOps {
   appendEntry: (entry: CustodyEntryInput) => Promise<AppendedEntry>;
@@ -16,7 +18,6 @@ export interface CustodyLogOps {
   headFrom?: (input: { recordingId: string; from: AppendedEntry }) => Promise<AppendedEntry>;
 }
 
-export type EntrySpec = { actor: string; action: string; details: Record<string, unknown> };
 
 export class CustodyLogWriter {
   private nextSeq: number;
@@ -46,11 +47,11 @@ export class CustodyLogWriter {
    * depends on (recording.received: ingest's first result follows it into the log). The next append comes
    * whatever happens — the stage's result, its park (stage.failed) or a quarantine.
    */
-  defer(actor: string, action: string, details: Record<string, unknown>): void {
+  defer(actor: string, action: CustodyAction, details: Record<string, unknown>): void {
     this.deferred.push({ time: new Date().toISOString(), actor, action, details });
   }
 
-  append(actor: string, action: string, details: Record<string, unknown>): Promise<AppendedEntry> {
+  append(actor: string, action: CustodyAction, details: Record<string, unknown>): Promise<AppendedEntry> {
     return this.appendAll([{ actor, action, details }], action);
   }
 

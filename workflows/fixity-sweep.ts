@@ -14,8 +14,9 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { FixityCheckResult } from '../activities/check-recording-fixity';
-import type { LifecycleInput } from '../activities/types';
-import { fixityMismatchSignal, workflowIdFor } from './messages';
+import type { LifecycleInput } from '../domain/types';
+import { fixityMismatchSignal } from './messages';
+import { workflowIdFor } from '../domain/ids';
 
 type Activities = ReturnType<typeof createActivities>;
 

@@ -10,7 +10,7 @@ import type {
   RulePackRef,
   QuarantineReason,
   FixityMismatch,
-} from '../activities/types';
+} from '../domain/types';
 
 export const statusQuery = defineQuery<RecordingStatus>('status');
 
@@ -129,6 +129,3 @@ export interface AdministrativeNote {
   details: Record<string, string | number | boolean | null>;
 }
 export const administrativeNoteSignal = defineSignal<[AdministrativeNote]>('administrativeNote');
-
-export const workflowIdFor = (recordingId: string) => `rec-${recordingId}`;
-export const recordingIdFromWorkflowId = (workflowId: string) => workflowId.replace(/^rec-/, '');

@@ -40,7 +40,7 @@ import type {
   ObjectRef,
   StoredOriginal,
   RulePackRef,
-} from '../activities/types';
+} from '../domain/types';
 import * as messages from './messages';
 import {
   StateAttr,
@@ -51,10 +51,10 @@ import {
   DeleteAfterAttr,
   HeldAttr,
   EvidenceAttr,
-} from './search-attributes';
+} from '../domain/search-attributes';
 import { CustodyLogWriter, type EntrySpec } from './custody-log-writer';
-import { recordingDeletedDetails } from '../activities/custody-log/entry-details';
-import { computeDeadline, applyExtension, rearmDeadline, decideWake } from './retention';
+import { recordingDeletedDetails } from '../domain/custody-log';
+import { computeDeadline, applyExtension, rearmDeadline, decideWake } from '../domain/retention';
 
 type Activities = ReturnType<typeof createActivities>;
 

@@ -11,13 +11,14 @@
  * - the resulting string is encoded as UTF-8 before hashing.
  */
 import { createHash } from 'node:crypto';
+import { GENESIS_HASH } from '../../domain/custody-log';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
 export interface JsonObject {
   [key: string]: JsonValue;
 }
 
-export const GENESIS_HASH = '0'.repeat(64);
+export { GENESIS_HASH };
 
 export interface CustodyEntry {
   recordingId: string;

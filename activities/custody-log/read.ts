@@ -5,8 +5,8 @@
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { custodyLogPrefix } from '../storage/keys';
-import { readObjectInto } from '../storage/object-reader';
-import { isNotFound } from '../storage/s3';
+import { readObjectInto, type ObjectReaderOptions } from '../storage/object-reader';
+import { isNotFound } from '../storage/errors';
 import { verifyChain, type CustodyEntry, type ChainVerdict } from './chain';
 
 export async function readCustodyLog(
@@ -42,9 +42,10 @@ export async function hashStoredObject(
   s3: S3Client,
   ref: { bucket: string; key: string; versionId?: string },
   signal?: AbortSignal,
+  options?: ObjectReaderOptions,
 ): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
-  const { bytes } = await readObjectInto(s3, ref, (chunk) => hash.update(chunk), signal);
+  const { bytes } = await readObjectInto(s3, ref, (chunk) => hash.update(chunk), signal, options);
   return { sha256: hash.digest('hex'), bytes };
 }
 

@@ -4,29 +4,8 @@
  */
 import { CorruptMediaError, NotMediaError, type MediaError } from './errors';
 
-export interface MediaInfo {
-  /** ffprobe's format name, e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "avi". */
-  container: string;
-  durationS: number;
-  /** Absolute stream index of the video stream used (cover art is skipped). */
-  videoStreamIndex: number;
-  videoCodec: string;
-  audioStreamIndex: number | null;
-  audioCodec: string | null;
-  hasAudio: boolean;
-  /** As displayed: pixel aspect and rotation applied (a portrait phone clip is taller than wide). */
-  width: number;
-  height: number;
-  /** As stored in the stream, before pixel aspect and rotation. */
-  codedWidth: number;
-  codedHeight: number;
-  /** Display-matrix rotation, normalised to 0, 90, 180 or 270; ffmpeg's autorotate applies it. */
-  rotation: number;
-  /** Average frame rate; null when the container gives none. */
-  fps: number | null;
-  /** Overall bit rate in bit/s; null when unknown. */
-  bitRate: number | null;
-}
+import type { MediaInfo } from '../../domain/types';
+export type { MediaInfo };
 
 /** The part of ffprobe's -show_streams -show_format answer we read (fluent-ffmpeg's parse of it). */
 export interface ProbeStream {

@@ -7,19 +7,14 @@
  * loads is a pack the lifecycle workflow can compute with.
  */
 import { z } from 'zod';
-import { isZeroDuration, parseDuration } from '../../workflows/retention';
-
-// The same grammar as parseDuration, written for JSON Schema consumers (editors); P and PT alone excluded.
-const DURATION_JSON_PATTERN = '^P(?!$)(\\d+Y)?(\\d+M)?(\\d+W)?(\\d+D)?(T(?=\\d)(\\d+H)?(\\d+M)?(\\d+S)?)?$';
+import { DURATION_JSON_PATTERN, positiveDurationProblem } from '../../domain/duration';
 
 function positiveDuration(description: string, examples: string[]) {
   return z
     .string({ error: `expected an ISO 8601 duration such as ${examples.join(' or ')}` })
     .superRefine((text, ctx) => {
-      const parsed = parseDuration(text);
-      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error });
-      else if (isZeroDuration(parsed.duration))
-        ctx.addIssue({ code: 'custom', message: 'must be longer than zero' });
+      const problem = positiveDurationProblem(text);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
     })
     .meta({ description, pattern: DURATION_JSON_PATTERN, examples });
 }

@@ -49,6 +49,11 @@ export interface ObjectReaderOptions {
   idleTimeoutMs?: number;
   /** Extra trust for an https endpoint (PEM); the default trust store otherwise, as the SDK's. */
   tlsCa?: string | Buffer;
+  /**
+   * Called as body bytes arrive, with the count so far (it starts again from 0 if the SDK takes over): the sink
+   * is handed SINK_CHUNK_BYTES at a time, which on a slow link can be minutes apart. Heartbeats go here.
+   */
+  onProgress?: (receivedBytes: number) => void;
 }
 
 /** 4 MiB: fewer, larger reads; a 1 MiB buffer cost 20–30 % more CPU per GB in the measurements. */
@@ -84,7 +89,7 @@ export async function readObjectInto(
       if (outcome.read) return outcome.read;
     }
   }
-  return readViaSdk(s3, ref, sink, signal);
+  return readViaSdk(s3, ref, sink, signal, options.onProgress);
 }
 
 function getObjectCommand(ref: StoredObjectRef): GetObjectCommand {
@@ -100,6 +105,7 @@ async function readViaSdk(
   ref: StoredObjectRef,
   sink: BodySink,
   signal?: AbortSignal,
+  onProgress?: (receivedBytes: number) => void,
 ): Promise<ObjectRead> {
   const object = await s3.send(getObjectCommand(ref), signal ? { abortSignal: signal } : {});
   const body = object.Body as Readable;
@@ -107,8 +113,13 @@ async function readViaSdk(
   const gather = new Gatherer(sink);
   const stop = () => gather.stop();
   signal?.addEventListener('abort', stop, { once: true });
+  let received = 0;
   try {
-    for await (const chunk of body) gather.push(chunk as Buffer);
+    for await (const chunk of body) {
+      received += (chunk as Buffer).length;
+      onProgress?.(received);
+      gather.push(chunk as Buffer);
+    }
     gather.flush();
     signal?.throwIfAborted();
   } catch (err) {
@@ -282,6 +293,7 @@ function readDirect(
       const wanted = plan!.length - received;
       const body = chunk.length > wanted ? chunk.subarray(0, wanted) : chunk;
       received += body.length;
+      if (body.length) options.onProgress?.(received);
       gather.push(body);
       if (received === plan!.length && !settled) {
         gather.flush();

@@ -11,9 +11,20 @@ import {
   PutBucketVersioningCommand,
   GetBucketVersioningCommand,
 } from '@aws-sdk/client-s3';
-import type { CustodyConfig } from '../../workers/config';
+import { classifyS3Error, isNotFound } from './errors';
 
-export type StoreName = keyof CustodyConfig['buckets'];
+export const STORE_NAMES = ['incoming', 'evidence', 'derivatives', 'audit', 'quarantine'] as const;
+export type StoreName = (typeof STORE_NAMES)[number];
+/** The bucket of each store (configured: CUSTODY_BUCKET_*). */
+export type StoreBuckets = Record<StoreName, string>;
+
+/** How to reach the store; credentials per process (workers/config.ts reads them). */
+export interface S3Settings {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
 
 export interface StoreSpec {
   /** What the store holds, for error messages and the README. */
@@ -38,7 +49,7 @@ export const STORES: Record<StoreName, StoreSpec> = {
   quarantine: { purpose: 'suspicious input with its reason record', objectLock: false, versioning: true },
 };
 
-export function createS3Client(s3: CustodyConfig['s3']): S3Client {
+export function createS3Client(s3: S3Settings): S3Client {
   return new S3Client({
     endpoint: s3.endpoint,
     region: s3.region,
@@ -49,26 +60,6 @@ export function createS3Client(s3: CustodyConfig['s3']): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
-}
-
-function errorName(err: unknown): string {
-  if (typeof err === 'object' && err !== null) {
-    const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
-    return e.name ?? e.Code ?? String(e.$metadata?.httpStatusCode ?? '');
-  }
-  return '';
-}
-
-export function isNotFound(err: unknown): boolean {
-  const name = errorName(err);
-  const status = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
-  return (
-    name === 'NotFound' ||
-    name === 'NoSuchKey' ||
-    name === 'NoSuchBucket' ||
-    name === 'NoSuchVersion' ||
-    status === 404
-  );
 }
 
 async function bucketExists(client: S3Client, bucket: string): Promise<boolean> {
@@ -89,7 +80,7 @@ export interface BootstrapReport {
 /** Creates the stores that are missing and checks the ones that exist; safe to run any number of times. */
 export async function bootstrapStores(
   client: S3Client,
-  buckets: CustodyConfig['buckets'],
+  buckets: StoreBuckets,
 ): Promise<BootstrapReport> {
   const report: BootstrapReport = { created: [], existing: [] };
   for (const [store, bucket] of Object.entries(buckets) as [StoreName, string][]) {
@@ -107,14 +98,18 @@ export async function bootstrapStores(
         report.created.push(bucket);
       } catch (err) {
         // Another worker created it between our check and our create: that is the state we wanted.
-        if (errorName(err) !== 'BucketAlreadyOwnedByYou') throw err;
+        if (classifyS3Error(err) !== 'bucket-already-owned') throw err;
         report.existing.push(bucket);
       }
     }
     if (want.objectLock) {
+      // Only "this bucket has no Object Lock" means that; an outage must not be reported as a wrong bucket.
       const lock = await client
         .send(new GetObjectLockConfigurationCommand({ Bucket: bucket }))
-        .catch(() => undefined);
+        .catch((err) => {
+          if (classifyS3Error(err) === 'bucket-without-object-lock') return undefined;
+          throw err;
+        });
       if (lock?.ObjectLockConfiguration?.ObjectLockEnabled !== 'Enabled') {
         throw new Error(
           `Bucket ${bucket} (${store} store: ${want.purpose}) exists without Object Lock. Object Lock can only be ` +

@@ -5,9 +5,9 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { recordingIdFor } from '../../activities/start-lifecycle';
-import type { LifecycleInput } from '../../activities/types';
-import { workflowIdFor } from '../../workflows/messages';
-import { RecordingIdAttr, StateAttr, PolicyAttr, DeviceIdAttr } from '../../workflows/search-attributes';
+import type { LifecycleInput } from '../../domain/types';
+import { workflowIdFor } from '../../domain/ids';
+import { RecordingIdAttr, StateAttr, PolicyAttr, DeviceIdAttr } from '../../domain/search-attributes';
 import { requireTestServers } from './env';
 import { FAULT_MEMO_KEY, type InjectedFault } from './fault-injection-interceptors';
 

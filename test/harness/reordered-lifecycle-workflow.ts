@@ -6,7 +6,7 @@
  */
 import { proxyActivities, condition } from '@temporalio/workflow';
 import type { createActivities } from '../../activities';
-import type { LifecycleInput } from '../../activities/types';
+import type { LifecycleInput } from '../../domain/types';
 
 type Activities = ReturnType<typeof createActivities>;
 

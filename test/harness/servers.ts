@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { searchAttributeRegistrations } from '../../workflows/search-attributes';
+import { searchAttributeRegistrations } from '../../domain/search-attributes';
 import { freeLoopbackPort, freeLoopbackPorts } from '../../workers/ports';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..').replace(/[/\\]dist$/, '');

@@ -10,8 +10,9 @@ import { createMediaTools } from '../../activities/media/ffmpeg';
 import { startRecordingLifecycle } from '../../activities/start-lifecycle';
 import { lifecycleTaskQueues } from '../../workers/pools';
 import type { CustodyConfig } from '../../workers/config';
-import type { LifecycleInput, RecordingStatus } from '../../activities/types';
-import { statusQuery, workflowIdFor } from '../../workflows/messages';
+import type { LifecycleInput, RecordingStatus } from '../../domain/types';
+import { statusQuery } from '../../workflows/messages';
+import { workflowIdFor } from '../../domain/ids';
 
 export interface TestStack {
   config: CustodyConfig;

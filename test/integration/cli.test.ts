@@ -19,7 +19,7 @@ import { builtEntryPoint, envForConfig, runNode } from '../harness/processes';
 import { syntheticClip } from '../fixtures/media';
 import { readCustodyLog } from '../../activities/custody-log/read';
 import { custodyLogEntryKey } from '../../activities/storage/keys';
-import type { RecordingStatus } from '../../activities/types';
+import type { RecordingStatus } from '../../domain/types';
 
 const cli = builtEntryPoint('cli/main.js');
 let stack: TestStack;

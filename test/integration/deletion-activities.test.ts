@@ -27,7 +27,7 @@ import {
 } from '../../activities/delete-recording';
 import { makeWriteCertificate, readCertificate } from '../../activities/write-certificate';
 import { verifyCertificate, type CertificateInput } from '../../activities/certificate';
-import { addDuration } from '../../workflows/retention';
+import { addDuration } from '../../domain/duration';
 
 const config = testConfig('deletion');
 const { evidence, derivatives, audit } = config.buckets;

@@ -19,7 +19,7 @@ import { requireTool } from '../harness/servers';
 import { freeLoopbackPort } from '../../workers/ports';
 import { hashStoredObject } from '../../activities/custody-log/read';
 import { readObjectInto, type ObjectReaderOptions } from '../../activities/storage/object-reader';
-import { isNotFound } from '../../activities/storage/s3';
+import { isNotFound } from '../../activities/storage/errors';
 
 const MiB = 1024 * 1024;
 const config = testConfig('object-reader');

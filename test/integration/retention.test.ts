@@ -19,7 +19,7 @@ import * as messages from '../../workflows/messages';
 import { readCertificate } from '../../activities/write-certificate';
 import { readCustodyLog } from '../../activities/custody-log/read';
 import { verifyChain } from '../../activities/custody-log/chain';
-import type { RecordingStatus } from '../../activities/types';
+import type { RecordingStatus } from '../../domain/types';
 
 let stack: TestStack;
 let clip: Buffer;

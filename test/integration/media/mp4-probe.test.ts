@@ -16,7 +16,7 @@ import { createMediaTools, type MediaInfo, type MediaTools } from '../../../acti
 import { bufferReader, probeMp4, type Mp4ProbeResult } from '../../../activities/media/mp4-probe';
 import { makeProbeMedia, type ProbeRoute } from '../../../activities/probe-media';
 import { bootstrapStores, createS3Client } from '../../../activities/storage/s3';
-import type { ObjectRef } from '../../../activities/types';
+import type { ObjectRef } from '../../../domain/types';
 import { testConfig } from '../../harness/env';
 import { FFMPEG, FFPROBE, requireFfmpeg } from '../../fixtures/media';
 

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { searchAttributeRegistrations } from '../../../workflows/search-attributes';
+import { searchAttributeRegistrations } from '../../../domain/search-attributes';
 import { requireTestServers } from '../../harness/env';
 import { kubeToolsDir } from '../../harness/kube';
 import { CHART_DIR, run } from './platform';

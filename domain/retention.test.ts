@@ -1,14 +1,5 @@
-import {
-  addDuration,
-  applyExtension,
-  computeDeadline,
-  decideWake,
-  isZeroDuration,
-  parseDuration,
-  parseInstant,
-  rearmDeadline,
-  requireDuration,
-} from './retention';
+import { addDuration, isZeroDuration, parseDuration, parseInstant, requireDuration } from './duration';
+import { applyExtension, computeDeadline, decideWake, rearmDeadline } from './retention';
 
 function parseError(text: string): string {
   const parsed = parseDuration(text);

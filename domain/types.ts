@@ -1,7 +1,8 @@
 /**
- * Data that crosses the boundary between workflows and activities (and the CLI). Pure types: workflows
- * import them type-only. Only keys, ids and hashes travel through Temporal — never media bytes.
+ * Data that crosses the boundary between workflows and activities (and the CLI): the recording's state and
+ * status, and every activity's input and result that a workflow sees. Only keys, ids and hashes travel through Temporal — never media bytes.
  */
+import type { CustodyAction } from './custody-log';
 
 export const LIFECYCLE_STATES = [
   'ingesting',
@@ -94,8 +95,30 @@ export interface RetentionStatus {
   evidence?: { caseId: string; by: string; at: string; lockedUntil?: string };
 }
 
-import type { MediaInfo } from './media/media-info';
-export type { MediaInfo };
+/** What ingest records about a recording's media (activities/media/media-info.ts derives it from a probe). */
+export interface MediaInfo {
+  /** ffprobe's format name, e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "avi". */
+  container: string;
+  durationS: number;
+  /** Absolute stream index of the video stream used (cover art is skipped). */
+  videoStreamIndex: number;
+  videoCodec: string;
+  audioStreamIndex: number | null;
+  audioCodec: string | null;
+  hasAudio: boolean;
+  /** As displayed: pixel aspect and rotation applied (a portrait phone clip is taller than wide). */
+  width: number;
+  height: number;
+  /** As stored in the stream, before pixel aspect and rotation. */
+  codedWidth: number;
+  codedHeight: number;
+  /** Display-matrix rotation, normalised to 0, 90, 180 or 270; ffmpeg's autorotate applies it. */
+  rotation: number;
+  /** Average frame rate; null when the container gives none. */
+  fps: number | null;
+  /** Overall bit rate in bit/s; null when unknown. */
+  bitRate: number | null;
+}
 
 export interface StoredOriginal {
   bucket: string;
@@ -155,7 +178,7 @@ export interface CustodyEntryInput {
   prevHash: string;
   time: string;
   actor: string;
-  action: string;
+  action: CustodyAction;
   details: Record<string, unknown>;
 }
 
