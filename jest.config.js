@@ -1,5 +1,7 @@
-/** Two projects: `unit` (pure logic, no servers) and `integration` (real Temporal, versitygw, ffmpeg,
- * started once per run by test/harness/global-setup.ts and stopped by PID in global-teardown.ts). */
+/** Three projects: `unit` (pure logic, no servers), `workflow` (the real workflows against stub activities on a
+ * Temporal dev server of its own, test/workflow/support/global-setup.ts) and `integration` (real Temporal,
+ * versitygw, ffmpeg, started once per run by test/harness/global-setup.ts and stopped by PID in
+ * global-teardown.ts). */
 const swc = ['@swc/jest', { jsc: { target: 'es2022' } }];
 /** ES-module-only packages: jest loads modules with require(), so @swc/jest rewrites them to CommonJS. These are
  * @kubernetes/client-node and the ESM-only packages it imports (openid-client -> oauth4webapi, jose); its other
@@ -21,6 +23,16 @@ module.exports = {
       transform,
       transformIgnorePatterns,
       testMatch: ['<rootDir>/{domain,workflows,activities,workers,cli,test/unit,bench}/**/*.test.ts'],
+    },
+    {
+      displayName: 'workflow',
+      testEnvironment: 'node',
+      transform,
+      transformIgnorePatterns,
+      testMatch: ['<rootDir>/test/workflow/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/workflow/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/workflow/support/global-teardown.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/workflow/support/setup.ts'],
     },
     {
       displayName: 'integration',

@@ -54,7 +54,7 @@ export function throttledHeartbeat(
   let last = now();
   return (details) => {
     const at = now();
-    if (at - last < intervalMs || at > 0) return;
+    if (at - last < intervalMs) return;
     last = at;
     context.heartbeat(details());
   };

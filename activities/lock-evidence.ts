@@ -56,6 +56,15 @@ function describe(object: EvidenceVersion): string {
   return `s3://${object.bucket}/${object.key} version ${object.versionId}`;
 }
 
+/** A bucket created without Object Lock refuses reading a retention as well as setting one. */
+function objectLockUnavailable(object: EvidenceVersion, err: unknown): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(
+    `Cannot lock ${describe(object)}: the bucket refuses Object Lock (${(err as Error).message}). ` +
+      `Evidence and derivative stores must be buckets created with Object Lock enabled.`,
+    'ObjectLockUnavailable',
+  );
+}
+
 export function makeLockEvidence(deps: LockEvidenceDeps) {
   async function readRetention(object: EvidenceVersion): Promise<Retention> {
     try {
@@ -72,8 +81,10 @@ export function makeLockEvidence(deps: LockEvidenceDeps) {
         ...(until && { untilMs: new Date(until).getTime() }),
       };
     } catch (err) {
+      const kind = classifyS3Error(err);
       // No retention set yet (AWS and versitygw both answer so).
-      if (classifyS3Error(err) === 'no-lock-on-object') return {};
+      if (kind === 'no-lock-on-object') return {};
+      if (kind === 'bucket-without-object-lock') throw objectLockUnavailable(object, err);
       if (isNotFound(err)) {
         throw ApplicationFailure.nonRetryable(
           `Cannot lock ${describe(object)}: that version does not exist. Evidence must be locked on the exact ` +
@@ -108,13 +119,7 @@ export function makeLockEvidence(deps: LockEvidenceDeps) {
         }),
       );
     } catch (err) {
-      if (classifyS3Error(err) === 'bucket-without-object-lock') {
-        throw ApplicationFailure.nonRetryable(
-          `Cannot lock ${describe(object)}: the bucket refuses Object Lock (${(err as Error).message}). ` +
-            `Evidence and derivative stores must be buckets created with Object Lock enabled.`,
-          'ObjectLockUnavailable',
-        );
-      }
+      if (classifyS3Error(err) === 'bucket-without-object-lock') throw objectLockUnavailable(object, err);
       throw err;
     }
     const after = await readRetention(object);

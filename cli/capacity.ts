@@ -34,8 +34,8 @@ type KubeTarget =
 
 /** The kubeconfig and namespace: CUSTODY_CONTROLLER_NAMESPACE, else the kubeconfig context's, else default. */
 function kubeTarget(ctx: CliContext): KubeTarget {
-  // KUBECONFIG belongs to the Kubernetes ecosystem (like AWS_*): read where kubectl reads it.
-  const resolved = resolveKubeConfig(process.env);
+  // KUBECONFIG keeps kubectl's name and meaning; config (workers/config.ts) reads it like every variable.
+  const resolved = resolveKubeConfig(ctx.config.kubernetesEnv);
   if (!resolved.kubeConfig) return { available: false, reason: resolved.missing };
   const contextNamespace = resolved.kubeConfig.getContextObject(
     resolved.kubeConfig.getCurrentContext(),

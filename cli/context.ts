@@ -30,7 +30,7 @@ export interface CliContext {
   close(): Promise<void>;
 }
 
-export function createCliContext(env: Record<string, string | undefined> = process.env): CliContext {
+export function createCliContext(env?: Record<string, string | undefined>): CliContext {
   const config = loadConfigOrExit(env);
   let connection: Connection | undefined;
   let client: Client | undefined;

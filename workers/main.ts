@@ -53,7 +53,11 @@ async function main(): Promise<void> {
   let controller: RunningCapacityController | undefined;
   if (config.pools.includes('controller')) {
     try {
-      controller = await startCapacityController({ config, registry: metrics.registry, env: process.env });
+      controller = await startCapacityController({
+        config,
+        registry: metrics.registry,
+        env: config.kubernetesEnv,
+      });
     } catch (err) {
       // A bad capacity policy or missing settings: say what to fix and exit as a configuration error.
       if (!(err instanceof ControllerSetupError)) throw err;

@@ -62,7 +62,7 @@ export async function startCustodyWorkers(opts: StartWorkersOptions): Promise<Ru
         connection,
         namespace: config.temporal.namespace,
         taskQueue: plan.taskQueue,
-        identity: `${plan.pool}@${process.env.HOSTNAME ?? 'local'}:${process.pid}`,
+        identity: `${plan.pool}@${config.hostName}:${process.pid}`,
         ...(plan.runsWorkflows &&
           (opts.workflowBundlePath
             ? { workflowBundle: { codePath: opts.workflowBundlePath } }

@@ -18,7 +18,6 @@ export interface CustodyLogOps {
   headFrom?: (input: { recordingId: string; from: AppendedEntry }) => Promise<AppendedEntry>;
 }
 
-
 export class CustodyLogWriter {
   private nextSeq: number;
   private headHash: string;

@@ -12,13 +12,11 @@ import {
   ApplicationFailure,
   log,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
 import type { FixityCheckResult } from '../activities/check-recording-fixity';
 import type { LifecycleInput } from '../domain/types';
 import { fixityMismatchSignal } from './messages';
 import { workflowIdFor } from '../domain/ids';
-
-type Activities = ReturnType<typeof createActivities>;
+import type { PoolActivities } from './pool-activities';
 
 export interface FixitySweepInput {
   intervalSeconds: number;
@@ -45,13 +43,13 @@ export interface FixitySweepSummary {
 }
 
 export async function fixitySweep(input: FixitySweepInput): Promise<FixitySweepSummary> {
-  const light = proxyActivities<Activities>({
+  const light = proxyActivities<PoolActivities<'orchestration'>>({
     taskQueue: input.taskQueues.orchestration,
     startToCloseTimeout: '10m',
     heartbeatTimeout: '1m',
     retry: { maximumAttempts: 3 },
   });
-  const mediaIo = proxyActivities<Activities>({
+  const mediaIo = proxyActivities<PoolActivities<'media-io'>>({
     taskQueue: input.taskQueues.mediaIo,
     startToCloseTimeout: '4h',
     heartbeatTimeout: '1m',

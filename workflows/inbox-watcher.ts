@@ -3,13 +3,11 @@
  * the schedule, not a loop, makes it periodic, so there is no history to grow and a missed run is just skipped.
  */
 import { proxyActivities } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
 import type { SweepInboxInput, SweepReport } from '../activities/sweep-inbox';
-
-type Activities = ReturnType<typeof createActivities>;
+import type { PoolActivities } from './pool-activities';
 
 export async function inboxWatcher(input: SweepInboxInput): Promise<SweepReport> {
-  const { sweepInbox } = proxyActivities<Activities>({
+  const { sweepInbox } = proxyActivities<PoolActivities<'orchestration'>>({
     taskQueue: input.taskQueues.orchestration,
     startToCloseTimeout: '10m',
     heartbeatTimeout: '1m',

@@ -4,13 +4,7 @@
  * no trace in history.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type {
-  RecordingStatus,
-  Stage,
-  RulePackRef,
-  QuarantineReason,
-  FixityMismatch,
-} from '../domain/types';
+import type { RecordingStatus, Stage, RulePackRef, QuarantineReason, FixityMismatch } from '../domain/types';
 
 export const statusQuery = defineQuery<RecordingStatus>('status');
 

@@ -4,6 +4,10 @@
  * on the next page from KeyMarker/VersionIdMarker, and a loop that reads only the first page silently misses the
  * rest. Collect what a listing yields before deleting any of it: a listing resumed from a marker that was
  * deleted meanwhile may end early (versitygw answers an empty, finished page).
+ *
+ * The markers are exclusive in S3, but versitygw (1.7, versity/versitygw#2178) starts the next page with the
+ * marker's entry again when it is the latest version of its key: that repeat is dropped here. With one entry
+ * per page versitygw then never advances, which the listing reports instead of looping.
  */
 import { ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
 
@@ -19,7 +23,7 @@ export interface ListedVersion {
 }
 
 export interface ListVersionsOptions {
-  /** MaxKeys of each page; the store's own default (1000) when absent. Small values exist for tests. */
+  /** MaxKeys of each page; the store's own default (1000) when absent. Small values (≥ 2) exist for tests. */
   pageSize?: number;
   abortSignal?: AbortSignal;
 }
@@ -44,8 +48,9 @@ export async function* listVersions(
       }),
       { ...(options.abortSignal && { abortSignal: options.abortSignal }) },
     );
+    const isMarker = (key: string, versionId: string) => key === keyMarker && versionId === versionIdMarker;
     for (const version of page.Versions ?? []) {
-      if (!version.Key || !version.VersionId) continue;
+      if (!version.Key || !version.VersionId || isMarker(version.Key, version.VersionId)) continue;
       yield {
         bucket,
         key: version.Key,
@@ -56,7 +61,7 @@ export async function* listVersions(
       };
     }
     for (const marker of page.DeleteMarkers ?? []) {
-      if (!marker.Key || !marker.VersionId) continue;
+      if (!marker.Key || !marker.VersionId || isMarker(marker.Key, marker.VersionId)) continue;
       yield { bucket, key: marker.Key, versionId: marker.VersionId, kind: 'delete-marker', bytes: 0 };
     }
     if (!page.IsTruncated) return;

@@ -60,6 +60,8 @@ async function largeMediaFile(megabytes: number): Promise<{ file: string; sha256
 }
 
 let ingested: { recordingId: string; sha256: string; bytes: number };
+// Yesterday, from the clock (whole seconds): the default pack's deadline is then always weeks ahead.
+const recordedAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 86_400_000).toISOString();
 
 test('custody ingest of a 200 MB file: the stored hash equals an independent SHA-256 of the source', async () => {
   const { file, sha256 } = await largeMediaFile(200);
@@ -69,7 +71,7 @@ test('custody ingest of a 200 MB file: the stored hash equals an independent SHA
     '--device',
     'cam-0815',
     '--recorded-at',
-    '2026-11-21T14:00:00Z',
+    recordedAt,
     '--by',
     'admin-1',
     '--json',
@@ -105,7 +107,7 @@ test('custody status shows the recording; an unknown id exits 2', async () => {
     recordingId: ingested.recordingId,
     state: 'retained',
     deviceId: 'cam-0815',
-    recordedAt: '2026-11-21T14:00:00.000Z',
+    recordedAt,
   });
   expect(json.media?.videoCodec).toBe('h264');
 

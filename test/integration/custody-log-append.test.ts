@@ -25,11 +25,13 @@ test('a re-run of the same step keeps the stored entry; a different step at that
     auditRetention: 'PT1H',
   });
   const recordingId = `log${Date.now()}`;
+  // Stamped from the clock: an entry is locked until its time + the retention, which must be in the future.
+  const stampedAt = Date.now();
   const first = {
     recordingId,
     seq: 0,
     prevHash: GENESIS_HASH,
-    time: '2026-11-23T10:00:00.000Z',
+    time: new Date(stampedAt).toISOString(),
     actor: 'system',
     action: 'recording.received',
     details: { via: 'inbox' },
@@ -37,12 +39,16 @@ test('a re-run of the same step keeps the stored entry; a different step at that
   const written = await append(first);
   expect(await append(first)).toEqual(written); // a plain retry
 
-  const rerun = { ...first, time: '2026-11-23T10:00:12.500Z', details: { via: 'inbox', overdueMs: 12 } };
+  const rerun = {
+    ...first,
+    time: new Date(stampedAt + 12_500).toISOString(),
+    details: { via: 'inbox', overdueMs: 12 },
+  };
   expect(await append(rerun)).toEqual(written); // the stored entry is the record
 
   const next = await append({ ...first, seq: 1, prevHash: written.hash, action: 'original.stored' });
   const entries = await readCustodyLog(clients.s3, config.buckets.audit, recordingId);
-  expect(entries.map((e) => e.time)).toEqual(['2026-11-23T10:00:00.000Z', '2026-11-23T10:00:00.000Z']);
+  expect(entries.map((e) => e.time)).toEqual([first.time, first.time]);
   expect(verifyChain(entries, { recordingId }).ok).toBe(true);
   expect(next.seq).toBe(1);
 

@@ -361,7 +361,7 @@ describe('lockEvidence', () => {
     const fresh = await put(evidence, evidenceOriginalKey(newRecordingId()), 'fresh');
     const freshRef = { bucket: fresh.bucket, key: fresh.key, versionId: fresh.versionId };
     await expect(
-      lockEvidence({ objects: [freshRef], retainUntil: '2020-01-01T00:00:00Z' }),
+      lockEvidence({ objects: [freshRef], retainUntil: new Date(Date.now() - 86_400_000).toISOString() }),
     ).rejects.toMatchObject({
       type: 'InvalidRetainUntil',
       nonRetryable: true,

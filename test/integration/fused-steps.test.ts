@@ -42,13 +42,16 @@ async function countVersions(bucket: string, prefix: string) {
   return (listing.Versions?.length ?? 0) + (listing.DeleteMarkers?.length ?? 0);
 }
 
+/** An entry time from the clock: the store locks an entry until its time + retention, so no fixed date. */
+const secondsFromNow = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
+
 /** The first entry of a recording's log, as ingest writes it. */
 const writeReceived = (recordingId: string) =>
   makeAppendCustodyEntry(auditLog)({
     recordingId,
     seq: 0,
     prevHash: GENESIS_HASH,
-    time: '2026-11-23T10:00:00.000Z',
+    time: secondsFromNow(0),
     actor: 'system',
     action: 'recording.received',
     details: {},
@@ -66,7 +69,7 @@ describe('appendCustodyEntries and custodyLogHead', () => {
       seq: 1,
       prevHash: first.hash,
       entries: ['original.stored', 'media.probed', 'ingest.completed', 'deadline.set'].map((action) => ({
-        time: '2026-11-23T10:00:01.000Z',
+        time: secondsFromNow(1),
         actor: 'system',
         action,
         details: { action },
@@ -77,7 +80,7 @@ describe('appendCustodyEntries and custodyLogHead', () => {
     // A retry with another clock (a re-run workflow task) writes nothing new.
     const again = await appendEntries({
       ...run,
-      entries: run.entries.map((e) => ({ ...e, time: '2026-11-23T10:00:09.000Z' })),
+      entries: run.entries.map((e) => ({ ...e, time: secondsFromNow(9) })),
     });
     expect(again).toEqual(written);
     const entries = await logOf(recordingId);

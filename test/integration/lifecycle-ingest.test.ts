@@ -29,6 +29,7 @@ beforeAll(async () => {
 afterAll(() => stack?.stop());
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+const DAY_MS = 86_400_000;
 
 async function bodyOf(bucket: string, key: string): Promise<Buffer> {
   const object = await stack.clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -40,9 +41,11 @@ test('an inbox object is copied into evidence with the SHA-256 computed independ
   const expectedSha256 = sha256(readFileSync(file));
   const source = await stack.putInboxFile('station-7/Einsatz_Größe_ß.mp4', file);
 
+  // Recorded two days ago (whole seconds, from the clock): its P28D deadline is then always weeks ahead.
+  const recordedAt = Math.floor(Date.now() / 1000) * 1000 - 2 * DAY_MS;
   const outcome = await stack.start(source, {
     originalName: 'Einsatz_Größe_ß.mp4',
-    declared: { deviceId: 'cam-0042', recordedAt: '2026-11-20T08:15:00.000Z' },
+    declared: { deviceId: 'cam-0042', recordedAt: new Date(recordedAt).toISOString() },
   });
   expect(outcome.started).toBe(true);
   const result = await stack.waitForState(outcome.recordingId, 'retained');
@@ -95,7 +98,7 @@ test('an inbox object is copied into evidence with the SHA-256 computed independ
   expect(result.custodyLogHead).toEqual({ seq: 5, hash: entries[5]!.hash });
   expect(result.retention).toMatchObject({
     pack: { id: 'bw-polg-44', citation: '§ 44 PolG BW', retention: 'P28D' },
-    deleteAfter: '2026-12-18T08:15:00.000Z',
+    deleteAfter: new Date(recordedAt + 28 * DAY_MS).toISOString(),
     deadline: { basis: 'recordedAt' },
   });
   expect(result.reviewReady).toBe(true);
@@ -198,13 +201,18 @@ describe('the inbox sweep', () => {
   test('two overlapping sweeps start each file exactly once, manifests applied, malformed ones quarantined', async () => {
     const clip = readFileSync(await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 }));
     const dock = 'dock-11/';
+    // Yesterday, written as local time at +01:00 (from the clock, so the P28D deadline stays ahead).
+    const recordedAt = new Date(Math.floor(Date.now() / 1000) * 1000 - DAY_MS);
+    const recordedAtWithOffset = new Date(recordedAt.getTime() + 3_600_000)
+      .toISOString()
+      .replace('.000Z', '+01:00');
     await stack.putInbox(`${dock}a.mp4`, clip);
     await stack.putInbox(
       `${dock}a.mp4.json`,
       JSON.stringify({
         deviceId: 'cam-a',
         officerId: 'o-17',
-        recordedAt: '2026-11-22T10:00:00+01:00',
+        recordedAt: recordedAtWithOffset,
         sha256: sha256(clip),
       }),
     );
@@ -224,7 +232,7 @@ describe('the inbox sweep', () => {
     const a = statuses.find((s) => s.originalName === 'a.mp4')!;
     const b = statuses.find((s) => s.originalName === 'b.mp4')!;
     expect(a.deviceId).toBe('cam-a');
-    expect(a.recordedAt).toBe('2026-11-22T09:00:00.000Z');
+    expect(a.recordedAt).toBe(recordedAt.toISOString());
     const bDone = await stack.waitForState(b.recordingId, 'quarantined');
     expect(bDone.quarantine?.reason).toBe('manifest-malformed');
     expect(bDone.quarantine?.message).toContain('recordedAt');

@@ -27,7 +27,7 @@ import { createS3Client } from '../../activities/storage/s3';
 import { evidenceOriginalKey } from '../../activities/storage/keys';
 import { GENESIS_HASH } from '../../domain/custody-log';
 import type { DerivativeSet } from '../../domain/types';
-import type { RunOnceInput } from './read-heartbeats.workflow';
+import type { RunOnceInput, runOnceWithHeartbeatTimeout } from './read-heartbeats.workflow';
 
 const MiB = 1024 * 1024;
 const HEARTBEAT_TIMEOUT_MS = 2000;
@@ -145,7 +145,7 @@ async function putOriginal(recordingId: string, body: Buffer) {
 async function runOnce(
   activities: Record<string, (...args: never[]) => Promise<unknown>>,
   input: RunOnceInput,
-) {
+): Promise<unknown> {
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   try {
     const worker = await Worker.create({
@@ -156,7 +156,7 @@ async function runOnce(
       activities,
     });
     return await worker.runUntil(
-      clients.client.workflow.execute('runOnceWithHeartbeatTimeout', {
+      clients.client.workflow.execute<typeof runOnceWithHeartbeatTimeout>('runOnceWithHeartbeatTimeout', {
         taskQueue,
         workflowId: `read-heartbeats-${input.activity}-${randomBytes(4).toString('hex')}`,
         args: [input],

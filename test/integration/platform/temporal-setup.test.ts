@@ -1,7 +1,7 @@
 /**
  * The chart README's Temporal setup commands (§ 2), run as written with the real Temporal CLI against the test
  * Temporal server in a fresh namespace: they must register exactly the search attributes the workflows define
- * (workflows/search-attributes.ts), with the same types.
+ * (domain/search-attributes.ts), with the same types.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -33,8 +33,12 @@ test('the README commands register every search attribute the workflows use', ()
     PATH: `${path.dirname(temporalBin)}:${process.env.PATH ?? ''}`,
     TEMPORAL_NAMESPACE: namespace,
   };
-  const result = run('bash', ['-euo', 'pipefail', '-c', readmeTemporalBlock()], { env });
-  expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
+  // No startup files: bash may read the bashrc even non-interactively when its standard input is a socket (as
+  // spawnSync's pipes are), and a distribution's bashrc can fail under -u (`PS1: unbound variable`).
+  const script = readmeTemporalBlock();
+  const result = run('bash', ['--norc', '--noprofile', '-euo', 'pipefail', '-c', script], { env });
+  // The block ran to its end; stderr is in the diff when it did not.
+  expect({ status: result.status, stderr: result.stderr }).toMatchObject({ status: 0 });
 
   // The block's last command lists the namespace's attributes: `  Name   Type` rows.
   const listed = [...result.stdout.matchAll(/^\s*(Custody\w+)\s+(\w+)\s*$/gm)].map((m) => `${m[1]}=${m[2]}`);

@@ -1,0 +1,46 @@
+/**
+ * The workflow tier's servers: the Temporal dev server only (no versitygw, no ffmpeg — the activities are stubs),
+ * and the workflow bundle, built once per run. Its own environment variables, so it can run in the same
+ * `jest` run as the integration project's servers without either seeing the other's.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { startTemporalDevServer, type RunningServer } from '../../harness/servers';
+
+declare global {
+  var __CUSTODY_WORKFLOW_TIER__: { server: RunningServer; dataDir: string } | undefined;
+}
+
+/**
+ * Temporal suggests continue-as-new after this many history events. Low, so the continue-as-new tests reach it
+ * with a few dozen Updates; high enough that the other tests' recordings (about 40–70 events) stay in one run.
+ */
+export const SUGGEST_CONTINUE_AS_NEW_AFTER = 120;
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};
+
+export default async function workflowTierSetup(): Promise<void> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'custody-workflow-tier-'));
+  const [server, bundle] = await Promise.all([
+    startTemporalDevServer({
+      dataDir,
+      dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': SUGGEST_CONTINUE_AS_NEW_AFTER },
+    }),
+    // The workflows exactly as workers register them: through workflows/index.ts, never a file behind it.
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../../workflows'), logger: quietLogger }),
+  ]);
+  globalThis.__CUSTODY_WORKFLOW_TIER__ = { server, dataDir };
+  const bundlePath = path.join(dataDir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, bundle.code);
+  process.env.CUSTODY_WORKFLOW_TIER_TEMPORAL_ADDRESS = server.address;
+  process.env.CUSTODY_WORKFLOW_TIER_BUNDLE = bundlePath;
+}

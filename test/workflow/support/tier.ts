@@ -1,0 +1,194 @@
+/**
+ * One test file's slice of the workflow tier: its own task queues on the tier's dev server, three in-process
+ * workers (orchestration, media-io, transcode) registering the stub activities of their pool (domain/pools.ts),
+ * and helpers to start recordings and watch them.
+ */
+import { randomBytes } from 'node:crypto';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { TypedSearchAttributes } from '@temporalio/common';
+import { recordingIdFor, startRecordingLifecycle } from '../../../activities/start-lifecycle';
+import { POOL_ACTIVITIES, type LifecycleTaskQueues, type WorkerPool } from '../../../domain/pools';
+import { StateAttr, StageAttr } from '../../../domain/search-attributes';
+import type { LifecycleInput, RecordingStatus } from '../../../domain/types';
+import { verifyChain } from '../../../activities/custody-log/chain';
+import * as messages from '../../../workflows/messages';
+import { StubWorld, type LifecycleActivities } from './stub-world';
+
+export { StubWorld };
+
+function tierEnvironment(): { address: string; bundlePath: string } {
+  const address = process.env.CUSTODY_WORKFLOW_TIER_TEMPORAL_ADDRESS;
+  const bundlePath = process.env.CUSTODY_WORKFLOW_TIER_BUNDLE;
+  if (!address || !bundlePath) {
+    throw new Error(
+      'The workflow tier has no Temporal dev server: run it with `npm run test:workflow` (or `npx jest ' +
+        '--selectProjects workflow`), whose globalSetup starts one; `bash scripts/install-tools.sh` installs it.',
+    );
+  }
+  return { address, bundlePath };
+}
+
+export interface StartOptions {
+  policy?: string;
+  declared?: LifecycleInput['declared'];
+  /** Size of the incoming file (0: an empty upload). */
+  size?: number;
+  manifestProblem?: string;
+  manifestKey?: string;
+  transcode?: boolean;
+  /** Arrange the recording's script (failures, gates) before its workflow starts. */
+  arrange?: (recordingId: string) => void;
+}
+
+export interface Recording {
+  recordingId: string;
+  workflowId: string;
+  source: LifecycleInput['source'];
+  /** The latest run's handle (Updates and queries follow continue-as-new). */
+  handle: WorkflowHandle;
+  status(): Promise<RecordingStatus>;
+  /** The awaitReviewReady Update: the status once review-ready or in need of someone. */
+  settled(): Promise<RecordingStatus>;
+  /** Polls the status query until it satisfies `wanted` (a state or a predicate). */
+  waitFor(
+    wanted: RecordingStatus['state'] | ((status: RecordingStatus) => boolean),
+    timeoutMs?: number,
+  ): Promise<RecordingStatus>;
+  /** The workflow's result: the final status, once deleted (across continue-as-new runs). */
+  result(): Promise<RecordingStatus>;
+  /** `actor:action` of every custody-log entry, in order. */
+  actions(): string[];
+  /** The number of events in the current run's history. */
+  historyLength(): Promise<number>;
+  searchAttributes(): Promise<{ state?: string; stage?: string }>;
+}
+
+export interface WorkflowTier {
+  client: Client;
+  world: StubWorld;
+  taskQueues: LifecycleTaskQueues;
+  start(options?: StartOptions): Promise<Recording>;
+  /** The custody log's chain must verify and nothing may have gone wrong in the stubs. */
+  expectSound(recordingId: string): void;
+  stop(): Promise<void>;
+}
+
+const POOL_QUEUES: Record<WorkerPool, keyof LifecycleTaskQueues> = {
+  orchestration: 'orchestration',
+  'media-io': 'mediaIo',
+  transcode: 'transcode',
+};
+
+export async function startWorkflowTier(label: string): Promise<WorkflowTier> {
+  const { address, bundlePath } = tierEnvironment();
+  const prefix = `wf-${label}-${randomBytes(3).toString('hex')}`;
+  const taskQueues: LifecycleTaskQueues = {
+    orchestration: `${prefix}-orchestration`,
+    mediaIo: `${prefix}-media-io`,
+    transcode: `${prefix}-transcode`,
+  };
+  const world = new StubWorld();
+  const stubs = world.activities();
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  const native = await NativeConnection.connect({ address });
+  // Each pool registers exactly its activities (local activities run on the orchestration worker): a call on
+  // the wrong queue fails as it would in production.
+  const workers = await Promise.all(
+    (Object.keys(POOL_QUEUES) as WorkerPool[]).map((pool) =>
+      Worker.create({
+        connection: native,
+        taskQueue: taskQueues[POOL_QUEUES[pool]],
+        ...(pool === 'orchestration' && { workflowBundle: { codePath: bundlePath } }),
+        activities: Object.fromEntries(
+          POOL_ACTIVITIES[pool]
+            .filter((name): name is keyof LifecycleActivities => name in stubs)
+            .map((name) => [name, stubs[name]]),
+        ),
+        shutdownGraceTime: '1s',
+        shutdownForceTime: '5s',
+      }),
+    ),
+  );
+  const running = Promise.all(workers.map((w) => w.run()));
+
+  async function start(options: StartOptions = {}): Promise<Recording> {
+    const source = world.putInbox(
+      `dock-${label}/${randomBytes(6).toString('hex')}.mp4`,
+      options.size ?? 4096,
+    );
+    // The id derives from the source as in production; the test arranges its script before the start.
+    const recordingId = recordingIdFor(source);
+    options.arrange?.(recordingId);
+    const outcome = await startRecordingLifecycle(client, {
+      source,
+      originalName: source.key.split('/').pop()!,
+      declared: options.declared ?? {},
+      via: 'inbox',
+      actor: 'system',
+      policy: options.policy ?? 'wf-1h',
+      taskQueues,
+      ...(options.manifestProblem !== undefined && { manifestProblem: options.manifestProblem }),
+      ...(options.manifestKey !== undefined && { manifestKey: options.manifestKey }),
+      ...(options.transcode !== undefined && { transcode: options.transcode }),
+    });
+    if (!outcome.started || outcome.recordingId !== recordingId) {
+      throw new Error(`recording ${recordingId} was not started (${JSON.stringify(outcome)})`);
+    }
+    const handle = client.workflow.getHandle(outcome.workflowId);
+    const status = () => handle.query(messages.statusQuery);
+    return {
+      recordingId,
+      workflowId: outcome.workflowId,
+      source,
+      handle,
+      status,
+      settled: () => handle.executeUpdate(messages.awaitReviewReadyUpdate),
+      async waitFor(wanted, timeoutMs = 15_000) {
+        const matches = typeof wanted === 'function' ? wanted : (s: RecordingStatus) => s.state === wanted;
+        const deadline = Date.now() + timeoutMs;
+        let last: RecordingStatus | undefined;
+        while (Date.now() < deadline) {
+          last = await status();
+          if (matches(last)) return last;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        throw new Error(
+          `recording ${recordingId} did not reach ${typeof wanted === 'function' ? 'the wanted status' : wanted} ` +
+            `within ${timeoutMs} ms; last status: ${JSON.stringify(last)}`,
+        );
+      },
+      result: () => handle.result() as Promise<RecordingStatus>,
+      actions: () => world.log(recordingId).map((e) => `${e.actor}:${e.action}`),
+      async historyLength() {
+        return (await handle.fetchHistory()).events?.length ?? 0;
+      },
+      async searchAttributes() {
+        const attributes: TypedSearchAttributes = (await handle.describe()).typedSearchAttributes;
+        return {
+          ...(attributes.get(StateAttr) !== undefined && { state: attributes.get(StateAttr) }),
+          ...(attributes.get(StageAttr) !== undefined && { stage: attributes.get(StageAttr) }),
+        };
+      },
+    };
+  }
+
+  return {
+    client,
+    world,
+    taskQueues,
+    start,
+    expectSound(recordingId) {
+      expect(world.problems).toEqual([]);
+      expect(verifyChain(world.log(recordingId), { recordingId })).toMatchObject({ ok: true });
+    },
+    async stop() {
+      world.openAllGates();
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await native.close();
+      await connection.close();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * The activities a lifecycle calls, one proxy per pool and kind, each typed with exactly the activities of its pool
+ * (domain/pools.ts): calling a media-io activity through the transcode proxy is a type error, not a task that no
+ * worker polls.
+ */
+import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { CustodyActivities } from '../../activities';
+import type { LifecycleTaskQueues } from '../../domain/pools';
+import type { PoolActivities } from '../pool-activities';
+import { lookupsProxy } from './legacy';
+
+/** Read-only orchestration activities that may run locally, in the workflow's own worker. */
+export type LookupActivities = Pick<CustodyActivities, 'resolveRulePack' | 'recordingObjectKeys'>;
+
+const lightRetry = { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s' };
+
+export function lifecycleProxies(queues: LifecycleTaskQueues) {
+  const mediaIo = proxyActivities<PoolActivities<'media-io'>>({
+    taskQueue: queues.mediaIo,
+    startToCloseTimeout: '4h',
+    heartbeatTimeout: '30s',
+    retry: { maximumAttempts: 5, initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
+  });
+  const transcoder = proxyActivities<PoolActivities<'transcode'>>({
+    taskQueue: queues.transcode,
+    startToCloseTimeout: '6h',
+    heartbeatTimeout: '1m',
+    // Deletion must not start while ffmpeg or an upload still runs: wait until the activity has really stopped.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { maximumAttempts: 3, initialInterval: '10s', backoffCoefficient: 3, maximumInterval: '5m' },
+  });
+  const light = proxyActivities<PoolActivities<'orchestration'>>({
+    taskQueue: queues.orchestration,
+    startToCloseTimeout: '1m',
+    retry: lightRetry,
+  });
+  // Rule-pack lookups and key listings only read: as local activities they cost no task-queue round trip.
+  // (Log appends and the certificate stay regular activities: their inputs must be fixed in history, or a
+  // re-run workflow task would write them again with another clock, or in another order.)
+  const lookups: LookupActivities = lookupsProxy(
+    proxyLocalActivities<LookupActivities>({ startToCloseTimeout: '1m', retry: lightRetry }),
+    light,
+  );
+  // The custody log waits out a store outage rather than fail the recording's workflow.
+  const log = proxyActivities<Pick<CustodyActivities, 'appendCustodyEntry' | 'appendCustodyEntries'>>({
+    taskQueue: queues.orchestration,
+    startToCloseTimeout: '1m',
+    retry: { initialInterval: '1s', maximumInterval: '1m' },
+  });
+  const logLookups = proxyLocalActivities<Pick<CustodyActivities, 'custodyLogHead'>>({
+    startToCloseTimeout: '1m',
+    retry: lightRetry,
+  });
+  return { mediaIo, transcoder, light, lookups, log, logLookups };
+}
+
+export type LifecycleProxies = ReturnType<typeof lifecycleProxies>;

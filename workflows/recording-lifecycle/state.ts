@@ -1,0 +1,145 @@
+/**
+ * One run's working state, as one object: the status the world may query, the retention in force, and the
+ * requests Update handlers leave for the main path. Every stage function takes it; nothing else is shared.
+ */
+import { metricMeter, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type {
+  LifecycleInput,
+  LifecycleState,
+  RecordingStatus,
+  RetentionStatus,
+  Stage,
+  StoredOriginal,
+} from '../../domain/types';
+import {
+  DeleteAfterAttr,
+  EvidenceAttr,
+  HeldAttr,
+  PolicyAttr,
+  StageAttr,
+  StateAttr,
+} from '../../domain/search-attributes';
+import { CustodyLogWriter } from '../custody-log-writer';
+import type { FixityMismatchNotice, ReleaseQuarantineRequest } from '../messages';
+import type { LifecycleProxies } from './proxies';
+
+export type DeletionCause = 'deadline' | 'early' | 'policy';
+
+/** Replays of parked stages, by stage and outcome (succeeded, failed-again); exported with the SDK's metrics. */
+export const replays = metricMeter.createCounter(
+  'custody_replays',
+  'replays',
+  'Replays of parked stages by outcome.',
+);
+
+export class RecordingRun {
+  readonly status: RecordingStatus;
+  retention: RetentionStatus | undefined;
+  readonly log: CustodyLogWriter;
+  /** Where a resumed run (continue-as-new) left off; undefined for the first run. */
+  readonly resumed: LifecycleInput['resume'];
+
+  // Requests that Update and signal handlers leave for the main path. Set before any await in a handler, so a
+  // second request in the same activation is validated against them.
+  replayRequested = false;
+  fixityRecheckRequested = false;
+  quarantineRelease: ReleaseQuarantineRequest | undefined;
+  pendingFixity: FixityMismatchNotice | undefined;
+  /** Set by Updates; the deadline wait re-evaluates whenever it flips. */
+  retentionChanged = false;
+  earlyDeletion: { by: string; approvedBy: string; reason: string; at: string } | undefined;
+  deletionCause: DeletionCause = 'deadline';
+
+  constructor(
+    readonly input: LifecycleInput,
+    readonly activities: LifecycleProxies,
+  ) {
+    this.resumed = input.resume;
+    this.log = new CustodyLogWriter(
+      input.recordingId,
+      {
+        appendEntry: activities.log.appendCustodyEntry,
+        appendEntries: activities.log.appendCustodyEntries,
+        headFrom: activities.logLookups.custodyLogHead,
+      },
+      this.resumed?.status.custodyLogHead,
+    );
+    this.status = this.resumed?.status ?? {
+      recordingId: input.recordingId,
+      state: 'ingesting',
+      originalName: input.originalName,
+      ingestedAt: new Date(workflowInfo().startTime).toISOString(),
+      policy: input.policy,
+      reviewReady: false,
+      ...(input.declared.deviceId && { deviceId: input.declared.deviceId }),
+      ...(input.declared.recordedAt && { recordedAt: input.declared.recordedAt }),
+      custodyLogHead: this.log.head,
+    };
+    this.retention = this.resumed?.status.retention;
+  }
+
+  get recordingId(): string {
+    return this.input.recordingId;
+  }
+
+  /** The status as the status query and continue-as-new see it: a copy, with the log's current head. */
+  snapshot(): RecordingStatus {
+    const retention = this.retention;
+    return {
+      ...this.status,
+      custodyLogHead: this.log.head,
+      ...(retention && { retention: { ...retention, holds: retention.holds.map((h) => ({ ...h })) } }),
+    };
+  }
+
+  setState(state: LifecycleState, stage: Stage | '' = '') {
+    this.status.state = state;
+    upsertSearchAttributes([
+      { key: StateAttr, value: state },
+      { key: StageAttr, value: stage || null },
+    ]);
+  }
+
+  publishRetention() {
+    const retention = this.retention;
+    if (!retention) return;
+    upsertSearchAttributes([
+      { key: DeleteAfterAttr, value: new Date(retention.deleteAfter) },
+      { key: HeldAttr, value: retention.holds.some((h) => !h.releasedAt) },
+      { key: EvidenceAttr, value: retention.evidence !== undefined },
+      { key: PolicyAttr, value: retention.pack.id },
+    ]);
+  }
+
+  deletable(): boolean {
+    return this.status.state !== 'deleting' && this.status.state !== 'deleted';
+  }
+
+  fixityParked(): boolean {
+    return this.status.state === 'needs-attention' && this.status.lastError?.stage === 'fixity';
+  }
+
+  /** Idle: waiting for the deadline only. Only an idle recording continues as new. */
+  idle(): boolean {
+    return this.status.state === 'retained' || this.status.state === 'held';
+  }
+
+  /** A stored original, in the status (its log entry is the caller's). */
+  noteOriginal(original: StoredOriginal) {
+    this.status.original = original;
+    this.status.sha256 = original.sha256;
+    this.status.bytes = original.bytes;
+  }
+
+  activeHolds() {
+    return this.retention?.holds.filter((h) => !h.releasedAt) ?? [];
+  }
+
+  /** The retention of a recording whose deadline is set and that is not being deleted; throws otherwise. */
+  requireRetention(): RetentionStatus {
+    if (!this.retention)
+      throw new Error(`recording ${this.recordingId} is ${this.status.state}: its deadline is not set yet`);
+    if (!this.deletable()) throw new Error(`recording ${this.recordingId} is ${this.status.state}`);
+    return this.retention;
+  }
+}
