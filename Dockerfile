@@ -4,7 +4,7 @@
 # helm/custody runs it non-root with a read-only root filesystem; ffmpeg writes to an emptyDir at CUSTODY_TMP_DIR.
 
 # --- build: compile TypeScript with every dependency, then drop the dev ones ------------------------------------
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /src
 # Dependencies first, so a source change does not re-run npm ci.
 COPY package.json package-lock.json ./
@@ -13,7 +13,7 @@ COPY . .
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # --- runtime -----------------------------------------------------------------------------------------------------
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 # ffmpeg/ffprobe from Debian (CUSTODY_FFMPEG_PATH=/usr/bin/ffmpeg); tini as PID 1 reaps ffmpeg children left
 # behind when a transcode is cancelled, and forwards SIGTERM to node only (not -g: a group signal would stop
 # running ffmpeg processes before the worker's shutdown grace); ca-certificates for TLS to Temporal and S3.

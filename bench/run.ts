@@ -105,9 +105,6 @@ const BENCH_S3_ENV = {
   CUSTODY_BUCKET_QUARANTINE: 'bench-quarantine',
 };
 
-// Node 20 is pinned on purpose (as in workers/main.ts): the SDK's notice is for whoever upgrades the lockfile.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   if (options.help || options.list) {

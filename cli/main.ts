@@ -2,9 +2,6 @@
 /** The `custody` command. Each command group lives in its own file; this one only wires them. */
 import { Command } from 'commander';
 import { createCliContext, CliError, EXIT, type CliContext } from './context';
-// Node 20 is this project's pinned runtime; the AWS SDK's notice that future SDK releases need Node 22 is
-// for whoever upgrades the lockfile, not for every run of the CLI and workers.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 type Action<A extends unknown[]> = (ctx: CliContext, ...args: A) => Promise<void>;
 

@@ -97,7 +97,7 @@ function reviewLine(status: RecordingStatus): string {
   if (!partial) return 'yes';
   return (
     `yes, partial: decoded ${seconds(partial.decodedS)} of the ${seconds(partial.declaredS)} declared ` +
-    '(the recording appears truncated; the proxy covers the readable part)'
+    '(the proxy covers the readable part)'
   );
 }
 

@@ -2,11 +2,16 @@
  * `npm run dev`: the whole stack on this machine — Temporal dev server with its UI, versitygw, all worker pools —
  * on the dev-default ports, so the `custody` CLI works from another terminal with no settings. Then a demo:
  * a generated clip is ingested and followed through its states. Ctrl-C stops everything.
- *   --demo-only   stop the stack after the demo (used by CI to prove the command works)
+ *   --demo-only           stop the stack after the demo (used by CI to prove the command works)
+ *   --no-demo             start the stack only
+ *   --run-dir DIR         where Temporal's database, the store's data and logs go (default .run/)
+ *   --worker-restarts N   a worker that dies is restarted, up to N times within 10 minutes (default 5)
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdirSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import {
   startTemporalDevServer,
   startVersityGw,
@@ -16,9 +21,20 @@ import {
 import { loadConfigOrExit } from '../workers/config';
 import { createS3Client, bootstrapStores } from '../activities/storage/s3';
 
-const demoOnly = process.argv.includes('--demo-only');
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // Node 20 is pinned on purpose
-const runDir = path.join(REPO_ROOT, '.run');
+const { values: args } = parseArgs({
+  options: {
+    'demo-only': { type: 'boolean', default: false },
+    'no-demo': { type: 'boolean', default: false },
+    'run-dir': { type: 'string', default: path.join(REPO_ROOT, '.run') },
+    'worker-restarts': { type: 'string', default: '5' },
+  },
+});
+const demoOnly = args['demo-only'];
+const maxWorkerRestarts = Number(args['worker-restarts']);
+if (!Number.isInteger(maxWorkerRestarts) || maxWorkerRestarts < 0) {
+  throw new Error(`--worker-restarts ${args['worker-restarts']}: expected an integer ≥ 0`);
+}
+const runDir = path.resolve(args['run-dir']);
 const cliPath = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
 const workerPath = path.join(REPO_ROOT, 'dist', 'workers', 'main.js');
 
@@ -37,17 +53,143 @@ function custody(args: string[]): string {
   });
 }
 
+/** What a leftover of the worker's process group was: "ffmpeg (pid 4711)". Linux /proc; elsewhere nothing. */
+function processGroupMembers(pgid: number): string[] {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [];
+  }
+  const members: string[] = [];
+  for (const pid of pids) {
+    try {
+      // "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses, so split after the last ')'.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === pgid && state !== 'Z') {
+        members.push(`${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))} (pid ${pid})`);
+      }
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return members;
+}
+
+/** Kills whatever is left of a process group; returns what that was. */
+function killProcessGroup(pgid: number): string[] {
+  const members = processGroupMembers(pgid);
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    /* nothing left */
+  }
+  return members;
+}
+
+const RESTART_WINDOW_MS = 10 * 60_000;
+/** The worker's exit code for an invalid configuration (EX_CONFIG): restarting cannot help. */
+const EXIT_CONFIG = 78;
+
+interface WorkerSupervisor {
+  /** SIGTERM, the worker's shutdown grace, then SIGKILL to its whole process group. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/**
+ * Runs the worker entry point in a process group of its own and keeps it running. When it dies, says which
+ * process died and how, kills what is left of its group (an ffmpeg it started would otherwise run on,
+ * orphaned) and starts it again after a backoff: the recordings' state is in Temporal, so their activities
+ * run again once their heartbeat timeout has passed. More than `maxRestarts` deaths within RESTART_WINDOW_MS,
+ * or a configuration error, make it give up with that message instead.
+ */
+function superviseWorker(
+  env: NodeJS.ProcessEnv,
+  maxRestarts: number,
+  giveUp: (reason: string) => void,
+): WorkerSupervisor {
+  let current: ChildProcess | undefined;
+  let stopping = false;
+  let restartTimer: NodeJS.Timeout | undefined;
+  const deaths: number[] = [];
+
+  const start = () => {
+    const worker = spawn(process.execPath, [workerPath], { stdio: 'inherit', env, detached: true });
+    const pid = worker.pid!;
+    current = worker;
+    say(`worker started (pid ${pid})`);
+    worker.on('exit', (code, signal) => {
+      const leftovers = killProcessGroup(pid);
+      if (stopping) return;
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      say(
+        `worker (pid ${pid}) ${how}` +
+          (leftovers.length ? `; killed what was left of its process group: ${leftovers.join(', ')}` : ''),
+      );
+      if (code === EXIT_CONFIG) {
+        giveUp('the worker refused its configuration (see above)');
+        return;
+      }
+      const now = Date.now();
+      deaths.push(now);
+      const recent = deaths.filter((at) => now - at < RESTART_WINDOW_MS).length;
+      if (recent > maxRestarts) {
+        giveUp(
+          `the worker died ${recent} times within ${RESTART_WINDOW_MS / 60_000} minutes, ` +
+            `more than --worker-restarts ${maxRestarts} allows`,
+        );
+        return;
+      }
+      const delayMs = Math.min(30_000, 1000 * 2 ** (recent - 1));
+      say(
+        `restarting the worker in ${delayMs / 1000} s (restart ${recent} of at most ${maxRestarts} within ` +
+          `${RESTART_WINDOW_MS / 60_000} minutes); its recordings continue where Temporal has them`,
+      );
+      restartTimer = setTimeout(start, delayMs);
+    });
+  };
+  start();
+
+  return {
+    async stop(graceMs) {
+      stopping = true;
+      clearTimeout(restartTimer);
+      const worker = current;
+      if (!worker || worker.exitCode !== null || worker.signalCode !== null) return;
+      const exited = once(worker, 'exit');
+      worker.kill('SIGTERM');
+      const force = setTimeout(() => killProcessGroup(worker.pid!), graceMs);
+      await exited;
+      clearTimeout(force);
+    },
+  };
+}
+
+const servers: RunningServer[] = [];
+let worker: WorkerSupervisor | undefined;
+let workerGraceMs = 0;
+let stopping: Promise<void> | undefined;
+
+/** Stops the worker (within its grace), then the servers; once, however often it is asked. */
+function stopAll(): Promise<void> {
+  stopping ??= (async () => {
+    await worker?.stop(workerGraceMs);
+    await Promise.all(servers.map((s) => s.stop()));
+  })();
+  return stopping;
+}
+
+function stopAndExit(code: number, reason?: string): void {
+  if (reason) say(`${reason}: stopping the stack`);
+  void stopAll().then(() => process.exit(code));
+}
+
 async function main() {
   const config = loadConfigOrExit();
   mkdirSync(runDir, { recursive: true });
-  const servers: RunningServer[] = [];
-  const children: ChildProcess[] = [];
-  const stopAll = async () => {
-    for (const child of children) child.kill('SIGTERM');
-    await Promise.all(servers.map((s) => s.stop()));
-  };
-  process.on('SIGINT', () => void stopAll().then(() => process.exit(0)));
-  process.on('SIGTERM', () => void stopAll().then(() => process.exit(0)));
+  process.on('SIGINT', () => stopAndExit(0));
+  process.on('SIGTERM', () => stopAndExit(0));
 
   say('starting Temporal dev server and versitygw …');
   const [temporal, s3server] = await Promise.all([
@@ -73,18 +215,24 @@ async function main() {
     `Temporal ${temporal.address} (UI ${temporal.uiUrl}) · S3 ${s3server.endpoint} · stores: ${[...report.created, ...report.existing].join(', ')}`,
   );
 
-  const worker = spawn(process.execPath, [workerPath], {
-    stdio: 'inherit',
-    env: { CUSTODY_LOG_LEVEL: 'warn', ...process.env },
-  });
-  children.push(worker);
-  worker.on('exit', (code) => {
-    if (code !== 0 && code !== null) say(`worker exited with ${code}`);
-  });
+  // Servers are unref'd child processes: this watch also keeps the process alive while the stack runs.
+  setInterval(() => {
+    const dead = stopping ? undefined : servers.find((s) => s.exited());
+    if (dead) stopAndExit(1, `${dead.name} (pid ${dead.pid}) exited; its log: ${dead.logFile}`);
+  }, 1000);
+
+  workerGraceMs = (config.shutdownGraceSeconds + 15) * 1000;
+  worker = superviseWorker({ CUSTODY_LOG_LEVEL: 'warn', ...process.env }, maxWorkerRestarts, (reason) =>
+    stopAndExit(1, reason),
+  );
   await waitForReady(`http://127.0.0.1:${config.http.port}/readyz`);
   say(
     `workers ready (pools ${config.pools.join(', ')}); metrics at http://127.0.0.1:${config.http.port}/metrics`,
   );
+  if (args['no-demo']) {
+    say(`Temporal UI: ${temporal.uiUrl}   ·   Ctrl-C stops everything (state is kept in ${runDir})`);
+    return;
+  }
 
   const clip = path.join(runDir, 'demo-clip.mp4');
   if (!existsSync(clip)) {
@@ -138,12 +286,11 @@ async function main() {
 
   if (demoOnly) {
     await stopAll();
-    return;
+    process.exit(0);
   }
   say('the stack keeps running; from another terminal try:');
   say(`  npm run -s custody -- status ${recordingId}      npm run -s custody -- log ${recordingId}`);
-  say(`Temporal UI: ${temporal.uiUrl}   ·   Ctrl-C stops everything (state is kept in .run/)`);
-  await new Promise(() => undefined);
+  say(`Temporal UI: ${temporal.uiUrl}   ·   Ctrl-C stops everything (state is kept in ${runDir})`);
 }
 
 async function waitForReady(url: string) {
@@ -179,5 +326,5 @@ async function followStates(recordingId: string, targets: string[]) {
 
 main().catch((err: unknown) => {
   console.error(err);
-  process.exit(1);
+  stopAndExit(1);
 });

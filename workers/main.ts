@@ -13,10 +13,6 @@ import { createMediaTools } from '../activities/media/ffmpeg';
 import { freeLoopbackPort } from './ports';
 import { startCapacityController, ControllerSetupError, type RunningCapacityController } from './controller';
 
-// Node 20 is this project's pinned runtime; the AWS SDK's notice that future SDK releases need Node 22 is
-// for whoever upgrades the lockfile, not for every run of the CLI and workers.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const level = config.logLevel.toUpperCase() as 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';

@@ -78,10 +78,7 @@ export interface BootstrapReport {
 }
 
 /** Creates the stores that are missing and checks the ones that exist; safe to run any number of times. */
-export async function bootstrapStores(
-  client: S3Client,
-  buckets: StoreBuckets,
-): Promise<BootstrapReport> {
+export async function bootstrapStores(client: S3Client, buckets: StoreBuckets): Promise<BootstrapReport> {
   const report: BootstrapReport = { created: [], existing: [] };
   for (const [store, bucket] of Object.entries(buckets) as [StoreName, string][]) {
     const want = STORES[store];

@@ -351,6 +351,34 @@ describe('listVersions', () => {
     expect(sent[0]!.query).not.toHaveProperty('key-marker');
   });
 
+  it("drops the marker's own entry when the store repeats it at the start of the next page (versitygw)", async () => {
+    const { s3 } = cannedClient([
+      {
+        status: 200,
+        body: listingXml({
+          truncated: true,
+          next: { key: 'p/b', versionId: 'b2' },
+          versions: [
+            { key: 'p/a', versionId: 'a1', size: 1, etag: 'e' },
+            { key: 'p/b', versionId: 'b2', size: 1, etag: 'e' },
+          ],
+        }),
+      },
+      {
+        status: 200,
+        body: listingXml({
+          truncated: false,
+          versions: [
+            { key: 'p/b', versionId: 'b2', size: 1, etag: 'e' },
+            { key: 'p/b', versionId: 'b1', size: 1, etag: 'e' },
+          ],
+        }),
+      },
+    ]);
+    const listed = await collect(listVersions(s3, 'b', 'p/', { pageSize: 2 }));
+    expect(listed.map((v) => `${v.key}@${v.versionId}`)).toEqual(['p/a@a1', 'p/b@b2', 'p/b@b1']);
+  });
+
   it('fails loudly when a truncated page names no next page, or the page it came from', async () => {
     const stuck = { truncated: true, next: { key: 'p/a', versionId: 'a1' } };
     const repeats = cannedClient([

@@ -10,6 +10,7 @@ import { makeAppendCustodyEntry } from '../../activities/append-custody-entry';
 import { GENESIS_HASH } from '../../workflows/custody-log-writer';
 import { readCustodyLog } from '../../activities/custody-log/read';
 import { verifyChain } from '../../activities/custody-log/chain';
+import type { CustodyEntryInput } from '../../domain/types';
 
 const config = testConfig('custody-log');
 let clients: Awaited<ReturnType<typeof connectTestClients>>;
@@ -27,7 +28,7 @@ test('a re-run of the same step keeps the stored entry; a different step at that
   const recordingId = `log${Date.now()}`;
   // Stamped from the clock: an entry is locked until its time + the retention, which must be in the future.
   const stampedAt = Date.now();
-  const first = {
+  const first: CustodyEntryInput = {
     recordingId,
     seq: 0,
     prevHash: GENESIS_HASH,

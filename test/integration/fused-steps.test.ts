@@ -68,12 +68,14 @@ describe('appendCustodyEntries and custodyLogHead', () => {
       recordingId,
       seq: 1,
       prevHash: first.hash,
-      entries: ['original.stored', 'media.probed', 'ingest.completed', 'deadline.set'].map((action) => ({
-        time: secondsFromNow(1),
-        actor: 'system',
-        action,
-        details: { action },
-      })),
+      entries: (['original.stored', 'media.probed', 'ingest.completed', 'deadline.set'] as const).map(
+        (action) => ({
+          time: secondsFromNow(1),
+          actor: 'system',
+          action,
+          details: { action },
+        }),
+      ),
     };
     const written = await appendEntries(run);
     expect(written.map((e) => e.seq)).toEqual([1, 2, 3, 4]);

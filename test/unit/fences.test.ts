@@ -70,7 +70,12 @@ test('a planted import across each fence fails lint; a type-only import from act
     for (const { file, plant } of files) writeFileSync(file, plant.code);
     const eslint = spawnSync(
       process.execPath,
-      [path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--format', 'json', ...files.map((f) => f.file)],
+      [
+        path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'),
+        '--format',
+        'json',
+        ...files.map((f) => f.file),
+      ],
       { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
     );
     // Exit 1: lint problems found (expected); anything else is ESLint itself failing.

@@ -35,6 +35,13 @@ beforeAll(async () => {
   const settled = await Promise.all(
     [retained, parked, hashMismatch, emptyFile, withoutEtag].map((r) => r.settled()),
   );
+  // A state changes before its log entry lands: wait until the workflow knows its last entry, so "no trace"
+  // compares a recording at rest.
+  await Promise.all([
+    parked.logged('stage.failed'),
+    ...[hashMismatch, emptyFile, withoutEtag].map((r) => r.logged('recording.quarantined')),
+  ]);
+  await Promise.all([retained, parked, hashMismatch, emptyFile, withoutEtag].map((r) => r.caughtUp()));
   expect(settled.map((s) => s.state)).toEqual([
     'retained',
     'needs-attention',

@@ -5,7 +5,7 @@
  * retirement query in docs/versioning.md counts no open or failed run started before it (a held or evidence
  * recording can keep an old run open for years).
  */
-import { ActivityFailure, isCancellation, patched } from '@temporalio/workflow';
+import { isCancellation, patched, type ActivityFailure } from '@temporalio/workflow';
 import type { CustodyActivities } from '../../activities';
 import { originalStoredDetails, recordingDeletedDetails, type EntrySpec } from '../../domain/custody-log';
 import { hashMismatch, type IngestProblem, type IngestSource } from './quarantine';

@@ -546,7 +546,7 @@ describe('the Dockerfile', () => {
     const values = parseYaml(readFileSync(path.join(CHART_DIR, 'values.yaml'), 'utf8')) as {
       podSecurityContext: { runAsUser: number; runAsGroup: number };
     };
-    expect(runtimeStage[0]).toBe('FROM node:20-bookworm-slim');
+    expect(runtimeStage[0]).toBe('FROM node:24-bookworm-slim');
     expect(runtimeStage).toContain(
       `USER ${values.podSecurityContext.runAsUser}:${values.podSecurityContext.runAsGroup}`,
     );
@@ -559,6 +559,7 @@ describe('the Dockerfile', () => {
     const copied = runtimeStage.filter((l) => l.startsWith('COPY')).map((l) => l.split(/\s+/).at(-1));
     expect(copied.sort()).toEqual(
       [
+        './dist/domain',
         './dist/activities',
         './dist/cli',
         './dist/workers',
@@ -572,7 +573,7 @@ describe('the Dockerfile', () => {
 
   test('every module the entry points load is inside the copied dist/ folders', () => {
     const dist = path.join(REPO_ROOT, 'dist');
-    const copied = ['activities', 'cli', 'workers', 'workflows'].map(
+    const copied = ['domain', 'activities', 'cli', 'workers', 'workflows'].map(
       (dir) => path.join(dist, dir) + path.sep,
     );
     const entryPoints = ['workers/main.js', 'cli/main.js', 'workflows/index.js'].map((p) =>

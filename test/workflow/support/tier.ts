@@ -59,6 +59,10 @@ export interface Recording {
   result(): Promise<RecordingStatus>;
   /** `actor:action` of every custody-log entry, in order. */
   actions(): string[];
+  /** Waits until the custody log holds `action` at least `times` times (states change before entries land). */
+  logged(action: string, times?: number, timeoutMs?: number): Promise<void>;
+  /** The status once the workflow knows of the last entry in the log (its head is the log's head). */
+  caughtUp(): Promise<RecordingStatus>;
   /** The number of events in the current run's history. */
   historyLength(): Promise<number>;
   searchAttributes(): Promise<{ state?: string; stage?: string }>;
@@ -106,6 +110,8 @@ export async function startWorkflowTier(label: string): Promise<WorkflowTier> {
             .filter((name): name is keyof LifecycleActivities => name in stubs)
             .map((name) => [name, stubs[name]]),
         ),
+        // A cancelled activity learns of it from a heartbeat's answer: seconds here, not the default 60 s.
+        maxHeartbeatThrottleInterval: '500ms',
         shutdownGraceTime: '1s',
         shutdownForceTime: '5s',
       }),
@@ -161,6 +167,24 @@ export async function startWorkflowTier(label: string): Promise<WorkflowTier> {
       },
       result: () => handle.result() as Promise<RecordingStatus>,
       actions: () => world.log(recordingId).map((e) => `${e.actor}:${e.action}`),
+      async logged(action, times = 1, timeoutMs = 15_000) {
+        const deadline = Date.now() + timeoutMs;
+        const count = () => world.log(recordingId).filter((e) => e.action === action).length;
+        while (count() < times) {
+          if (Date.now() > deadline) {
+            throw new Error(
+              `the custody log of ${recordingId} has ${action} ${count()} times, not ${times}, after ${timeoutMs} ms`,
+            );
+          }
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+      },
+      caughtUp() {
+        return this.waitFor((s) => {
+          const head = world.log(recordingId).at(-1);
+          return s.custodyLogHead.seq === head?.seq && s.custodyLogHead.hash === head.hash;
+        });
+      },
       async historyLength() {
         return (await handle.fetchHistory()).events?.length ?? 0;
       },

@@ -1,0 +1,375 @@
+/**
+ * The deadline loop on the dev server's real clock, with second-long rule packs: deletion after the deadline
+ * with a certificate; holds keep a recording past it until two people release them; extensions move it later;
+ * a policy change re-arms it (a shorter one deletes sooner, cause `policy`); early deletion; evidence locks.
+ */
+import { startWorkflowTier, type Recording, type WorkflowTier } from './support/tier';
+import type { Gate } from './support/stub-world';
+import { verifyCertificate } from '../../activities/certificate';
+import * as messages from '../../workflows/messages';
+
+let tier: WorkflowTier;
+beforeAll(async () => {
+  tier = await startWorkflowTier('retention');
+  tier.world.addRulePack('wf-1h', 'PT1H');
+  tier.world.addRulePack('wf-2s', 'PT2S');
+  tier.world.addRulePack('wf-3s', 'PT3S');
+});
+afterAll(() => tier?.stop());
+
+const sleepUntil = (instant: string, extraMs = 0) =>
+  new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(instant) + extraMs - Date.now())));
+const recordedNow = () => ({ recordedAt: new Date().toISOString() });
+/** A recording whose transcode waits at a gate: Updates land while it transcodes, before any short deadline. */
+async function startTranscoding(policy: string): Promise<{ rec: Recording; transcode: Gate }> {
+  let transcode!: Gate;
+  const rec = await tier.start({
+    policy,
+    declared: recordedNow(),
+    arrange: (id) => (transcode = tier.world.gate(id, 'transcodeRecording')),
+  });
+  await transcode.entered;
+  return { rec, transcode };
+}
+const DELETION = ['system:deletion.started', 'system:recording.deleted', 'system:certificate.written'];
+
+/** The certificate the stub store holds: sealed, and naming exactly the log entry before its own. */
+function certificateOf(rec: Recording) {
+  const certificate = tier.world.certificates.get(rec.recordingId)!;
+  expect(verifyCertificate(certificate)).toMatchObject({ ok: true });
+  const log = tier.world.log(rec.recordingId);
+  expect(log.at(-1)).toMatchObject({
+    action: 'certificate.written',
+    details: { certificateHash: certificate.certificateHash },
+  });
+  expect(certificate.custodyLog).toEqual({ headSeq: log.at(-2)!.seq, headHash: log.at(-2)!.hash });
+  return certificate;
+}
+
+// The slow ones first: at most five tests of a file run at once.
+test.concurrent('evidence: deletion at the deadline waits until the WORM lock has expired', async () => {
+  const { rec, transcode } = await startTranscoding('wf-2s');
+  const marked = await rec.handle.executeUpdate(messages.markEvidenceUpdate, {
+    args: [{ caseId: 'AZ-5', by: 'custodian-3' }],
+  });
+  transcode.open();
+  const deleted = await rec.result();
+  expect(deleted.state).toBe('deleted');
+  const certificate = certificateOf(rec);
+  // Evidence does not keep a recording past its deadline; the lock only delays the deletion until it expires
+  // (plus the workflow's 5 s margin for clock skew), and nothing locked was deleted.
+  expect(certificate.cause).toBe('deadline');
+  expect(Date.parse(certificate.deletedAt)).toBeGreaterThanOrEqual(Date.parse(marked.lockedUntil) + 5_000);
+  expect(tier.world.versions({ recordingId: rec.recordingId })).toEqual([]);
+  tier.expectSound(rec.recordingId);
+});
+
+test.concurrent('an extension moves the deletion later: for a duration, or until an instant', async () => {
+  const { rec, transcode } = await startTranscoding('wf-2s');
+  const deadline = (await rec.status()).retention!.deleteAfter;
+  const byDuration = await rec.handle.executeUpdate(messages.extendUpdate, {
+    args: [{ for: 'PT2S', reason: 'complaint expected', by: 'u1' }],
+  });
+  expect(byDuration).toEqual({
+    previous: deadline,
+    deleteAfter: new Date(Date.parse(deadline) + 2_000).toISOString(),
+  });
+  const until = new Date(Date.parse(deadline) + 4_000).toISOString();
+  const byInstant = await rec.handle.executeUpdate(messages.extendUpdate, {
+    args: [{ until, reason: 'court date', by: 'u2', caseId: 'AZ-8' }],
+  });
+  expect(byInstant).toEqual({ previous: byDuration.deleteAfter, deleteAfter: until });
+  transcode.open();
+  const deleted = await rec.result();
+  expect(deleted.retention).toMatchObject({
+    deleteAfter: until,
+    deadline: { deleteAfter: deadline },
+    extensions: [
+      { until: byDuration.deleteAfter, reason: 'complaint expected', by: 'u1' },
+      { until, reason: 'court date', by: 'u2', caseId: 'AZ-8' },
+    ],
+  });
+  const certificate = certificateOf(rec);
+  expect(certificate).toMatchObject({ cause: 'deadline', deadline: until });
+  expect(Date.parse(certificate.deletedAt)).toBeGreaterThanOrEqual(Date.parse(until));
+  const extended = tier.world.log(rec.recordingId).filter((e) => e.action === 'deadline.extended');
+  expect(extended.map((e) => [e.actor, e.details])).toEqual([
+    [
+      'u1',
+      { previous: deadline, deleteAfter: byDuration.deleteAfter, reason: 'complaint expected', caseId: null },
+    ],
+    ['u2', { previous: byDuration.deleteAfter, deleteAfter: until, reason: 'court date', caseId: 'AZ-8' }],
+  ]);
+  tier.expectSound(rec.recordingId);
+});
+
+test.concurrent('holds keep it past the deadline; released by a second person, it is deleted', async () => {
+  const { rec, transcode } = await startTranscoding('wf-2s');
+  expect(
+    await rec.handle.executeUpdate(messages.holdUpdate, {
+      args: [{ caseId: 'AZ-1', reason: 'complaint filed', by: 'supervisor-1' }],
+    }),
+  ).toEqual({ holdId: 'hold-1', activeHolds: 1 });
+  expect(
+    await rec.handle.executeUpdate(messages.holdUpdate, {
+      args: [{ caseId: 'AZ-2', reason: 'second complaint', by: 'supervisor-2' }],
+    }),
+  ).toEqual({ holdId: 'hold-2', activeHolds: 2 });
+  transcode.open();
+  const held = await rec.settled();
+  expect(held).toMatchObject({ state: 'held', reviewReady: true });
+  await sleepUntil(held.retention!.deleteAfter, 1_500);
+  expect((await rec.status()).state).toBe('held');
+  expect(await rec.searchAttributes()).toEqual({ state: 'held' });
+  expect(tier.world.calls(rec.recordingId, 'deleteAndCertify')).toEqual([]);
+
+  expect(
+    await rec.handle.executeUpdate(messages.releaseUpdate, {
+      args: [{ by: 'supervisor-1', approvedBy: 'dpo-2', holdId: 'hold-1', reason: 'complaint withdrawn' }],
+    }),
+  ).toEqual({ released: ['hold-1'], deleteAfter: held.retention!.deleteAfter });
+  expect((await rec.caughtUp()).state).toBe('held'); // hold-2 still keeps it
+  const releasedAt = Date.now();
+  expect(
+    await rec.handle.executeUpdate(messages.releaseUpdate, {
+      args: [{ by: 'supervisor-2', approvedBy: 'dpo-2' }],
+    }),
+  ).toMatchObject({ released: ['hold-2'] });
+  const deleted = await rec.result();
+  expect(deleted.retention?.holds).toEqual([
+    expect.objectContaining({
+      id: 'hold-1',
+      caseId: 'AZ-1',
+      by: 'supervisor-1',
+      releasedBy: 'supervisor-1',
+      approvedBy: 'dpo-2',
+    }),
+    expect.objectContaining({
+      id: 'hold-2',
+      caseId: 'AZ-2',
+      by: 'supervisor-2',
+      releasedBy: 'supervisor-2',
+      approvedBy: 'dpo-2',
+    }),
+  ]);
+  const certificate = certificateOf(rec);
+  expect(certificate.cause).toBe('deadline');
+  expect(Date.parse(certificate.deletedAt)).toBeGreaterThanOrEqual(releasedAt - 1_000);
+  expect(rec.actions().filter((a) => /hold\./.test(a))).toEqual([
+    'supervisor-1:hold.placed',
+    'supervisor-2:hold.placed',
+    'supervisor-1:hold.released',
+    'supervisor-2:hold.released',
+  ]);
+  expect(tier.world.log(rec.recordingId).find((e) => e.action === 'hold.released')?.details).toEqual({
+    holdIds: ['hold-1'],
+    approvedBy: 'dpo-2',
+    reason: 'complaint withdrawn',
+  });
+  expect(rec.actions().slice(-3)).toEqual(DELETION);
+  tier.expectSound(rec.recordingId);
+});
+
+test.concurrent(
+  'a policy change re-arms the deadline: longer, unchanged, then shorter — deleted sooner, cause policy',
+  async () => {
+    const rec = await tier.start({ declared: recordedNow() });
+    const retained = await rec.settled();
+    const basis = Date.parse(retained.retention!.deadline.basisTime);
+    const apply = (retention: string, id: string, version = 1) =>
+      rec.handle.executeUpdate(messages.applyPolicyUpdate, {
+        args: [
+          {
+            pack: { id, version, fingerprint: `fp-${id}-${version}`, retention },
+            by: 'dpo-1',
+            reason: 'new statute',
+          },
+        ],
+      });
+    expect(await apply('PT2H', 'wf-2h')).toEqual({
+      previous: { pack: 'wf-1h', deleteAfter: retained.retention!.deleteAfter },
+      next: { pack: 'wf-2h', deleteAfter: new Date(basis + 7_200_000).toISOString() },
+      change: 'lengthened',
+    });
+    expect((await apply('PT2H', 'wf-2h', 2)).change).toBe('unchanged');
+    const shortened = await apply('PT4S', 'wf-4s');
+    expect(shortened).toMatchObject({
+      change: 'shortened',
+      next: { deleteAfter: new Date(basis + 4_000).toISOString() },
+    });
+    const deleted = await rec.result();
+    expect(deleted).toMatchObject({
+      state: 'deleted',
+      policy: 'wf-4s',
+      retention: { pack: { id: 'wf-4s' } },
+    });
+    const certificate = certificateOf(rec);
+    expect(certificate).toMatchObject({
+      cause: 'policy',
+      rulePack: { id: 'wf-4s', version: 1, fingerprint: 'fp-wf-4s-1' },
+      deadline: shortened.next.deleteAfter,
+    });
+    expect(Date.parse(certificate.deletedAt)).toBeGreaterThanOrEqual(basis + 4_000);
+    const applied = tier.world.log(rec.recordingId).filter((e) => e.action === 'policy.applied');
+    expect(applied.map((e) => [e.actor, e.details.change])).toEqual([
+      ['dpo-1', 'lengthened'],
+      ['dpo-1', 'unchanged'],
+      ['dpo-1', 'shortened'],
+    ]);
+    tier.expectSound(rec.recordingId);
+  },
+);
+
+test.concurrent('deleted after its deadline with a certificate of exactly what was stored', async () => {
+  const rec = await tier.start({ policy: 'wf-3s', declared: { ...recordedNow(), deviceId: 'cam-2' } });
+  const retained = await rec.settled();
+  const stored = tier.world.versions({ recordingId: rec.recordingId });
+  expect(stored).toHaveLength(5); // original, proxy, sprite, poster, derivatives.json
+  const deleted = await rec.result();
+  expect(deleted).toMatchObject({ state: 'deleted', certificate: { key: expect.any(String) } });
+  expect(deleted.original).toBeUndefined();
+  const certificate = certificateOf(rec);
+  expect(certificate).toMatchObject({
+    recordingId: rec.recordingId,
+    originalSha256: retained.sha256,
+    rulePack: { id: 'wf-3s', version: 1, fingerprint: tier.world.rulePacks.get('wf-3s')!.fingerprint },
+    deadline: retained.retention!.deleteAfter,
+    cause: 'deadline',
+    requestedBy: 'system',
+    approvals: [],
+  });
+  expect(deleted.certificate?.certificateHash).toBe(certificate.certificateHash);
+  const lateMs = Date.parse(certificate.deletedAt) - Date.parse(certificate.deadline);
+  expect(lateMs).toBeGreaterThanOrEqual(0);
+  expect(lateMs).toBeLessThan(5_000);
+  expect(certificate.objects.map((o) => `${o.key}@${o.versionId}`).sort()).toEqual(
+    stored.map((o) => `${o.key}@${o.versionId}`).sort(),
+  );
+  expect(tier.world.versions({ recordingId: rec.recordingId })).toEqual([]);
+  expect(rec.actions()).toEqual([
+    'system:recording.received',
+    'system:original.stored',
+    'system:media.probed',
+    'system:ingest.completed',
+    'system:deadline.set',
+    'system:derivatives.stored',
+    ...DELETION,
+  ]);
+  const started = tier.world.log(rec.recordingId).at(-3)!;
+  expect(started.details).toMatchObject({ cause: 'deadline', deleteAfter: retained.retention!.deleteAfter });
+  expect(started.details.overdueMs).toBeGreaterThanOrEqual(0);
+  expect(deleted.custodyLogHead).toEqual({ seq: 8, hash: tier.world.log(rec.recordingId).at(-1)!.hash });
+  tier.expectSound(rec.recordingId);
+});
+
+test.concurrent(
+  'a transcode still running at the deadline is cancelled; deletion waits until it has stopped',
+  async () => {
+    const { rec, transcode } = await startTranscoding('wf-2s');
+    const deleted = await rec.result();
+    expect(deleted).toMatchObject({ state: 'deleted', reviewReady: false });
+    expect(transcode.cancelled).toBe(true);
+    expect(rec.actions().slice(-4)).toEqual(['system:deadline.set', ...DELETION]);
+    expect(certificateOf(rec).cause).toBe('deadline');
+    tier.expectSound(rec.recordingId);
+  },
+);
+
+test.concurrent('a shortened deadline already past deletes at once', async () => {
+  const recordedAt = new Date(Date.now() - 60_000).toISOString();
+  const rec = await tier.start({ declared: { recordedAt } });
+  await rec.settled();
+  const appliedAt = Date.now();
+  await rec.handle.executeUpdate(messages.applyPolicyUpdate, {
+    args: [{ pack: { id: 'wf-10s', version: 1, fingerprint: 'fp', retention: 'PT10S' }, by: 'dpo-1' }],
+  });
+  await rec.result();
+  const certificate = certificateOf(rec);
+  expect(certificate).toMatchObject({
+    cause: 'policy',
+    deadline: new Date(Date.parse(recordedAt) + 10_000).toISOString(),
+  });
+  expect(Date.parse(certificate.deletedAt) - appliedAt).toBeLessThan(3_000);
+  tier.expectSound(rec.recordingId);
+});
+
+test.concurrent('an extension outlives a shorter policy: the deadline stays the extension', async () => {
+  const rec = await tier.start({ declared: recordedNow() });
+  const retained = await rec.settled();
+  const until = new Date(Date.parse(retained.retention!.deleteAfter) + 3_600_000).toISOString();
+  await rec.handle.executeUpdate(messages.extendUpdate, { args: [{ until, reason: 'trial', by: 'u1' }] });
+  const applied = await rec.handle.executeUpdate(messages.applyPolicyUpdate, {
+    args: [{ pack: { id: 'wf-10s', version: 1, fingerprint: 'fp', retention: 'PT10S' }, by: 'dpo-1' }],
+  });
+  expect(applied).toMatchObject({ change: 'unchanged', next: { pack: 'wf-10s', deleteAfter: until } });
+  expect((await rec.caughtUp()).retention).toMatchObject({ deleteAfter: until, pack: { id: 'wf-10s' } });
+  tier.expectSound(rec.recordingId);
+});
+
+test.concurrent('early deletion: two people and a reason; the certificate names them', async () => {
+  const rec = await tier.start();
+  await rec.settled();
+  expect(
+    await rec.handle.executeUpdate(messages.deleteEarlyUpdate, {
+      args: [{ reason: 'recorded by mistake', by: 'u1', approvedBy: 'u2' }],
+    }),
+  ).toEqual({ accepted: true });
+  const deleted = await rec.result();
+  expect(deleted.state).toBe('deleted');
+  const certificate = certificateOf(rec);
+  expect(certificate).toMatchObject({
+    cause: 'early',
+    requestedBy: 'u1',
+    approvals: [{ actor: 'u2', reason: 'recorded by mistake', at: expect.any(String) }],
+  });
+  expect(rec.actions().slice(-4)).toEqual([
+    'u1:deletion.early-approved',
+    'u1:deletion.started',
+    'system:recording.deleted',
+    'system:certificate.written',
+  ]);
+  expect(tier.world.log(rec.recordingId).at(-3)!.details).toMatchObject({ cause: 'early', overdueMs: 0 });
+  tier.expectSound(rec.recordingId);
+});
+
+test.concurrent(
+  'marking evidence locks the original, then the derivatives, and every extension raises the lock',
+  async () => {
+    const { rec, transcode } = await startTranscoding('wf-1h');
+    const deadline = (await rec.status()).retention!.deleteAfter;
+    const marked = await rec.handle.executeUpdate(messages.markEvidenceUpdate, {
+      args: [{ caseId: 'AZ-9', by: 'custodian-3', reason: 'change of purpose: investigation' }],
+    });
+    expect(marked).toEqual({ lockedUntil: deadline, objects: 1 });
+    transcode.open();
+    await rec.settled();
+    const extended = await rec.handle.executeUpdate(messages.extendUpdate, {
+      args: [{ for: 'P1D', reason: 'trial', by: 'custodian-3' }],
+    });
+    const locks = tier.world.calls(rec.recordingId, 'lockEvidence');
+    expect(locks.map((l) => [l.objects.length, l.retainUntil])).toEqual([
+      [1, deadline], // while transcoding: the original
+      [4, deadline], // the derivatives as soon as they exist
+      [4, extended.deleteAfter],
+    ]);
+    const status = await rec.caughtUp();
+    expect(status.retention?.evidence).toMatchObject({
+      caseId: 'AZ-9',
+      by: 'custodian-3',
+      lockedUntil: extended.deleteAfter,
+    });
+    const stored = tier.world
+      .versions({ recordingId: rec.recordingId })
+      .filter((v) => !v.key.endsWith('.json'));
+    expect(stored.map((v) => v.retainUntil)).toEqual(stored.map(() => extended.deleteAfter));
+    expect(rec.actions().slice(5)).toEqual([
+      'custodian-3:evidence.marked',
+      'system:evidence.locked',
+      'system:derivatives.stored',
+      'system:evidence.locked',
+      'custodian-3:deadline.extended',
+      'system:evidence.locked',
+    ]);
+    tier.expectSound(rec.recordingId);
+  },
+);
