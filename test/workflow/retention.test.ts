@@ -31,6 +31,9 @@ async function startTranscoding(policy: string): Promise<{ rec: Recording; trans
   await transcode.entered;
   return { rec, transcode };
 }
+/** A rule pack as `custody policy apply` resolves it (the stub knows it too, which is harmless). */
+const packRef = (id: string, retention: string, version = 1) =>
+  tier.world.addRulePack(id, retention, { version });
 const DELETION = ['system:deletion.started', 'system:recording.deleted', 'system:certificate.written'];
 
 /** The certificate the stub store holds: sealed, and naming exactly the log entry before its own. */
@@ -180,7 +183,7 @@ test.concurrent(
       rec.handle.executeUpdate(messages.applyPolicyUpdate, {
         args: [
           {
-            pack: { id, version, fingerprint: `fp-${id}-${version}`, retention },
+            pack: packRef(id, retention, version),
             by: 'dpo-1',
             reason: 'new statute',
           },
@@ -206,7 +209,7 @@ test.concurrent(
     const certificate = certificateOf(rec);
     expect(certificate).toMatchObject({
       cause: 'policy',
-      rulePack: { id: 'wf-4s', version: 1, fingerprint: 'fp-wf-4s-1' },
+      rulePack: { id: 'wf-4s', version: 1, fingerprint: packRef('wf-4s', 'PT4S').fingerprint },
       deadline: shortened.next.deleteAfter,
     });
     expect(Date.parse(certificate.deletedAt)).toBeGreaterThanOrEqual(basis + 4_000);
@@ -281,7 +284,7 @@ test.concurrent('a shortened deadline already past deletes at once', async () =>
   await rec.settled();
   const appliedAt = Date.now();
   await rec.handle.executeUpdate(messages.applyPolicyUpdate, {
-    args: [{ pack: { id: 'wf-10s', version: 1, fingerprint: 'fp', retention: 'PT10S' }, by: 'dpo-1' }],
+    args: [{ pack: packRef('wf-10s', 'PT10S'), by: 'dpo-1' }],
   });
   await rec.result();
   const certificate = certificateOf(rec);
@@ -299,12 +302,32 @@ test.concurrent('an extension outlives a shorter policy: the deadline stays the 
   const until = new Date(Date.parse(retained.retention!.deleteAfter) + 3_600_000).toISOString();
   await rec.handle.executeUpdate(messages.extendUpdate, { args: [{ until, reason: 'trial', by: 'u1' }] });
   const applied = await rec.handle.executeUpdate(messages.applyPolicyUpdate, {
-    args: [{ pack: { id: 'wf-10s', version: 1, fingerprint: 'fp', retention: 'PT10S' }, by: 'dpo-1' }],
+    args: [{ pack: packRef('wf-10s', 'PT10S'), by: 'dpo-1' }],
   });
-  expect(applied).toMatchObject({ change: 'unchanged', next: { pack: 'wf-10s', deleteAfter: until } });
+  expect(applied).toMatchObject({
+    previous: { deleteAfter: until },
+    next: { pack: 'wf-10s', deleteAfter: until },
+  });
   expect((await rec.caughtUp()).retention).toMatchObject({ deleteAfter: until, pack: { id: 'wf-10s' } });
   tier.expectSound(rec.recordingId);
 });
+
+// KNOWN BUG, reported with this tier: applyPolicy compares the new deadline with the pack's deadline before
+// extensions (rearmDeadline gets r.deadline), not with the deadline in force, so with an extension in force it
+// answers `lengthened` although previous and next are the same instant (and the dry run may say so too).
+test.concurrent.failing(
+  'applyPolicy: the change it reports agrees with the previous and next deadline',
+  async () => {
+    const rec = await tier.start({ declared: recordedNow() });
+    const retained = await rec.settled();
+    const until = new Date(Date.parse(retained.retention!.deleteAfter) + 3_600_000).toISOString();
+    await rec.handle.executeUpdate(messages.extendUpdate, { args: [{ until, reason: 'trial', by: 'u1' }] });
+    const applied = await rec.handle.executeUpdate(messages.applyPolicyUpdate, {
+      args: [{ pack: packRef('wf-10s', 'PT10S'), by: 'dpo-1' }],
+    });
+    expect(applied.change).toBe('unchanged');
+  },
+);
 
 test.concurrent('early deletion: two people and a reason; the certificate names them', async () => {
   const rec = await tier.start();

@@ -16,6 +16,8 @@ import type { createActivities } from '../../../activities';
 import { hashEntry, type CustodyEntry, type JsonObject } from '../../../activities/custody-log/chain';
 import {
   buildCertificate,
+  CertificateInputError,
+  type CertificateInput,
   type CertifiedObject,
   type DeletionCertificate,
 } from '../../../activities/certificate';
@@ -325,7 +327,7 @@ export class StubWorld {
         'writeCertificate',
         (i) => i.recordingId,
         async (input) => {
-          const certificate = this.certify(buildCertificate(input));
+          const certificate = this.certify(input);
           return {
             bucket: BUCKETS.audit,
             key: `certificates/${input.recordingId}.json`,
@@ -360,14 +362,12 @@ export class StubWorld {
             action: 'recording.deleted',
             details: recordingDeletedDetails(input.certificate.cause, { verifiedAbsentAt, deleted }),
           });
-          const certificate = this.certify(
-            buildCertificate({
-              ...input.certificate,
-              objects: deleted,
-              deletedAt: verifiedAbsentAt,
-              custodyLog: { headSeq: deletedEntry.seq, headHash: deletedEntry.hash },
-            }),
-          );
+          const certificate = this.certify({
+            ...input.certificate,
+            objects: deleted,
+            deletedAt: verifiedAbsentAt,
+            custodyLog: { headSeq: deletedEntry.seq, headHash: deletedEntry.hash },
+          });
           const written = this.writeEntry({
             recordingId,
             seq: deletedEntry.seq + 1,
@@ -631,7 +631,15 @@ export class StubWorld {
     return deleted;
   }
 
-  private certify(certificate: DeletionCertificate): DeletionCertificate {
+  /** Builds and keeps the certificate; facts it refuses are the workflow's mistake (or the test's). */
+  private certify(input: CertificateInput): DeletionCertificate {
+    let certificate: DeletionCertificate;
+    try {
+      certificate = buildCertificate(input);
+    } catch (err) {
+      if (err instanceof CertificateInputError) throw this.problem(`certificate refused: ${err.message}`);
+      throw err;
+    }
     const stored = this.certificates.get(certificate.recordingId);
     if (stored && stored.certificateHash !== certificate.certificateHash) {
       throw this.problem(`a second, different certificate for ${certificate.recordingId}`);
