@@ -98,7 +98,12 @@ export async function policyApplyCommand(ctx: CliContext, id: string, o: PolicyA
         if (o.dryRun) {
           const status = await client.workflow.getHandle(execution.workflowId).query(statusQuery);
           if (!status.retention) throw new Error('no deadline yet');
-          const next = rearmDeadline(status.retention.deadline, ref.retention, status.retention.extensions);
+          const { retention } = status;
+          const next = rearmDeadline(
+            { ...retention.deadline, deleteAfter: retention.deleteAfter },
+            ref.retention,
+            retention.extensions,
+          );
           Object.assign(row, {
             pack: status.retention.pack.id,
             deleteAfter: status.retention.deleteAfter,

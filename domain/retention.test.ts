@@ -283,6 +283,13 @@ describe('rearmDeadline', () => {
     expect(rearmed.change).toBe('shortened');
   });
 
+  it('compares with the deadline in force: an extension beyond both packs leaves it unchanged', () => {
+    const extended = { ...original, deleteAfter: '2024-06-01T00:00:00.000Z' };
+    const rearmed = rearmDeadline(extended, 'P2M', [{ until: '2024-06-01T00:00:00Z' }]);
+    expect(rearmed.deleteAfter).toBe('2024-06-01T00:00:00.000Z');
+    expect(rearmed.change).toBe('unchanged');
+  });
+
   it('reports unchanged for the same retention', () => {
     expect(rearmDeadline(original, 'P30D', []).change).toBe('unchanged');
   });

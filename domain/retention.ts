@@ -160,17 +160,19 @@ export type DeadlineChange = 'shortened' | 'lengthened' | 'unchanged';
  * Re-arms after a rule-pack change: same basis, new retention. Extensions granted earlier still count
  * (each was a documented decision to keep until a date), so the result is
  * max(basis + new retention, extensions). A shorter pack shortens the deadline; if that is already past,
- * decideWake reports the deletion as due.
+ * decideWake reports the deletion as due. `change` compares with `current.deleteAfter`, which must be the
+ * deadline in force (extensions included), so that it agrees with what the recording's owner sees.
  */
 export function rearmDeadline(
-  previous: Deadline,
+  current: Pick<Deadline, 'basis' | 'basisTime' | 'deleteAfter'>,
   newRetention: string,
   extensions: readonly Extension[],
 ): Deadline & { change: DeadlineChange } {
+  const previous = current;
   const basisMs = requireInstant(previous.basisTime, 'basisTime');
   const statutoryMs = addDurationMs(basisMs, requireDuration(newRetention));
   const deleteAfterMs = latestOf(statutoryMs, extensions);
-  const previousMs = requireInstant(previous.deleteAfter, 'previous deleteAfter');
+  const previousMs = requireInstant(previous.deleteAfter, 'current deleteAfter');
   const change: DeadlineChange =
     deleteAfterMs < previousMs ? 'shortened' : deleteAfterMs > previousMs ? 'lengthened' : 'unchanged';
   return {

@@ -21,7 +21,7 @@ import {
 import { loadConfigOrExit } from '../workers/config';
 import { createS3Client, bootstrapStores } from '../activities/storage/s3';
 
-const { values: args } = parseArgs({
+const { values: flags } = parseArgs({
   options: {
     'demo-only': { type: 'boolean', default: false },
     'no-demo': { type: 'boolean', default: false },
@@ -29,12 +29,12 @@ const { values: args } = parseArgs({
     'worker-restarts': { type: 'string', default: '5' },
   },
 });
-const demoOnly = args['demo-only'];
-const maxWorkerRestarts = Number(args['worker-restarts']);
+const demoOnly = flags['demo-only'];
+const maxWorkerRestarts = Number(flags['worker-restarts']);
 if (!Number.isInteger(maxWorkerRestarts) || maxWorkerRestarts < 0) {
-  throw new Error(`--worker-restarts ${args['worker-restarts']}: expected an integer ≥ 0`);
+  throw new Error(`--worker-restarts ${flags['worker-restarts']}: expected an integer ≥ 0`);
 }
-const runDir = path.resolve(args['run-dir']);
+const runDir = path.resolve(flags['run-dir']);
 const cliPath = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
 const workerPath = path.join(REPO_ROOT, 'dist', 'workers', 'main.js');
 
@@ -229,7 +229,7 @@ async function main() {
   say(
     `workers ready (pools ${config.pools.join(', ')}); metrics at http://127.0.0.1:${config.http.port}/metrics`,
   );
-  if (args['no-demo']) {
+  if (flags['no-demo']) {
     say(`Temporal UI: ${temporal.uiUrl}   ·   Ctrl-C stops everything (state is kept in ${runDir})`);
     return;
   }

@@ -37,10 +37,18 @@ function processStat(pid: number): { comm: string; state: string; ppid: number; 
 
 const alive = (pid: number) => ![undefined, 'Z', 'X'].includes(processStat(pid)?.state);
 
-function ffmpegChildOf(parent: number): number | undefined {
-  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    const stat = processStat(Number(name));
-    if (stat?.ppid === parent && stat.comm === 'ffmpeg' && stat.state !== 'Z') return Number(name);
+/** The transcoding ffmpeg the worker started (it also runs `ffmpeg -version`, briefly). */
+function transcodingFfmpegOf(parent: number): number | undefined {
+  for (const pid of readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)) {
+    const stat = processStat(pid);
+    if (stat?.ppid !== parent || stat.comm !== 'ffmpeg' || stat.state === 'Z') continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('-progress')) return pid;
+    } catch {
+      /* exited meanwhile */
+    }
   }
   return undefined;
 }
@@ -113,7 +121,9 @@ test('a worker SIGKILLed mid-transcode is named, its ffmpeg killed, and restarte
   if (ingest.code !== 0) throw new Error(`custody ingest exited ${ingest.code}: ${ingest.stderr}`);
   const recordingId = ingest.stdout.trim();
 
-  const ffmpeg = await waitUntil('an ffmpeg started by the worker', 60_000, () => ffmpegChildOf(firstWorker));
+  const ffmpeg = await waitUntil('a transcoding ffmpeg started by the worker', 60_000, () =>
+    transcodingFfmpegOf(firstWorker),
+  );
   expect(processStat(ffmpeg)?.pgrp).toBe(firstWorker); // in the worker's own process group
   process.kill(firstWorker, 'SIGKILL');
 

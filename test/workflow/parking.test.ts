@@ -7,6 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowUpdateStage } from '@temporalio/client';
 import { startWorkflowTier, type Recording, type WorkflowTier } from './support/tier';
 import * as messages from '../../workflows/messages';
+import { updateRejection } from '../harness/updates';
 
 let tier: WorkflowTier;
 beforeAll(async () => {
@@ -18,8 +19,6 @@ afterAll(() => tier?.stop());
 
 const replay = (rec: Recording, by: string) =>
   rec.handle.executeUpdate(messages.replayUpdate, { args: [{ by, reason: 'fixed' }] });
-const count = (rec: Recording, action: string) =>
-  rec.actions().filter((a) => a.endsWith(`:${action}`)).length;
 const INGESTED = [
   'system:recording.received',
   'system:original.stored',
@@ -112,10 +111,9 @@ test.concurrent(
   },
 );
 
-// KNOWN BUG, reported with this tier: a local activity's failure reaches the workflow as a bare
-// ApplicationFailure, not an ActivityFailure, so runStage rethrows it and the workflow FAILS here instead of
-// parking as the README says. Remove `.failing` once runStage takes local-activity failures as stage failures.
-test.concurrent.failing(
+// Found by this tier: a local activity's failure reaches the workflow as a bare ApplicationFailure, not an
+// ActivityFailure; runStage used to rethrow it, and the workflow FAILED here instead of parking.
+test.concurrent(
   'an unknown rule pack parks ingest before any bytes move; replayed once the pack exists',
   async () => {
     const pack = `wf-later-${Date.now()}`;
@@ -236,6 +234,18 @@ test.concurrent(
     expect(parked.custodyLogHead.seq).toBe(tier.world.log(rec.recordingId).at(-1)!.seq);
     tier.expectSound(rec.recordingId);
 
+    // Deletion has begun (some versions may be gone): nothing may promise to keep the recording now.
+    for (const update of [
+      rec.handle.executeUpdate(messages.holdUpdate, {
+        args: [{ caseId: 'K-1', reason: 'court order', by: 'u3' }],
+      }),
+      rec.handle.executeUpdate(messages.extendUpdate, { args: [{ for: 'P1D', reason: 'needed', by: 'u3' }] }),
+      rec.handle.executeUpdate(messages.markEvidenceUpdate, { args: [{ caseId: 'K-1', by: 'u3' }] }),
+    ]) {
+      expect(await updateRejection(update)).toMatch(/is being deleted \(parked in the deletion stage/);
+    }
+    expect(rec.actions().at(-1)).toBe('system:stage.failed');
+
     await replay(rec, 'admin-1');
     await rec.logged('stage.failed', 2);
     expect((await rec.status()).state).toBe('needs-attention');
@@ -325,11 +335,11 @@ test.concurrent('fixity: a mismatch parks it; replays check again until the byte
   tier.expectSound(rec.recordingId);
 });
 
-// KNOWN BUG, reported with this tier: a replay accepted while the retention loop is still writing the entry of the
-// previous fixity check is lost — the loop clears its wake-up flag after the Update set it — and every later
-// replay is refused as "already under way", until the deadline timer happens to wake the loop. Remove `.failing`
-// once the loop checks fixityRecheckRequested in its wait condition.
-test.concurrent.failing(
+// Found by this tier: a replay accepted while the retention loop was still writing the entry of the previous
+// fixity check was lost — the loop cleared its wake-up flag after the Update set it — and every later replay was
+// refused as "already under way" until the deadline timer happened to wake the loop (patch
+// custody-changes-wake-the-wait-202612).
+test.concurrent(
   'fixity: a replay accepted while the last check is still being logged is not lost',
   async () => {
     let recheckLogged!: ReturnType<WorkflowTier['world']['gate']>;

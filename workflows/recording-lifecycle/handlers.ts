@@ -236,7 +236,11 @@ export function registerHandlers(run: RecordingRun): void {
     async (request): Promise<messages.ApplyPolicyResult> => {
       const r = run.requireRetention();
       const previous = { pack: r.pack.id, deleteAfter: r.deleteAfter };
-      const next = rearmDeadline(r.deadline, request.pack.retention, r.extensions);
+      const next = rearmDeadline(
+        { ...r.deadline, deleteAfter: r.deleteAfter },
+        request.pack.retention,
+        r.extensions,
+      );
       r.pack = request.pack;
       r.deadline = {
         deleteAfter: next.deleteAfter,

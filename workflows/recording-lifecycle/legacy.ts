@@ -23,6 +23,11 @@ const CANCELLED_STAGE_NOT_PARKED = 'custody-cancelled-stage-202611';
  * its log entries in one run; the deletion with its entries and certificate in one activity (deleteAndCertify).
  */
 const FUSED_STEPS = 'custody-fused-steps-202611';
+/**
+ * Introduced 2026-12-04; deprecate from 2027-02-04: the deadline wait clears its change flag at the start of a pass,
+ * not just before waiting, so a request that arrives while the pass awaits a step is not lost.
+ */
+const CHANGES_WAKE_THE_WAIT = 'custody-changes-wake-the-wait-202612';
 
 /** Before LOOKUPS_RUN_LOCALLY, lookups were regular activities on the orchestration queue. */
 export function lookupsProxy(local: LookupActivities, regular: LookupActivities): LookupActivities {
@@ -32,6 +37,11 @@ export function lookupsProxy(local: LookupActivities, regular: LookupActivities)
 /** Before CANCELLED_STAGE_NOT_PARKED, a stage cancelled by deletion parked like a failed one. */
 export function cancellationPassesThrough(err: ActivityFailure): boolean {
   return isCancellation(err) && patched(CANCELLED_STAGE_NOT_PARKED);
+}
+
+/** Before CHANGES_WAKE_THE_WAIT, the wait cleared the flag just before waiting (losing a request made meanwhile). */
+export function changesDuringAPassWakeTheWait(): boolean {
+  return patched(CHANGES_WAKE_THE_WAIT);
 }
 
 /** Whether this run takes the fused steps (ingest, deletion) or the step-by-step ones below. */

@@ -13,6 +13,7 @@ import { deadlineSetDetails, type EntrySpec } from '../../domain/custody-log';
 import { computeDeadline, decideWake } from '../../domain/retention';
 import type { LifecycleInput, RecordingStatus, RulePackRef } from '../../domain/types';
 import type { FixityMismatchNotice } from '../messages';
+import { changesDuringAPassWakeTheWait } from './legacy';
 import { runStage } from './stages';
 import { replays, type RecordingRun } from './state';
 
@@ -74,6 +75,10 @@ export async function lockToDeadline(run: RecordingRun) {
 export async function waitForDeadline(run: RecordingRun): Promise<void> {
   const mayContinueAsNew = () => run.idle() && workflowInfo().continueAsNewSuggested;
   for (;;) {
+    // A request that arrives while this pass awaits a step (a fixity replay during the previous check's log
+    // entry, an early deletion during a fixity park) must wake the wait below, not be cleared before it.
+    const clearChangesFirst = changesDuringAPassWakeTheWait();
+    if (clearChangesFirst) run.retentionChanged = false;
     const retention = run.retention!;
     if (run.earlyDeletion) {
       run.deletionCause = 'early';
@@ -102,7 +107,7 @@ export async function waitForDeadline(run: RecordingRun): Promise<void> {
         resume: { status: run.snapshot() },
       });
     }
-    run.retentionChanged = false;
+    if (!clearChangesFirst) run.retentionChanged = false;
     const wakeInMs = decision.action === 'sleep' ? decision.sleepMs : undefined;
     // Wake for a change, the deadline, or a continue-as-new this run may take now. (Waking for a suggestion it
     // may not take yet — while transcoding — would spin.)
@@ -153,6 +158,7 @@ async function recheckFixity(run: RecordingRun) {
     return;
   }
   replays.add(1, { stage: 'fixity', outcome: 'succeeded' });
+  delete run.status.lastError;
   run.setState(run.activeHolds().length ? 'held' : 'retained');
   await run.log.append('system', 'fixity.restored', { checkedAt: result.checkedAt, objects: result.objects });
 }

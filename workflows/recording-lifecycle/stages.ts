@@ -2,7 +2,7 @@
  * A stage that fails parks the recording instead of failing the workflow: a failed workflow would drop out of the
  * deadline's watch. An administrator's replay runs the stage again from its start.
  */
-import { ActivityFailure, ApplicationFailure, condition } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, isCancellation } from '@temporalio/workflow';
 import type { LastError, QuarantineReason, Stage } from '../../domain/types';
 import { cancellationPassesThrough } from './legacy';
 import { replays, type RecordingRun } from './state';
@@ -28,23 +28,20 @@ export async function runStage<T>(run: RecordingRun, stage: Stage, body: () => P
   for (let replayed = false; ; replayed = true) {
     try {
       const result = await body();
-      if (replayed) replays.add(1, { stage, outcome: 'succeeded' });
+      if (replayed) {
+        replays.add(1, { stage, outcome: 'succeeded' });
+        delete run.status.lastError; // what failed before is in the custody log, not the current status
+      }
       return result;
     } catch (err) {
       if (replayed) replays.add(1, { stage, outcome: 'failed-again' });
       // A cancelled stage (deletion came first) is not a failure; at ingest, facts about the input go to
       // quarantine (the caller handles them), not to a replay queue.
-      if (!(err instanceof ActivityFailure)) throw err;
-      if (cancellationPassesThrough(err)) throw err;
+      const failure = stageFailure(err);
+      if (!failure) throw err;
+      if (err instanceof ActivityFailure && cancellationPassesThrough(err)) throw err;
       if (stage === 'ingest' && quarantineReasonOf(err)) throw err;
-      const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
-      const lastError: LastError = {
-        stage,
-        type: cause?.type ?? err.cause?.name ?? 'ActivityFailure',
-        message: err.cause?.message ?? err.message,
-        attempts: attemptOf(cause),
-        at: new Date().toISOString(),
-      };
+      const lastError: LastError = { stage, ...failure, at: new Date().toISOString() };
       run.status.lastError = lastError;
       const before = run.status.state;
       run.setState('needs-attention', stage);
@@ -56,6 +53,26 @@ export async function runStage<T>(run: RecordingRun, stage: Stage, body: () => P
       );
     }
   }
+}
+
+/**
+ * What failed, when `err` is an activity's failure: a regular activity's comes as an ActivityFailure around its
+ * cause; a local activity's (rule-pack lookup, key listing) as the ApplicationFailure itself. Anything else is
+ * the workflow's own error and fails the workflow task.
+ */
+function stageFailure(err: unknown): Pick<LastError, 'type' | 'message' | 'attempts'> | undefined {
+  if (err instanceof ActivityFailure) {
+    const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
+    return {
+      type: cause?.type ?? err.cause?.name ?? 'ActivityFailure',
+      message: err.cause?.message ?? err.message,
+      attempts: attemptOf(cause),
+    };
+  }
+  if (err instanceof ApplicationFailure && !isCancellation(err)) {
+    return { type: err.type ?? 'ApplicationFailure', message: err.message, attempts: attemptOf(err) };
+  }
+  return undefined;
 }
 
 /** The attempt number activities attach to their failures (activities/index.ts). */

@@ -135,11 +135,26 @@ export class RecordingRun {
     return this.retention?.holds.filter((h) => !h.releasedAt) ?? [];
   }
 
-  /** The retention of a recording whose deadline is set and that is not being deleted; throws otherwise. */
+  /** Deletion has started: it runs, is done, or is parked in its stage. Nothing may change the deadline now. */
+  deletionBegun(): boolean {
+    return (
+      !this.deletable() ||
+      (this.status.state === 'needs-attention' && this.status.lastError?.stage === 'deletion')
+    );
+  }
+
+  /** The retention of a recording whose deadline is set and whose deletion has not begun; throws otherwise. */
   requireRetention(): RetentionStatus {
     if (!this.retention)
       throw new Error(`recording ${this.recordingId} is ${this.status.state}: its deadline is not set yet`);
     if (!this.deletable()) throw new Error(`recording ${this.recordingId} is ${this.status.state}`);
+    if (this.deletionBegun()) {
+      // Some versions may be gone already: a hold or an extension could no longer keep what it promises.
+      throw new Error(
+        `recording ${this.recordingId} is being deleted (parked in the deletion stage: ${this.status.lastError?.message ?? 'failed'}); ` +
+          'its deadline can no longer change — replay the deletion (custody replay)',
+      );
+    }
     return this.retention;
   }
 }

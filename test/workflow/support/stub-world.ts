@@ -111,7 +111,10 @@ type FixityResult = Awaited<ReturnType<LifecycleActivities['checkRecordingFixity
 export interface RecordingScript {
   /** The probe's verdict on the stored original; media facts when absent. */
   mediaProblem?: MediaProblem;
-  /** The next fixity checks' findings (clean once used up); an Error makes the check itself fail. */
+  /**
+   * The next fixity checks' findings (clean once used up). An error makes the check itself fail: a non-retryable
+   * ApplicationFailure fails it at once, anything else waits out the media-io retry policy.
+   */
   fixity: (Pick<FixityResult, 'mismatches' | 'logProblems'> | Error)[];
   /** quarantineRecording returns a record without the ETag (as records written by old versions may be). */
   quarantineWithoutEtag?: boolean;
@@ -216,7 +219,7 @@ export class StubWorld {
       storeOriginal: this.stub(
         'storeOriginal',
         (i) => i.recordingId,
-        async (input) => {
+        (input) => {
           const original = this.copyToEvidence(input.recordingId, input.source);
           if (input.declaredSha256 && input.declaredSha256.toLowerCase() !== original.sha256) {
             return { original, hashMismatch: true };
@@ -230,12 +233,12 @@ export class StubWorld {
       copyAndHashOriginal: this.stub(
         'copyAndHashOriginal',
         (i) => i.recordingId,
-        async (input) => this.copyToEvidence(input.recordingId, input.source),
+        (input) => this.copyToEvidence(input.recordingId, input.source),
       ),
       probeMedia: this.stub(
         'probeMedia',
         (i) => recordingIdInKey(i.object.key),
-        async (input) => {
+        (input) => {
           const problem = this.script(recordingIdInKey(input.object.key)).mediaProblem;
           if (problem) throw ApplicationFailure.nonRetryable(problem.message, problem.type);
           return { ...SAMPLE_MEDIA };
@@ -244,14 +247,14 @@ export class StubWorld {
       removeFromInbox: this.stub(
         'removeFromInbox',
         (i) => recordingIdOfSource(i.source),
-        async (input) => {
+        (input) => {
           this.removeSource(input.source, input.manifestKey);
         },
       ),
       quarantineRecording: this.stub(
         'quarantineRecording',
         (i) => i.recordingId,
-        async (input) => {
+        (input) => {
           const held = this.versionOf(input.source);
           if (!held) throw this.problem(`quarantineRecording: source ${input.source.key} does not exist`);
           const inQuarantine = input.source.bucket === BUCKETS.quarantine;
@@ -283,7 +286,7 @@ export class StubWorld {
       resolveRulePack: this.stub(
         'resolveRulePack',
         (id) => id,
-        async (id) => {
+        (id) => {
           const pack = this.rulePacks.get(id);
           if (!pack) throw ApplicationFailure.nonRetryable(`no rule pack ${id}`, 'UnknownRulePack');
           return { ...pack };
@@ -292,7 +295,7 @@ export class StubWorld {
       recordingObjectKeys: this.stub(
         'recordingObjectKeys',
         (i) => i.recordingId,
-        async (input) => [
+        (input) => [
           { bucket: BUCKETS.evidence, key: `recordings/${input.recordingId}/original` },
           ...['proxy.mp4', 'sprite.jpg', 'poster.jpg', 'derivatives.json'].map((name) => ({
             bucket: BUCKETS.derivatives,
@@ -303,7 +306,7 @@ export class StubWorld {
       lockEvidence: this.stub(
         'lockEvidence',
         (i) => recordingIdInKey(i.objects[0]?.key ?? ''),
-        async (input) =>
+        (input) =>
           input.objects.map((object) => {
             const version = this.versionOf(object);
             if (!version)
@@ -316,7 +319,7 @@ export class StubWorld {
       deleteRecording: this.stub(
         'deleteRecording',
         (i) => i.recordingId,
-        async (input) => ({
+        (input) => ({
           recordingId: input.recordingId,
           deleted: this.deleteAll(input.objects),
           verifiedAbsentAt: new Date().toISOString(),
@@ -326,7 +329,7 @@ export class StubWorld {
       writeCertificate: this.stub(
         'writeCertificate',
         (i) => i.recordingId,
-        async (input) => {
+        (input) => {
           const certificate = this.certify(input);
           return {
             bucket: BUCKETS.audit,
@@ -341,7 +344,7 @@ export class StubWorld {
       deleteAndCertify: this.stub(
         'deleteAndCertify',
         (i) => i.recordingId,
-        async (input, failure) => {
+        (input, failure) => {
           const { recordingId } = input;
           const started = this.writeEntry({
             recordingId,
@@ -394,7 +397,7 @@ export class StubWorld {
       transcodeRecording: this.stub(
         'transcodeRecording',
         (i) => i.recordingId,
-        async (input) => {
+        (input) => {
           const derivatives = (
             [
               ['proxy', 'proxy.mp4', 'video/mp4'],
@@ -428,7 +431,7 @@ export class StubWorld {
       checkRecordingFixity: this.stub(
         'checkRecordingFixity',
         (i) => i.recordingId,
-        async (input) => {
+        (input) => {
           const next = this.script(input.recordingId).fixity.shift() ?? { mismatches: [], logProblems: [] };
           if (next instanceof Error) throw next;
           return {
@@ -443,7 +446,7 @@ export class StubWorld {
       appendCustodyEntry: this.stub(
         'appendCustodyEntry',
         (i) => i.recordingId,
-        async (input) => {
+        (input) => {
           const entry = this.writeEntry(input);
           return { seq: entry.seq, hash: entry.hash };
         },
@@ -451,7 +454,7 @@ export class StubWorld {
       appendCustodyEntries: this.stub(
         'appendCustodyEntries',
         (i) => i.recordingId,
-        async (run) => {
+        (run) => {
           let { seq, prevHash } = run;
           return run.entries.map((step) => {
             const entry = this.writeEntry({ recordingId: run.recordingId, seq, prevHash, ...step });
@@ -464,7 +467,7 @@ export class StubWorld {
       custodyLogHead: this.stub(
         'custodyLogHead',
         (i) => i.recordingId,
-        async (input) => {
+        (input) => {
           const last = this.log(input.recordingId).at(-1);
           return last && last.seq >= input.from.seq ? { seq: last.seq, hash: last.hash } : input.from;
         },
@@ -486,7 +489,7 @@ export class StubWorld {
   private stub<N extends LifecycleActivityName, R>(
     name: N,
     recordingIdOf: (input: InputOf<N>) => string,
-    body: (input: InputOf<N>, failure: ApplicationFailure | undefined) => Promise<R>,
+    body: (input: InputOf<N>, failure: ApplicationFailure | undefined) => R | Promise<R>,
   ): (input: InputOf<N>) => Promise<R> {
     return async (input: InputOf<N>) => {
       const key = `${recordingIdOf(input)}:${name}`;

@@ -65,6 +65,11 @@ export interface Recording {
   caughtUp(): Promise<RecordingStatus>;
   /** The number of events in the current run's history. */
   historyLength(): Promise<number>;
+  /**
+   * The kinds of the current run's history events other than workflow-task bookkeeping (a workflow task may be
+   * recorded whenever the server chooses to; what a workflow decided shows in the other events).
+   */
+  historyDecisions(): Promise<string[]>;
   searchAttributes(): Promise<{ state?: string; stage?: string }>;
 }
 
@@ -144,6 +149,20 @@ export async function startWorkflowTier(label: string): Promise<WorkflowTier> {
     }
     const handle = client.workflow.getHandle(outcome.workflowId);
     const status = () => handle.query(messages.statusQuery);
+    const waitFor: Recording['waitFor'] = async (wanted, timeoutMs = 15_000) => {
+      const matches = typeof wanted === 'function' ? wanted : (s: RecordingStatus) => s.state === wanted;
+      const deadline = Date.now() + timeoutMs;
+      let last: RecordingStatus | undefined;
+      while (Date.now() < deadline) {
+        last = await status();
+        if (matches(last)) return last;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error(
+        `recording ${recordingId} did not reach ${typeof wanted === 'function' ? 'the wanted status' : wanted} ` +
+          `within ${timeoutMs} ms; last status: ${JSON.stringify(last)}`,
+      );
+    };
     return {
       recordingId,
       workflowId: outcome.workflowId,
@@ -151,20 +170,7 @@ export async function startWorkflowTier(label: string): Promise<WorkflowTier> {
       handle,
       status,
       settled: () => handle.executeUpdate(messages.awaitReviewReadyUpdate),
-      async waitFor(wanted, timeoutMs = 15_000) {
-        const matches = typeof wanted === 'function' ? wanted : (s: RecordingStatus) => s.state === wanted;
-        const deadline = Date.now() + timeoutMs;
-        let last: RecordingStatus | undefined;
-        while (Date.now() < deadline) {
-          last = await status();
-          if (matches(last)) return last;
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        throw new Error(
-          `recording ${recordingId} did not reach ${typeof wanted === 'function' ? 'the wanted status' : wanted} ` +
-            `within ${timeoutMs} ms; last status: ${JSON.stringify(last)}`,
-        );
-      },
+      waitFor,
       result: () => handle.result() as Promise<RecordingStatus>,
       actions: () => world.log(recordingId).map((e) => `${e.actor}:${e.action}`),
       async logged(action, times = 1, timeoutMs = 15_000) {
@@ -179,14 +185,21 @@ export async function startWorkflowTier(label: string): Promise<WorkflowTier> {
           await new Promise((resolve) => setTimeout(resolve, 25));
         }
       },
-      caughtUp() {
-        return this.waitFor((s) => {
+      caughtUp: () =>
+        waitFor((s) => {
           const head = world.log(recordingId).at(-1);
-          return s.custodyLogHead.seq === head?.seq && s.custodyLogHead.hash === head.hash;
-        });
-      },
+          return (
+            head !== undefined && s.custodyLogHead.seq === head.seq && s.custodyLogHead.hash === head.hash
+          );
+        }),
       async historyLength() {
         return (await handle.fetchHistory()).events?.length ?? 0;
+      },
+      async historyDecisions() {
+        const { events } = await handle.fetchHistory();
+        return (events ?? [])
+          .map((event) => Object.keys(event).find((key) => key.endsWith('EventAttributes')) ?? '?')
+          .filter((kind) => !kind.startsWith('workflowTask'));
       },
       async searchAttributes() {
         const attributes: TypedSearchAttributes = (await handle.describe()).typedSearchAttributes;
