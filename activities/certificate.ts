@@ -13,6 +13,7 @@
  * happened would only lose the record of it.
  */
 import { canonicalJson, sha256Hex } from './custody-log/chain';
+import type { ListedVersion } from './storage/versions';
 
 /** Names the hashing rule and field set; a verifier that does not know the format must not guess. */
 export const CERTIFICATE_FORMAT = 'custody.deletion-certificate/v1';
@@ -22,15 +23,7 @@ export const DELETION_CAUSES = ['deadline', 'early', 'policy'] as const;
 export type DeletionCause = (typeof DELETION_CAUSES)[number];
 
 /** One removed object version or delete marker, as delete-recording.ts reports it. */
-export interface CertifiedObject {
-  bucket: string;
-  key: string;
-  versionId: string;
-  kind: 'version' | 'delete-marker';
-  /** 0 for a delete marker. */
-  bytes: number;
-  /** As the store reported it, quotes removed; absent for delete markers. */
-  etag?: string;
+export interface CertifiedObject extends ListedVersion {
   /** The SHA-256 the version was tagged with when it was written, when it had one. */
   sha256?: string;
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { startTemporalDevServer, startVersityGw, type RunningServer } from './servers';
 import { buildTestOnlyBundles } from './test-bundles';
+import { quietLogger } from './quiet-logger';
 
 declare global {
   var __CUSTODY_TEST_SERVERS__: { servers: RunningServer[]; dataDir: string } | undefined;
@@ -21,15 +22,6 @@ function requireBinary(name: string, install: string): void {
     throw new Error(`${name} is not on PATH. ${install}`);
   }
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
-};
 
 export default async function globalSetup(): Promise<void> {
   requireBinary(

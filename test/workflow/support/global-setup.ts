@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startTemporalDevServer, type RunningServer } from '../../harness/servers';
+import { quietLogger } from '../../harness/quiet-logger';
 
 declare global {
   var __CUSTODY_WORKFLOW_TIER__: { server: RunningServer; dataDir: string } | undefined;
@@ -19,15 +20,6 @@ declare global {
  * about 40 events, the busiest other tests reach about 100; one that crossed it would still pass).
  */
 export const SUGGEST_CONTINUE_AS_NEW_AFTER = 120;
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
-};
 
 export default async function workflowTierSetup(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'custody-workflow-tier-'));
