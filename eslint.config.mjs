@@ -1,6 +1,7 @@
 // Flat config: typescript-eslint with type information, plus the fences between the rooms of the house
 // (docs/architecture.md): domain/ is pure and imports nothing of ours; workflows/ run in Temporal's deterministic
-// sandbox and import only domain/ (types from activities/); activities/ never import workflows/, workers/ or cli/.
+// sandbox and import only domain/ (types from activities/); activities/ never import workflows/, workers/ or cli/;
+// api/ (the API process) imports domain/, activities/ read helpers, workflows/messages and workers/config only.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
@@ -110,6 +111,36 @@ export default tseslint.config(
               group: ourOtherRooms(['workflows', 'workers', 'cli', 'api', 'scripts', 'bench', 'test']),
               message:
                 'activities/ never imports workflows/, workers/ or cli/: take what you need as a dependency (factory argument) or from domain/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['api/**/*.ts'],
+    ignores: ['api/**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                ...ourOtherRooms(['cli', 'scripts', 'bench', 'test']),
+                // Not the bare folders: gitignore semantics cannot re-include a file of an excluded folder.
+                '**/workflows/**',
+                '!**/workflows/messages',
+                '**/workers/**',
+                '!**/workers/config',
+                '!**/workers/temporal-connection',
+              ],
+              message:
+                'api/ imports only domain/, activities/ (read helpers), workflows/messages and workers/config (with workers/temporal-connection).',
+            },
+            {
+              group: ['@temporalio/worker', '@temporalio/workflow'],
+              message: 'The API is a Temporal client: it sends Queries and Updates, it never runs workers.',
             },
           ],
         },

@@ -22,7 +22,7 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       transformIgnorePatterns,
-      testMatch: ['<rootDir>/{domain,workflows,activities,workers,cli,test/unit,bench}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{domain,workflows,activities,workers,cli,api,test/unit,bench}/**/*.test.ts'],
     },
     {
       displayName: 'workflow',

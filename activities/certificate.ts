@@ -16,7 +16,9 @@ import { canonicalJson, sha256Hex } from './custody-log/chain';
 import type { ListedVersion } from './storage/versions';
 
 /** Names the hashing rule and field set; a verifier that does not know the format must not guess. */
-export const CERTIFICATE_FORMAT = 'custody.deletion-certificate/v1';
+export const CERTIFICATE_FORMAT = 'custody.deletion-certificate/v2';
+/** v1 required originalSha256; v2 allows null (custody never hashed an original). Both verify. */
+const KNOWN_FORMATS: readonly string[] = ['custody.deletion-certificate/v1', CERTIFICATE_FORMAT];
 
 export const DELETION_CAUSES = ['deadline', 'early', 'policy'] as const;
 /** deadline: the retention deadline passed; early: people decided before it; policy: a rule-pack change. */
@@ -46,8 +48,11 @@ export interface CertifiedApproval {
 
 export interface CertificateInput {
   recordingId: string;
-  /** The SHA-256 of the original as received. */
-  originalSha256: string;
+  /**
+   * The SHA-256 of the original as received; null when custody never hashed one (a file quarantined before it was
+   * stored — an empty file, a malformed manifest — or an ingest its deadline stopped).
+   */
+  originalSha256: string | null;
   objects: CertifiedObject[];
   rulePack: CertifiedRulePack;
   /** The retention deadline in force when the recording was deleted (ISO UTC). */
@@ -64,7 +69,7 @@ export interface CertificateInput {
 }
 
 export interface DeletionCertificate extends CertificateInput {
-  format: typeof CERTIFICATE_FORMAT;
+  format: string;
   /** SHA-256 hex of the canonical JSON of every other field. */
   certificateHash: string;
 }
@@ -98,7 +103,7 @@ function shapeProblems(input: CertificateInput): string[] {
       problems.push(`${field} must be 64 lower-case hex digits, got ${String(value)}`);
   };
   if (!isNonEmptyString(input.recordingId)) problems.push('recordingId must be a non-empty string');
-  hex64(input.originalSha256, 'originalSha256');
+  if (input.originalSha256 !== null) hex64(input.originalSha256, 'originalSha256');
   if (!Array.isArray(input.objects) || input.objects.length === 0) {
     problems.push('objects must list at least one deleted object version (a certificate of nothing is void)');
   } else {
@@ -234,8 +239,10 @@ export function verifyCertificate(certificate: unknown): CertificateVerdict {
   }
   const { certificateHash, ...rest } = certificate as Record<string, unknown>;
   const problems: string[] = [];
-  if (rest.format !== CERTIFICATE_FORMAT) {
-    problems.push(`format must be ${CERTIFICATE_FORMAT}, got ${String(rest.format)}`);
+  if (typeof rest.format !== 'string' || !KNOWN_FORMATS.includes(rest.format)) {
+    problems.push(`format must be one of ${KNOWN_FORMATS.join(', ')}, got ${String(rest.format)}`);
+  } else if (rest.format !== CERTIFICATE_FORMAT && rest.originalSha256 === null) {
+    problems.push(`originalSha256 may be null only in ${CERTIFICATE_FORMAT}`);
   }
   try {
     problems.push(...shapeProblems(rest as unknown as CertificateInput));

@@ -36,7 +36,7 @@ import { evidenceOriginalKey } from './storage/keys';
 import { classifyS3Error } from './storage/errors';
 import { readSha256Tag, writeSha256Tag } from './storage/sha256-tag';
 import { versionsOfKeys } from './storage/versions';
-import type { ActivityContextPort } from './context';
+import { throttledHeartbeat, type ActivityContextPort } from './context';
 import type { StoredOriginal } from '../domain/types';
 import type { MetricsPort } from '../domain/metrics';
 
@@ -299,20 +299,17 @@ export function makeCopyAndHashOriginal(deps: CopyAndHashDeps) {
     // the SDK for anything but a plain 200.
     const hash = createHash('sha256');
     let bytes = 0;
-    let lastBeat = Date.now();
+    // As raw bytes arrive, not per hashed block: a slow link can take longer than the timeout for one block.
+    const beat = throttledHeartbeat(deps.context);
     await readObjectInto(
       s3,
       { bucket: evidenceBucket, key, versionId },
       (chunk) => {
         hash.update(chunk);
         bytes += chunk.byteLength;
-        const now = Date.now();
-        if (now - lastBeat >= HEARTBEAT_MS) {
-          lastBeat = now;
-          deps.context.heartbeat({ phase: 'hash', bytes, of: expectedBytes });
-        }
       },
       signal,
+      { onProgress: (received) => beat(() => ({ phase: 'hash', bytes: received, of: expectedBytes })) },
     );
     return { sha256: hash.digest('hex'), bytes };
   }

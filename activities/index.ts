@@ -125,6 +125,7 @@ export function createActivities(deps: ActivityDeps) {
       recordingObjectKeys: makeRecordingObjectKeys({
         evidenceBucket: config.buckets.evidence,
         derivativesBucket: config.buckets.derivatives,
+        quarantineBucket: config.buckets.quarantine,
       }),
       lockEvidence: makeLockEvidence({ s3, context }),
       deleteRecording,

@@ -4,11 +4,16 @@
  */
 import { z } from 'zod';
 import type { DeclaredFacts } from '../domain/types';
+import { UNIT_ID_PATTERN } from '../domain/roles';
 
 const manifestSchema = z
   .object({
     deviceId: z.string().trim().min(1).max(128),
     officerId: z.string().trim().min(1).max(128).optional(),
+    unit: z
+      .string()
+      .regex(UNIT_ID_PATTERN, 'must be a unit id: letters, digits and . _ : -, at most 128 characters')
+      .optional(),
     recordedAt: z.iso.datetime({ offset: true }),
     sha256: z
       .string()
@@ -36,7 +41,7 @@ export function parseManifest(text: string, name = 'manifest'): ManifestParse {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
     return {
       ok: false,
-      problem: `${name} does not match the manifest schema (${issues}); expected {deviceId, recordedAt (ISO 8601 with offset), optional officerId, sha256, durationS}`,
+      problem: `${name} does not match the manifest schema (${issues}); expected {deviceId, recordedAt (ISO 8601 with offset), optional officerId, unit, sha256, durationS}`,
     };
   }
   const m = parsed.data;
@@ -46,6 +51,7 @@ export function parseManifest(text: string, name = 'manifest'): ManifestParse {
       deviceId: m.deviceId,
       recordedAt: new Date(m.recordedAt).toISOString(),
       ...(m.officerId && { officerId: m.officerId }),
+      ...(m.unit && { unit: m.unit }),
       ...(m.sha256 && { sha256: m.sha256 }),
       ...(m.durationS !== undefined && { durationS: m.durationS }),
     },

@@ -3,6 +3,7 @@
  * inbox (and an unlocked evidence copy, if one was made). Nothing is lost: the bytes are copied and checked in
  * quarantine before any source is removed, and a retry finds the copy already there.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import {
   CopyObjectCommand,
   HeadObjectCommand,
@@ -10,7 +11,7 @@ import {
   DeleteObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { quarantineObjectKey, quarantineReasonKey } from './storage/keys';
+import { quarantineManifestKey, quarantineObjectKey, quarantineReasonKey } from './storage/keys';
 import { isNotFound } from './storage/errors';
 import type { ObjectRef, QuarantineReason, QuarantineRecord, StoredOriginal } from '../domain/types';
 import type { MetricsPort } from '../domain/metrics';
@@ -51,8 +52,9 @@ export function makeQuarantineRecording(deps: {
         ? { bucket: input.source.bucket, key: input.source.key }
         : input.evidenceCopy && { bucket: input.evidenceCopy.bucket, key: input.evidenceCopy.key };
       if (!from) {
-        throw new Error(
+        throw ApplicationFailure.nonRetryable(
           `Cannot quarantine ${input.recordingId}: neither s3://${input.source.bucket}/${input.source.key} nor an evidence copy exists`,
+          'NothingToQuarantine',
         );
       }
       await s3.send(
@@ -103,7 +105,7 @@ export function makeQuarantineRecording(deps: {
         .send(
           new CopyObjectCommand({
             Bucket: quarantineBucket,
-            Key: `${input.recordingId}/manifest.json`,
+            Key: quarantineManifestKey(input.recordingId),
             CopySource: `${input.source.bucket}/${encodeURIComponent(input.manifestKey).replace(/%2F/g, '/')}`,
           }),
         )

@@ -14,7 +14,7 @@ import {
   workflowIdFor,
   type ObjectIdentity,
 } from '../domain/ids';
-import { RecordingIdAttr, StateAttr, PolicyAttr, DeviceIdAttr } from '../domain/search-attributes';
+import { RecordingIdAttr, StateAttr, PolicyAttr, DeviceIdAttr, UnitAttr } from '../domain/search-attributes';
 
 export type { ObjectIdentity };
 
@@ -46,6 +46,7 @@ export async function startRecordingLifecycle(
         { key: StateAttr, value: 'ingesting' },
         { key: PolicyAttr, value: input.policy },
         ...(input.declared.deviceId ? [{ key: DeviceIdAttr, value: input.declared.deviceId }] : []),
+        ...(input.declared.unit ? [{ key: UnitAttr, value: input.declared.unit }] : []),
       ],
     });
     return { recordingId, workflowId, started: true };

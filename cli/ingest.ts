@@ -17,6 +17,7 @@ import { startRecordingLifecycle } from '../activities/start-lifecycle';
 import { loadRulePacks } from '../activities/policy/load';
 import { lifecycleTaskQueues } from '../workers/pools';
 import type { DeclaredFacts } from '../domain/types';
+import { isUnitId } from '../domain/roles';
 import { CliError, EXIT, type CliContext } from './context';
 import { reviewOutcome, waitForReviewReady } from './recording';
 import { createProgress, printJson, humanBytes } from './output';
@@ -25,6 +26,7 @@ export interface IngestOptions {
   manifest?: string;
   device?: string;
   officer?: string;
+  unit?: string;
   recordedAt?: string;
   sha256?: string;
   policy?: string;
@@ -76,6 +78,11 @@ async function declaredFacts(options: IngestOptions): Promise<DeclaredFacts> {
     if (!parsed.ok) throw new CliError(parsed.problem);
     declared = parsed.declared;
   }
+  if (options.unit !== undefined && !isUnitId(options.unit)) {
+    throw new CliError(
+      `--unit ${options.unit} is not a unit id: letters, digits and . _ : -, starting with a letter or digit, at most 128 characters`,
+    );
+  }
   if (options.sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(options.sha256)) {
     throw new CliError(`--sha256 ${options.sha256} is not a SHA-256: expected 64 hexadecimal characters`);
   }
@@ -88,6 +95,7 @@ async function declaredFacts(options: IngestOptions): Promise<DeclaredFacts> {
     ...declared,
     ...(options.device && { deviceId: options.device }),
     ...(options.officer && { officerId: options.officer }),
+    ...(options.unit && { unit: options.unit }),
     ...(options.recordedAt && { recordedAt: new Date(options.recordedAt).toISOString() }),
     ...(options.sha256 && { sha256: options.sha256.toLowerCase() }),
   };

@@ -4,7 +4,12 @@
  */
 import { STAGES, LIFECYCLE_STATES } from '../domain/types';
 import { statusQuery } from '../workflows/messages';
-import { recordingIdFromWorkflowId } from '../domain/ids';
+import {
+  listRecordingPage,
+  recordingListQuery,
+  type RecordingPage,
+  type RecordingRow,
+} from '../activities/visibility/list-recordings';
 import { overdueQuery } from '../workers/visibility-gauges';
 import { CliError, type CliContext } from './context';
 import { formatTable, printJson } from './output';
@@ -20,8 +25,6 @@ export interface ListOptions {
   json?: boolean;
 }
 
-const quote = (value: string) => `'${value.replace(/'/g, "\\'")}'`;
-
 export function listQuery(o: ListOptions, now = new Date()): string {
   if (o.state && !(LIFECYCLE_STATES as readonly string[]).includes(o.state)) {
     throw new CliError(`--state ${o.state} is not a state: one of ${LIFECYCLE_STATES.join(', ')}`);
@@ -29,66 +32,20 @@ export function listQuery(o: ListOptions, now = new Date()): string {
   if (o.stage && !(STAGES as readonly string[]).includes(o.stage)) {
     throw new CliError(`--stage ${o.stage} is not a stage: one of ${STAGES.join(', ')}`);
   }
-  const clauses = [o.overdue ? overdueQuery(now) : `WorkflowType = 'recordingLifecycle'`];
-  if (o.state) clauses.push(`CustodyState = ${quote(o.state)}`);
-  if (o.stage) clauses.push(`CustodyStage = ${quote(o.stage)}`);
-  if (o.policy) clauses.push(`CustodyPolicy = ${quote(o.policy)}`);
-  if (o.device) clauses.push(`CustodyDeviceId = ${quote(o.device)}`);
-  return clauses.join(' AND ');
+  return recordingListQuery(o, o.overdue ? overdueQuery(now) : undefined);
 }
 
-interface Row {
-  recordingId: string;
-  state: string;
-  stage: string | null;
-  policy: string | null;
-  deviceId: string | null;
-  deleteAfter: string | null;
-  held: boolean;
-  evidence: boolean;
-  started: string;
-}
+type Row = RecordingRow;
 
-export async function listRecordings(
-  ctx: CliContext,
-  o: ListOptions,
-): Promise<{ rows: Row[]; nextPageToken?: string }> {
+export async function listRecordings(ctx: CliContext, o: ListOptions): Promise<RecordingPage> {
   const limit = o.limit ? Number(o.limit) : 50;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
     throw new CliError(`--limit ${o.limit} must be 1–1000`);
   const client = await ctx.temporal();
-  const response = await client.workflowService.listWorkflowExecutions({
-    namespace: ctx.config.temporal.namespace,
-    query: listQuery(o),
-    pageSize: limit,
-    ...(o.pageToken && { nextPageToken: Buffer.from(o.pageToken, 'base64url') }),
+  return listRecordingPage(client, ctx.config.temporal.namespace, listQuery(o), {
+    limit,
+    ...(o.pageToken && { pageToken: o.pageToken }),
   });
-  const decoder = client.options.loadedDataConverter.payloadConverter;
-  const rows = (response.executions ?? []).map((e): Row => {
-    const attrs = e.searchAttributes?.indexedFields ?? {};
-    const read = (name: string): unknown => {
-      const payload = attrs[name];
-      if (!payload) return null;
-      const value: unknown = decoder.fromPayload(payload);
-      return Array.isArray(value) ? (value[0] as unknown) : value;
-    };
-    const workflowId = e.execution?.workflowId ?? '';
-    return {
-      recordingId: recordingIdFromWorkflowId(workflowId),
-      state: (read('CustodyState') as string | null) ?? 'unknown',
-      stage: read('CustodyStage') as string | null,
-      policy: read('CustodyPolicy') as string | null,
-      deviceId: read('CustodyDeviceId') as string | null,
-      deleteAfter: read('CustodyDeleteAfter') as string | null,
-      held: read('CustodyHeld') === true,
-      evidence: read('CustodyEvidence') === true,
-      started: e.startTime?.seconds ? new Date(Number(e.startTime.seconds) * 1000).toISOString() : '',
-    };
-  });
-  const token = response.nextPageToken?.length
-    ? Buffer.from(response.nextPageToken).toString('base64url')
-    : undefined;
-  return token ? { rows, nextPageToken: token } : { rows };
 }
 
 function printPage(

@@ -37,9 +37,13 @@ export const program = new Command('custody')
 program
   .command('ingest <file>')
   .description('upload a recording (hashed while streaming) and start its lifecycle; prints the recording id')
-  .option('--manifest <m.json>', 'sidecar manifest: {deviceId, recordedAt, officerId?, sha256?, durationS?}')
+  .option(
+    '--manifest <m.json>',
+    'sidecar manifest: {deviceId, recordedAt, officerId?, unit?, sha256?, durationS?}',
+  )
   .option('--device <id>', 'camera/device id')
   .option('--officer <id>', 'recording officer id (an id, never a name)')
+  .option('--unit <unit>', 'organisational unit (station, department) whose people may see it')
   .option('--recorded-at <iso>', 'when the recording started (ISO 8601)')
   .option('--sha256 <hex>', "the camera's or dock's own SHA-256, compared with ours")
   .option('--policy <pack>', 'rule pack id (default: CUSTODY_DEFAULT_POLICY)')

@@ -3,7 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { awaitReviewReadyUpdate, statusQuery } from '../workflows/messages';
 import { workflowIdFor } from '../domain/ids';
 import { readCustodyLog, verifyRecording } from '../activities/custody-log/read';
-import { readCertificate } from '../activities/write-certificate';
+import { statusFromAuditStore } from '../activities/custody-log/status-from-log';
 import type { RecordingStatus } from '../domain/types';
 import { CliError, EXIT, type CliContext } from './context';
 import { formatFields, formatTable, humanBytes, printJson } from './output';
@@ -33,7 +33,10 @@ export async function waitForReviewReady(
     return await client.workflow.getHandle(workflowIdFor(recordingId)).executeUpdate(awaitReviewReadyUpdate);
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
-    return (await queryStatus(ctx, recordingId)) ?? (await statusFromAuditStore(ctx, recordingId));
+    return (
+      (await queryStatus(ctx, recordingId)) ??
+      (await statusFromAuditStore(ctx.s3(), ctx.config.buckets.audit, recordingId))
+    );
   }
 }
 
@@ -172,6 +175,7 @@ export function formatStatus(status: RecordingStatus): string {
     ['original', status.original && where(status.original)],
     ['media', status.media && mediaLine(status.media)],
     ['deviceId', status.deviceId],
+    ['unit', status.unit],
     ['recordedAt', status.recordedAt],
     ['ingestedAt', status.ingestedAt],
     [
@@ -199,7 +203,8 @@ export async function statusCommand(
 ) {
   const status = options.wait
     ? await waitForReviewReady(ctx, recordingId)
-    : ((await queryStatus(ctx, recordingId)) ?? (await statusFromAuditStore(ctx, recordingId)));
+    : ((await queryStatus(ctx, recordingId)) ??
+      (await statusFromAuditStore(ctx.s3(), ctx.config.buckets.audit, recordingId)));
   if (!status) {
     throw new CliError(
       `unknown recording id ${recordingId} (no workflow rec-${recordingId}, no custody log)`,
@@ -217,44 +222,6 @@ export async function statusCommand(
   }
   if (options.json) return printJson(status);
   process.stdout.write(`${formatStatus(status)}\n`);
-}
-
-/**
- * Log and certificate outlive the recording and its workflow history: when Temporal no longer knows the
- * recording, its status is rebuilt from the audit store.
- */
-async function statusFromAuditStore(
-  ctx: CliContext,
-  recordingId: string,
-): Promise<RecordingStatus | undefined> {
-  const entries = (await readCustodyLog(ctx.s3(), ctx.config.buckets.audit, recordingId)).sort(
-    (a, b) => a.seq - b.seq,
-  );
-  if (entries.length === 0) return undefined;
-  const find = (action: string) =>
-    [...entries].reverse().find((e) => e.action === action)?.details as Record<string, unknown> | undefined;
-  const received = find('recording.received') as
-    | { originalName?: string; declared?: { deviceId?: string; recordedAt?: string }; policy?: string }
-    | undefined;
-  const stored = find('original.stored') as { sha256?: string; bytes?: number } | undefined;
-  const certificate = await readCertificate(ctx.s3(), ctx.config.buckets.audit, recordingId);
-  const head = entries.at(-1)!;
-  return {
-    recordingId,
-    state: find('recording.deleted') ? 'deleted' : find('recording.quarantined') ? 'quarantined' : 'retained',
-    originalName: received?.originalName ?? '',
-    ingestedAt: entries[0]!.time,
-    policy: received?.policy ?? '',
-    reviewReady: false,
-    ...(stored?.sha256 && { sha256: stored.sha256 }),
-    ...(stored?.bytes !== undefined && { bytes: stored.bytes }),
-    ...(received?.declared?.deviceId && { deviceId: received.declared.deviceId }),
-    ...(received?.declared?.recordedAt && { recordedAt: received.declared.recordedAt }),
-    ...(certificate?.certificate && {
-      certificate: { key: certificate.key, certificateHash: certificate.certificate.certificateHash },
-    }),
-    custodyLogHead: { seq: head.seq, hash: head.hash },
-  };
 }
 
 export async function logCommand(ctx: CliContext, recordingId: string, options: { json?: boolean }) {

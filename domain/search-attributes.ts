@@ -7,6 +7,8 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 
 export const RecordingIdAttr = defineSearchAttributeKey('CustodyRecordingId', SearchAttributeType.KEYWORD);
 export const DeviceIdAttr = defineSearchAttributeKey('CustodyDeviceId', SearchAttributeType.KEYWORD);
+/** The organisational unit (domain/roles.ts), set at start: the API lists a caller's units only. */
+export const UnitAttr = defineSearchAttributeKey('CustodyUnit', SearchAttributeType.KEYWORD);
 export const StateAttr = defineSearchAttributeKey('CustodyState', SearchAttributeType.KEYWORD);
 /** The stage that needs attention (ingest, transcode, deletion, fixity), empty otherwise. */
 export const StageAttr = defineSearchAttributeKey('CustodyStage', SearchAttributeType.KEYWORD);
@@ -18,6 +20,7 @@ export const HeldAttr = defineSearchAttributeKey('CustodyHeld', SearchAttributeT
 export const ALL_SEARCH_ATTRIBUTES = [
   RecordingIdAttr,
   DeviceIdAttr,
+  UnitAttr,
   StateAttr,
   StageAttr,
   PolicyAttr,

@@ -32,6 +32,8 @@ export interface ObjectRef {
 export interface DeclaredFacts {
   deviceId?: string;
   officerId?: string;
+  /** The organisational unit (station, department) the recording belongs to: it scopes who may see it. */
+  unit?: string;
   recordedAt?: string;
   sha256?: string;
   durationS?: number;
@@ -161,6 +163,8 @@ export const QUARANTINE_REASONS = [
   'not-media',
   'unreadable',
   'manifest-malformed',
+  // Ingest had not completed when the deadline came: the received bytes wait here only to be deleted.
+  'deadline-reached',
 ] as const;
 export type QuarantineReason = (typeof QUARANTINE_REASONS)[number];
 
@@ -223,6 +227,8 @@ export interface RecordingStatus {
   bytes?: number;
   media?: MediaInfo;
   deviceId?: string;
+  /** The organisational unit that may see it (domain/roles.ts); absent: callers of every unit only. */
+  unit?: string;
   recordedAt?: string;
   ingestedAt: string;
   policy: string;

@@ -1,6 +1,7 @@
 /**
  * `npm run dev`: the whole stack on this machine — Temporal dev server with its UI, versitygw, all worker pools —
- * on the dev-default ports, so the `custody` CLI works from another terminal with no settings. Then a demo:
+ * on the dev-default ports, so the `custody` CLI works from another terminal with no settings — and the
+ * development identity provider (api/dev-idp) on http://127.0.0.1:9090 with its demo logins. Then a demo:
  * a generated clip is ingested and followed through its states. Ctrl-C stops everything.
  *   --demo-only           stop the stack after the demo (used by CI to prove the command works)
  *   --no-demo             start the stack only
@@ -13,11 +14,15 @@ import { mkdirSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  startDevIdp,
   startTemporalDevServer,
   startVersityGw,
   REPO_ROOT,
   type RunningServer,
 } from '../test/harness/servers';
+import { demoLoginLines } from '../api/dev-idp/banner';
+import { DEFAULT_DEV_IDP_PORT } from '../api/dev-idp/constants';
+import { readSecrets } from '../api/dev-idp/secrets';
 import { loadConfigOrExit } from '../workers/config';
 import { createS3Client, bootstrapStores } from '../activities/storage/s3';
 
@@ -208,6 +213,7 @@ async function main() {
     }),
   ]);
   servers.push(temporal, s3server);
+  const oidcIssuer = await startIdentityProvider();
   const s3 = createS3Client(config.s3);
   const report = await bootstrapStores(s3, config.buckets);
   s3.destroy();
@@ -230,6 +236,7 @@ async function main() {
     `workers ready (pools ${config.pools.join(', ')}); metrics at http://127.0.0.1:${config.http.port}/metrics`,
   );
   if (flags['no-demo']) {
+    showDemoLogins(oidcIssuer);
     say(`Temporal UI: ${temporal.uiUrl}   ·   Ctrl-C stops everything (state is kept in ${runDir})`);
     return;
   }
@@ -288,9 +295,40 @@ async function main() {
     await stopAll();
     process.exit(0);
   }
+  showDemoLogins(oidcIssuer);
   say('the stack keeps running; from another terminal try:');
   say(`  npm run -s custody -- status ${recordingId}      npm run -s custody -- log ${recordingId}`);
   say(`Temporal UI: ${temporal.uiUrl}   ·   Ctrl-C stops everything (state is kept in ${runDir})`);
+}
+
+/**
+ * The development identity provider on its fixed port, keys and generated secrets in <run dir>/dev-idp/ (so
+ * logins survive a restart); its issuer goes to the processes started after it. A CUSTODY_OIDC_ISSUER already set
+ * (a site's Keycloak, say) is kept, and nothing is started.
+ */
+async function startIdentityProvider(): Promise<{ issuer: string; dir?: string }> {
+  const configured = process.env.CUSTODY_OIDC_ISSUER;
+  if (configured) {
+    say(`identity provider: ${configured} (CUSTODY_OIDC_ISSUER; the development one is not started)`);
+    return { issuer: configured };
+  }
+  const identityProvider = await startDevIdp({
+    dataDir: runDir,
+    dir: path.join(runDir, 'dev-idp'),
+    port: DEFAULT_DEV_IDP_PORT,
+  });
+  servers.push(identityProvider);
+  process.env.CUSTODY_OIDC_ISSUER = identityProvider.issuer;
+  say(`identity provider ${identityProvider.issuer} (development only: plain HTTP on loopback, demo people)`);
+  return { issuer: identityProvider.issuer, dir: identityProvider.dir };
+}
+
+function showDemoLogins(idp: { issuer: string; dir?: string }) {
+  if (!idp.dir) return;
+  say(
+    `demo logins at ${idp.issuer} (generated for this run dir, kept in ${path.join(idp.dir, 'secrets.json')}):`,
+  );
+  for (const line of demoLoginLines(readSecrets(idp.dir))) say(line && `  ${line}`);
 }
 
 async function waitForReady(url: string) {

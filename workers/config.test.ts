@@ -89,6 +89,69 @@ test('HOSTNAME names the workers; the kubeconfig lookup gets what kubectl would 
   });
 });
 
+test('the API defaults: port 8443, loopback, HTTPS required, no issuer, the agreed token contract', () => {
+  const config = loadConfig({});
+  expect(config.api).toMatchObject({
+    port: 8443,
+    host: '127.0.0.1',
+    insecureHttp: false,
+    rateLimit: { perSubject: 300, perIp: 1200 },
+    pseudonymKey: { generateIfMissing: true },
+  });
+  expect(config.api.tls).toBeUndefined();
+  expect(config.api.rolesFile).toMatch(/policies\/roles\/roles\.yaml$/);
+  expect(config.oidc).toEqual({
+    audience: 'custody-api',
+    algorithms: ['RS256', 'ES256'],
+    clockSkewSeconds: 30,
+    jwksCooldownSeconds: 30,
+    claims: { roles: 'custody_roles', units: 'custody_units', officer: 'custody_officer_id' },
+  });
+});
+
+test.each(['none', 'HS256', 'RS256,HS512', 'RS256,none'])(
+  'CUSTODY_OIDC_ALGORITHMS=%j is refused: asymmetric algorithms only',
+  (value) => {
+    expect(() => loadConfig({ CUSTODY_OIDC_ALGORITHMS: value })).toThrow(
+      `CUSTODY_OIDC_ALGORITHMS=${JSON.stringify(value)} is invalid: expected a comma-separated list of RS256`,
+    );
+  },
+);
+
+test.each([
+  ['https://keycloak.example.org/realms/police', true],
+  ['http://127.0.0.1:8444', true],
+  ['http://localhost:8444/', true],
+  ['http://keycloak.example.org/realms/police', false],
+  ['http://127.0.0.1.evil.example:80', false],
+  ['not a url', false],
+])('CUSTODY_OIDC_ISSUER=%s accepted: %s (https, or http on loopback only)', (issuer, accepted) => {
+  if (accepted) expect(loadConfig({ CUSTODY_OIDC_ISSUER: issuer }).oidc.issuer).toBe(issuer);
+  else expect(() => loadConfig({ CUSTODY_OIDC_ISSUER: issuer })).toThrow(/CUSTODY_OIDC_ISSUER=.* is invalid/);
+});
+
+test('API TLS: certificate and key together, and never together with plain HTTP', () => {
+  expect(() => loadConfig({ CUSTODY_API_TLS_CERT_PATH: '/tls/crt.pem' })).toThrow(/must be set together/);
+  expect(() =>
+    loadConfig({
+      CUSTODY_API_TLS_CERT_PATH: '/tls/crt.pem',
+      CUSTODY_API_TLS_KEY_PATH: '/tls/key.pem',
+      CUSTODY_API_INSECURE_HTTP: 'true',
+    }),
+  ).toThrow(/choose HTTPS/);
+  expect(
+    loadConfig({ CUSTODY_API_TLS_CERT_PATH: '/tls/crt.pem', CUSTODY_API_TLS_KEY_PATH: '/tls/key.pem' }).api
+      .tls,
+  ).toEqual({ certPath: '/tls/crt.pem', keyPath: '/tls/key.pem' });
+});
+
+test('only the default pseudonym key file is generated when missing; a set path must exist', () => {
+  expect(loadConfig({ CUSTODY_PSEUDONYM_KEY_FILE: '/secrets/pseudonym.key' }).api.pseudonymKey).toEqual({
+    file: '/secrets/pseudonym.key',
+    generateIfMissing: false,
+  });
+});
+
 /**
  * Where `process.env` is read in `text`, as line numbers: `process.env` used as a value, `process['env']`, or
  * `const { env } = process`. Setting a variable for a library (`process.env.X ??= …`) is not reading config.
@@ -144,7 +207,7 @@ test.each([
 test('no module but workers/config.ts reads process.env: configuration goes through loadConfig', () => {
   const root = path.resolve(__dirname, '..');
   const reads: string[] = [];
-  for (const folder of ['activities', 'cli', 'domain', 'workers', 'workflows']) {
+  for (const folder of ['activities', 'api', 'cli', 'domain', 'workers', 'workflows']) {
     const files = readdirSync(path.join(root, folder), { recursive: true, encoding: 'utf8' });
     for (const file of files.map((f) => path.join(folder, f))) {
       if (!file.endsWith('.ts') || file.endsWith('.test.ts') || file.endsWith('.d.ts')) continue;

@@ -18,6 +18,11 @@ function bundledPolicyDir(): string {
   return existsSync(fromSource) ? fromSource : path.resolve(__dirname, '..', '..', 'policies');
 }
 
+/** The dev run directory (`.run/` of the repository, where command 1 keeps its state). */
+function devRunDir(): string {
+  return path.join(path.dirname(bundledPolicyDir()), '.run');
+}
+
 export { POOL_NAMES, type PoolName };
 
 export class ConfigError extends Error {
@@ -65,6 +70,38 @@ const poolList = z
   )
   .pipe(z.array(z.enum(POOL_NAMES)).min(1));
 const logLevel = z.enum(['debug', 'info', 'warn', 'error']);
+/** Asymmetric JWS algorithms only: `none` and the HMAC family (HS*) would let anyone who knows the public key — or
+ * no key at all — mint a token. */
+const OIDC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
+const algorithmList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.enum(OIDC_ALGORITHMS)).min(1));
+/** An issuer is https, or http on the loopback interface only (the embedded dev provider, test issuers). */
+const issuerUrl = z
+  .string()
+  .url()
+  .refine(
+    (u) => /^https:\/\//.test(u) || /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(u),
+    'must be https://, or http:// on 127.0.0.1, localhost or [::1]',
+  );
+const claimName = z.string().regex(/^[A-Za-z0-9_:/.-]{1,200}$/);
 
 function spec<T>(schema: z.ZodType<T>, form: string, fallback?: string): VariableSpec<T> {
   return fallback === undefined ? { schema, form } : { schema, form, fallback };
@@ -155,6 +192,53 @@ export const VARIABLES = {
     'a path to the capacity policy (YAML, policies/capacity/capacity.schema.json)',
     path.join(bundledPolicyDir(), 'capacity', 'capacity.yaml'),
   ),
+  CUSTODY_API_PORT: spec(port, 'a TCP port 0–65535 (0 = any free port)', '8443'),
+  CUSTODY_API_HOST: spec(nonEmpty, 'the address the API listens on, e.g. 0.0.0.0 in a pod', '127.0.0.1'),
+  CUSTODY_API_INSECURE_HTTP: spec(bool, 'true or false (true: plain HTTP, for dev and tests only)', 'false'),
+  CUSTODY_API_TLS_CERT_PATH: spec(
+    nonEmpty.optional(),
+    'a path to the PEM certificate (chain) the API serves',
+  ),
+  CUSTODY_API_TLS_KEY_PATH: spec(nonEmpty.optional(), "a path to the PEM key of the API's certificate"),
+  CUSTODY_API_RATE_LIMIT_PER_SUBJECT: spec(positiveInt, 'a positive integer (requests per minute)', '300'),
+  CUSTODY_API_RATE_LIMIT_PER_IP: spec(positiveInt, 'a positive integer (requests per minute)', '1200'),
+  CUSTODY_ROLES_FILE: spec(
+    nonEmpty,
+    'a path to the role mapping (YAML, policies/roles/roles.schema.json)',
+    path.join(bundledPolicyDir(), 'roles', 'roles.yaml'),
+  ),
+  CUSTODY_PSEUDONYM_KEY_FILE: spec(
+    nonEmpty,
+    'a path to the secret key (≥ 32 bytes) that pseudonymises the access log',
+    path.join(devRunDir(), 'api-pseudonym.key'),
+  ),
+  CUSTODY_OIDC_ISSUER: spec(
+    issuerUrl.optional(),
+    "the OpenID Provider's issuer URL, exactly as its tokens' iss claim (https; http on loopback for dev)",
+  ),
+  CUSTODY_OIDC_AUDIENCE: spec(nonEmpty, 'the audience (aud) the access tokens must carry', 'custody-api'),
+  CUSTODY_OIDC_ALGORITHMS: spec(
+    algorithmList,
+    `a comma-separated list of ${OIDC_ALGORITHMS.join(', ')} (never none or HS*)`,
+    'RS256,ES256',
+  ),
+  CUSTODY_OIDC_CLOCK_SKEW_SECONDS: spec(
+    z.coerce.number().int().min(0).max(300),
+    'an integer 0–300 (seconds)',
+    '30',
+  ),
+  CUSTODY_OIDC_JWKS_COOLDOWN_SECONDS: spec(
+    z.coerce.number().int().min(0).max(3600),
+    'an integer 0–3600 (seconds between two fetches of the issuer keys)',
+    '30',
+  ),
+  CUSTODY_OIDC_ROLES_CLAIM: spec(
+    claimName,
+    'a claim name, or a dotted path such as realm_access.roles',
+    'custody_roles',
+  ),
+  CUSTODY_OIDC_UNITS_CLAIM: spec(claimName, 'a claim name, or a dotted path', 'custody_units'),
+  CUSTODY_OIDC_OFFICER_CLAIM: spec(claimName, 'a claim name, or a dotted path', 'custody_officer_id'),
   CUSTODY_LOG_LEVEL: spec(logLevel, 'debug, info, warn or error', 'info'),
   HOSTNAME: spec(
     nonEmpty,
@@ -234,6 +318,32 @@ export interface CustodyConfig {
   };
   /** The capacity policy: per-pool bounds, targets and measured throughputs (policies/capacity). */
   capacityFile: string;
+  /** The custody API process (api/main.ts): where it listens, how it is protected. */
+  api: {
+    port: number;
+    host: string;
+    /** Plain HTTP (dev and tests); otherwise HTTPS with `tls`, and the API refuses to start without it. */
+    insecureHttp: boolean;
+    tls?: { certPath: string; keyPath: string };
+    /** Requests per minute. */
+    rateLimit: { perSubject: number; perIp: number };
+    rolesFile: string;
+    pseudonymKey: {
+      file: string;
+      /** True when the file is the dev default: the API generates it when absent (a set path must exist). */
+      generateIfMissing: boolean;
+    };
+  };
+  /** How the API verifies access tokens (the agreed token contract, docs/api.md). */
+  oidc: {
+    /** Unset: the API refuses to start, naming CUSTODY_OIDC_ISSUER. */
+    issuer?: string;
+    audience: string;
+    algorithms: string[];
+    clockSkewSeconds: number;
+    jwksCooldownSeconds: number;
+    claims: { roles: string; units: string; officer: string };
+  };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Names this process in the workers' identity (`<pool>@<hostName>:<pid>`). */
   hostName: string;
@@ -270,6 +380,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (v.CUSTODY_POOLS.includes('controller') && !v.CUSTODY_CONTROLLER_NAMESPACE) {
     throw new ConfigError([
       'CUSTODY_CONTROLLER_NAMESPACE must be set when CUSTODY_POOLS includes controller (the namespace of the pool Deployments)',
+    ]);
+  }
+  if (Boolean(v.CUSTODY_API_TLS_CERT_PATH) !== Boolean(v.CUSTODY_API_TLS_KEY_PATH)) {
+    throw new ConfigError([
+      'CUSTODY_API_TLS_CERT_PATH and CUSTODY_API_TLS_KEY_PATH must be set together (HTTPS needs both)',
+    ]);
+  }
+  if (v.CUSTODY_API_INSECURE_HTTP && v.CUSTODY_API_TLS_CERT_PATH) {
+    throw new ConfigError([
+      'CUSTODY_API_INSECURE_HTTP=true and CUSTODY_API_TLS_CERT_PATH are both set: choose HTTPS (unset CUSTODY_API_INSECURE_HTTP) or plain HTTP for dev (unset the TLS paths)',
     ]);
   }
   const prefix = v.CUSTODY_TASK_QUEUE_PREFIX;
@@ -341,6 +461,33 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       intervalSeconds: v.CUSTODY_CONTROLLER_INTERVAL_SECONDS,
     },
     capacityFile: v.CUSTODY_CAPACITY_FILE,
+    api: {
+      port: v.CUSTODY_API_PORT,
+      host: v.CUSTODY_API_HOST,
+      insecureHttp: v.CUSTODY_API_INSECURE_HTTP,
+      ...(v.CUSTODY_API_TLS_CERT_PATH &&
+        v.CUSTODY_API_TLS_KEY_PATH && {
+          tls: { certPath: v.CUSTODY_API_TLS_CERT_PATH, keyPath: v.CUSTODY_API_TLS_KEY_PATH },
+        }),
+      rateLimit: { perSubject: v.CUSTODY_API_RATE_LIMIT_PER_SUBJECT, perIp: v.CUSTODY_API_RATE_LIMIT_PER_IP },
+      rolesFile: v.CUSTODY_ROLES_FILE,
+      pseudonymKey: {
+        file: v.CUSTODY_PSEUDONYM_KEY_FILE,
+        generateIfMissing: !env.CUSTODY_PSEUDONYM_KEY_FILE,
+      },
+    },
+    oidc: {
+      ...(v.CUSTODY_OIDC_ISSUER && { issuer: v.CUSTODY_OIDC_ISSUER }),
+      audience: v.CUSTODY_OIDC_AUDIENCE,
+      algorithms: [...new Set(v.CUSTODY_OIDC_ALGORITHMS)],
+      clockSkewSeconds: v.CUSTODY_OIDC_CLOCK_SKEW_SECONDS,
+      jwksCooldownSeconds: v.CUSTODY_OIDC_JWKS_COOLDOWN_SECONDS,
+      claims: {
+        roles: v.CUSTODY_OIDC_ROLES_CLAIM,
+        units: v.CUSTODY_OIDC_UNITS_CLAIM,
+        officer: v.CUSTODY_OIDC_OFFICER_CLAIM,
+      },
+    },
     logLevel: v.CUSTODY_LOG_LEVEL,
     hostName: v.HOSTNAME,
     kubernetesEnv: {

@@ -128,3 +128,27 @@ test('a deferred entry goes into the log with the next append, in one activity',
     'step',
   ]);
 });
+
+test('an entry deferred while an append is being written is not lost: it goes with the next append', async () => {
+  const log = memoryLog();
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const writer = new CustodyLogWriter('rec', {
+    ...log.ops,
+    appendEntry: async (entry) => {
+      if (entry.action === 'stage.replay-requested') await held;
+      return log.ops.appendEntry(entry);
+    },
+  });
+  const first = writer.append('admin-1', 'stage.replay-requested', {});
+  await Promise.resolve();
+  writer.defer('system', 'deadline.set', {});
+  release();
+  await first;
+  await writer.append('system', 'original.stored', {});
+  expect(log.stored.map((e) => e.action)).toEqual([
+    'stage.replay-requested',
+    'deadline.set',
+    'original.stored',
+  ]);
+});

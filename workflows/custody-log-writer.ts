@@ -110,7 +110,8 @@ export class CustodyLogWriter {
         this.moveTo(last);
       }
     }
-    this.deferred = [];
+    // Only the entries this run wrote: one deferred while it was being written goes with the next append.
+    this.deferred.splice(0, run.length - stamped.length);
     return last!;
   }
 

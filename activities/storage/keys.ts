@@ -6,6 +6,7 @@ export const evidenceOriginalKey = (recordingId: string) => `recordings/${record
 export const derivativeKey = (recordingId: string, name: string) => `recordings/${recordingId}/${name}`;
 export const quarantineObjectKey = (recordingId: string) => `${recordingId}/original`;
 export const quarantineReasonKey = (recordingId: string) => `${recordingId}/reason.json`;
+export const quarantineManifestKey = (recordingId: string) => `${recordingId}/manifest.json`;
 export const custodyLogPrefix = (recordingId: string) => `custody-log/${recordingId}/`;
 /** Zero-padded so that a plain listing returns entries in order. */
 export const custodyLogEntryKey = (recordingId: string, seq: number) =>

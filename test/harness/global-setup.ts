@@ -7,7 +7,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { startTemporalDevServer, startVersityGw, type RunningServer } from './servers';
+import { startDevIdp, startTemporalDevServer, startVersityGw, type RunningServer } from './servers';
 import { buildTestOnlyBundles } from './test-bundles';
 import { quietLogger } from './quiet-logger';
 
@@ -37,9 +37,10 @@ export default async function globalSetup(): Promise<void> {
   globalThis.__CUSTODY_TEST_SERVERS__ = { servers, dataDir };
   // Workflow code is bundled once per run, here: webpack cannot run inside jest's module sandbox, and one
   // bundle for every test file saves a few seconds each.
-  const [temporal, s3, bundle, testOnlyBundles] = await Promise.all([
+  const [temporal, s3, identityProvider, bundle, testOnlyBundles] = await Promise.all([
     startTemporalDevServer({ dataDir }),
     startVersityGw({ dataDir }),
+    startDevIdp({ dataDir }),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger }),
     buildTestOnlyBundles(dataDir, quietLogger), // fault injection (reset tests), replay-gate self-check
   ]);
@@ -47,7 +48,10 @@ export default async function globalSetup(): Promise<void> {
   writeFileSync(bundlePath, bundle.code);
   process.env.CUSTODY_TEST_WORKFLOW_BUNDLE = bundlePath;
   Object.assign(process.env, testOnlyBundles);
-  servers.push(temporal, s3);
+  servers.push(temporal, s3, identityProvider);
+  // The API verifies tokens from this issuer; tests sign in there (test/harness/dev-idp-client.ts).
+  process.env.CUSTODY_OIDC_ISSUER = identityProvider.issuer;
+  process.env.CUSTODY_DEV_IDP_DIR = identityProvider.dir;
   process.env.TEMPORAL_ADDRESS = temporal.address;
   process.env.TEMPORAL_NAMESPACE = 'default';
   process.env.AWS_ENDPOINT_URL_S3 = s3.endpoint;

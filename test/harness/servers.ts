@@ -242,3 +242,45 @@ export async function startVersityGw(opts: {
     return { ...server, endpoint, accessKeyId, secretAccessKey };
   });
 }
+
+export interface DevIdpServer extends RunningServer {
+  /** `http://127.0.0.1:<port>`: what CUSTODY_OIDC_ISSUER is set to. */
+  issuer: string;
+  port: number;
+  /** Its keys, generated secrets (demo passwords, client secrets) and sessions. */
+  dir: string;
+}
+
+/**
+ * The development identity provider (api/dev-idp, built into dist/ by `npm run build`) on a loopback port. Its
+ * keys and secrets live in `dir` (default `<dataDir>/dev-idp`): started again with the same dir and port, it is
+ * the same issuer with the same keys, so tokens it issued before still verify.
+ */
+export async function startDevIdp(opts: {
+  dataDir: string;
+  dir?: string;
+  ownerPid?: number;
+  port?: number;
+  consoleRedirectUris?: string[];
+}): Promise<DevIdpServer> {
+  const entryPoint = path.join(REPO_ROOT, 'dist', 'api', 'dev-idp', 'main.js');
+  if (!existsSync(entryPoint)) {
+    throw new Error(`${entryPoint} is missing: run \`npm run build\` first (npm test does it in pretest)`);
+  }
+  const dir = opts.dir ?? path.join(opts.dataDir, 'dev-idp');
+  return startOnFreshPorts(opts.port === undefined, async () => {
+    const port = opts.port ?? (await freePort());
+    const args = [entryPoint, '--port', String(port), '--dir', dir];
+    for (const uri of opts.consoleRedirectUris ?? []) args.push('--console-redirect-uri', uri);
+    const logFile = path.join(opts.dataDir, `dev-idp-${port}.log`);
+    const server = spawnServer('dev-idp', process.execPath, args, logFile, opts.ownerPid ?? process.pid);
+    const issuer = `http://127.0.0.1:${port}`;
+    await waitFor('development identity provider', server, 30_000, async () => {
+      const response = await fetch(`${issuer}/.well-known/openid-configuration`, {
+        signal: AbortSignal.timeout(1000),
+      });
+      return response.ok;
+    });
+    return { ...server, issuer, port, dir };
+  });
+}

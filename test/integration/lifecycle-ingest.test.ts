@@ -81,20 +81,17 @@ test('an inbox object is copied into evidence with the SHA-256 computed independ
   // The custody log: a valid hash chain ending at the head the workflow reports, naming the hash.
   const entries = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, outcome.recordingId);
   expect(verifyChain(entries).ok).toBe(true);
-  expect(entries.slice(0, 4).map((e) => e.action)).toEqual([
+  // The deadline is set at receipt, before any byte moves.
+  expect(entries.slice(0, 5).map((e) => e.action)).toEqual([
     'recording.received',
+    'deadline.set',
     'original.stored',
     'media.probed',
     'ingest.completed',
   ]);
-  expect(entries[1]!.details).toMatchObject({ sha256: expectedSha256 });
+  expect(entries[2]!.details).toMatchObject({ sha256: expectedSha256 });
   expect(entries[0]!.details).toMatchObject({ originalName: 'Einsatz_Größe_ß.mp4' });
-  expect(
-    entries
-      .slice(4)
-      .map((e) => e.action)
-      .sort(),
-  ).toEqual(['deadline.set', 'derivatives.stored']);
+  expect(entries.slice(5).map((e) => e.action)).toEqual(['derivatives.stored']);
   expect(result.custodyLogHead).toEqual({ seq: 5, hash: entries[5]!.hash });
   expect(result.retention).toMatchObject({
     pack: { id: 'bw-polg-44', citation: '§ 44 PolG BW', retention: 'P28D' },

@@ -55,10 +55,10 @@ test.concurrent(
     const log = tier.world.log(rec.recordingId);
     expect(log.map((e) => `${e.actor}:${e.action}`)).toEqual([
       'system:recording.received',
+      'system:deadline.set',
       'system:original.stored',
       'system:media.probed',
       'system:ingest.completed',
-      'system:deadline.set',
       'system:derivatives.stored',
     ]);
     expect(status.custodyLogHead).toEqual({ seq: log.at(-1)!.seq, hash: log.at(-1)!.hash });
@@ -67,7 +67,7 @@ test.concurrent(
       source: { bucket: 'incoming', key: rec.source.key, size: rec.source.size },
       policy: 'wf-1h',
     });
-    expect(log[4]!.details).toMatchObject({
+    expect(log[1]!.details).toMatchObject({
       pack: { id: 'wf-1h', citation: '§ 0 Test' },
       basis: 'recordedAt',
       warnings: [],

@@ -21,10 +21,10 @@ const replay = (rec: Recording, by: string) =>
   rec.handle.executeUpdate(messages.replayUpdate, { args: [{ by, reason: 'fixed' }] });
 const INGESTED = [
   'system:recording.received',
+  'system:deadline.set',
   'system:original.stored',
   'system:media.probed',
   'system:ingest.completed',
-  'system:deadline.set',
 ];
 
 test.concurrent(
@@ -44,12 +44,17 @@ test.concurrent(
     expect(parked).toMatchObject({
       state: 'needs-attention',
       lastError: { stage: 'ingest', type: 'S3Unavailable', message: 'store unreachable', attempts: 1 },
-      custodyLogHead: { seq: 1 },
+      custodyLogHead: { seq: 2 }, // recording.received, deadline.set, stage.failed
     });
-    expect(parked.retention).toBeUndefined();
+    // Parked or not, the deadline runs from receipt.
+    expect(parked.retention).toMatchObject({ pack: { id: 'wf-1h' } });
     expect(await rec.searchAttributes()).toEqual({ state: 'needs-attention', stage: 'ingest' });
-    expect(rec.actions()).toEqual(['system:recording.received', 'system:stage.failed']);
-    expect(tier.world.log(rec.recordingId)[1]!.details).toEqual({ ...parked.lastError });
+    expect(rec.actions()).toEqual([
+      'system:recording.received',
+      'system:deadline.set',
+      'system:stage.failed',
+    ]);
+    expect(tier.world.log(rec.recordingId)[2]!.details).toEqual({ ...parked.lastError });
 
     expect(await replay(rec, 'admin-1')).toEqual({ stage: 'ingest', replayed: true });
     const again = await rec.settled();
@@ -59,19 +64,20 @@ test.concurrent(
       lastError: { stage: 'ingest', type: 'S3Unavailable' },
     });
     expect(Date.parse(again.lastError!.at)).toBeGreaterThan(Date.parse(parked.lastError!.at));
-    expect(rec.actions().slice(2)).toEqual(['admin-1:stage.replay-requested', 'system:stage.failed']);
-    expect(tier.world.log(rec.recordingId)[2]!.details).toEqual({ stage: 'ingest', reason: 'fixed' });
+    expect(rec.actions().slice(3)).toEqual(['admin-1:stage.replay-requested', 'system:stage.failed']);
+    expect(tier.world.log(rec.recordingId)[3]!.details).toEqual({ stage: 'ingest', reason: 'fixed' });
 
     await replay(rec, 'admin-2');
     expect(await rec.settled()).toMatchObject({ state: 'retained', reviewReady: true });
     expect(await rec.searchAttributes()).toEqual({ state: 'retained' });
     expect(rec.actions()).toEqual([
       'system:recording.received',
+      'system:deadline.set',
       'system:stage.failed',
       'admin-1:stage.replay-requested',
       'system:stage.failed',
       'admin-2:stage.replay-requested',
-      ...INGESTED.slice(1),
+      ...INGESTED.slice(2),
       'system:derivatives.stored',
     ]);
     // Only the very first scheduling may skip the search for a crashed attempt's leftovers; a replay may not.
@@ -390,6 +396,42 @@ test.concurrent('a fixity park does not stop the deadline', async () => {
   expect(tier.world.certificates.get(rec.recordingId)?.cause).toBe('deadline');
   expect(rec.actions().slice(-4)).toEqual([
     'system:fixity.mismatch',
+    'system:deletion.started',
+    'system:recording.deleted',
+    'system:certificate.written',
+  ]);
+  tier.expectSound(rec.recordingId);
+});
+
+// Parking keeps the legal deadline too: an ingest nobody replays stops at the deadline, and what was received is
+// deleted and certified.
+test.concurrent('an ingest parked past its deadline: the received bytes deleted and certified', async () => {
+  tier.world.addRulePack('wf-p-3s', 'PT3S');
+  const rec = await tier.start({
+    policy: 'wf-p-3s',
+    declared: { recordedAt: new Date().toISOString() },
+    arrange: (id) =>
+      tier.world.fail(id, 'storeOriginal', { type: 'S3Unavailable', message: 'store unreachable' }),
+  });
+  expect((await rec.settled()).state).toBe('needs-attention');
+  expect(tier.world.versions({ bucket: 'incoming', key: rec.source.key })).toHaveLength(1);
+  const deleted = await rec.result();
+  expect(deleted.state).toBe('deleted');
+  expect(tier.world.versions({ bucket: 'incoming', key: rec.source.key })).toEqual([]);
+  expect(tier.world.versions({ recordingId: rec.recordingId })).toEqual([]);
+  const certificate = tier.world.certificates.get(rec.recordingId)!;
+  expect(certificate).toMatchObject({ cause: 'deadline', originalSha256: null });
+  // The received bytes went through the quarantine store, so the certificate lists what was deleted.
+  expect(certificate.objects.map((o) => o.key).sort()).toEqual([
+    `quarantine/${rec.recordingId}/original`,
+    `quarantine/${rec.recordingId}/reason.json`,
+  ]);
+  expect(tier.world.log(rec.recordingId)[3]!.details).toMatchObject({ reason: 'deadline-reached' });
+  expect(rec.actions()).toEqual([
+    'system:recording.received',
+    'system:deadline.set',
+    'system:stage.failed',
+    'system:recording.quarantined',
     'system:deletion.started',
     'system:recording.deleted',
     'system:certificate.written',

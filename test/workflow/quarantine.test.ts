@@ -72,10 +72,12 @@ test.concurrent.each(cases)(
     expect(status.quarantine).toMatchObject({ reason, object: { bucket: BUCKETS.quarantine } });
     expect(status.quarantine!.message).toMatch(message);
     expect(status.original).toBeUndefined();
-    expect(status.retention).toBeUndefined();
+    // The deadline runs from receipt, quarantine or not (the overdue gauge counts it).
+    expect(status.retention).toMatchObject({ pack: { id: 'wf-1h' }, holds: [], extensions: [] });
     expect(await rec.searchAttributes()).toEqual({ state: 'quarantined' });
     expect(rec.actions()).toEqual([
       'system:recording.received',
+      'system:deadline.set',
       ...(stored ? ['system:original.stored'] : []),
       'system:recording.quarantined',
     ]);
@@ -129,16 +131,16 @@ test.concurrent(
     expect(tier.world.versions({ bucket: held.bucket, key: held.key })).toEqual([]);
     expect(rec.actions()).toEqual([
       'system:recording.received',
+      'system:deadline.set',
       'system:original.stored',
       'system:recording.quarantined',
       'admin-1:quarantine.released',
       'system:original.stored',
       'system:media.probed',
       'system:ingest.completed',
-      'system:deadline.set',
       'system:derivatives.stored',
     ]);
-    expect(tier.world.log(rec.recordingId)[3]!.details).toEqual({
+    expect(tier.world.log(rec.recordingId)[4]!.details).toEqual({
       reason: 'dock firmware bug',
       quarantineReason: 'hash-mismatch',
       acceptReceivedHash: true,
@@ -177,6 +179,7 @@ test.concurrent(
     expect(tier.world.versions({ bucket: held.bucket, key: held.key })).toEqual([]);
     expect(rec.actions()).toEqual([
       'system:recording.received',
+      'system:deadline.set',
       'system:original.stored',
       'system:recording.quarantined',
       'admin-2:quarantine.released',
@@ -186,9 +189,66 @@ test.concurrent(
       'system:original.stored',
       'system:media.probed',
       'system:ingest.completed',
-      'system:deadline.set',
       'system:derivatives.stored',
     ]);
+    tier.expectSound(rec.recordingId);
+  },
+);
+
+// Quarantine keeps the legal deadline: it runs from receipt, and a recording nobody releases is deleted on time
+// with everything the quarantine store holds for it, and certified.
+test.concurrent(
+  'a quarantined recording nobody releases is deleted at its deadline, with a certificate',
+  async () => {
+    tier.world.addRulePack('wf-q-3s', 'PT3S');
+    const { rec, status } = await quarantined({
+      policy: 'wf-q-3s',
+      declared: { recordedAt: new Date().toISOString() },
+      arrange: (id) => (tier.world.script(id).mediaProblem = { type: 'NotMedia', message: 'no moov box' }),
+    });
+    const held = status.quarantine!.object;
+    expect(tier.world.versions({ bucket: held.bucket, key: held.key })).toHaveLength(1);
+    const deleted = await rec.result();
+    expect(deleted.state).toBe('deleted');
+    const certificate = tier.world.certificates.get(rec.recordingId)!;
+    expect(certificate.cause).toBe('deadline');
+    expect(Date.parse(certificate.deletedAt)).toBeGreaterThanOrEqual(Date.parse(certificate.deadline));
+    expect(certificate.objects.map((o) => o.key).sort()).toEqual([
+      held.key,
+      `quarantine/${rec.recordingId}/reason.json`,
+    ]);
+    expect(tier.world.versions({ recordingId: rec.recordingId })).toEqual([]);
+    expect(rec.actions()).toEqual([
+      'system:recording.received',
+      'system:deadline.set',
+      'system:original.stored',
+      'system:recording.quarantined',
+      'system:deletion.started',
+      'system:recording.deleted',
+      'system:certificate.written',
+    ]);
+    tier.expectSound(rec.recordingId);
+  },
+);
+
+test.concurrent(
+  'a hold keeps a quarantined recording past its deadline; released, it is deleted',
+  async () => {
+    tier.world.addRulePack('wf-q-2s', 'PT2S');
+    const { rec } = await quarantined({
+      policy: 'wf-q-2s',
+      declared: { recordedAt: new Date().toISOString() },
+      size: 0,
+    });
+    await rec.handle.executeUpdate(messages.holdUpdate, {
+      args: [{ caseId: 'AZ-7', reason: 'complaint about the recording', by: 'inv-1' }],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect((await rec.status()).state).toBe('quarantined');
+    await rec.handle.executeUpdate(messages.releaseUpdate, { args: [{ by: 'inv-1', approvedBy: 'lead-1' }] });
+    expect((await rec.result()).state).toBe('deleted');
+    expect(tier.world.certificates.get(rec.recordingId)!.cause).toBe('deadline');
+    expect(tier.world.versions({ recordingId: rec.recordingId })).toEqual([]);
     tier.expectSound(rec.recordingId);
   },
 );

@@ -251,10 +251,10 @@ test.concurrent('deleted after its deadline with a certificate of exactly what w
   expect(tier.world.versions({ recordingId: rec.recordingId })).toEqual([]);
   expect(rec.actions()).toEqual([
     'system:recording.received',
+    'system:deadline.set',
     'system:original.stored',
     'system:media.probed',
     'system:ingest.completed',
-    'system:deadline.set',
     'system:derivatives.stored',
     ...DELETION,
   ]);
@@ -272,7 +272,7 @@ test.concurrent(
     const deleted = await rec.result();
     expect(deleted).toMatchObject({ state: 'deleted', reviewReady: false });
     expect(transcode.cancelled).toBe(true);
-    expect(rec.actions().slice(-4)).toEqual(['system:deadline.set', ...DELETION]);
+    expect(rec.actions().slice(-4)).toEqual(['system:ingest.completed', ...DELETION]);
     expect(certificateOf(rec).cause).toBe('deadline');
     tier.expectSound(rec.recordingId);
   },

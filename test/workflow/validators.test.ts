@@ -23,7 +23,8 @@ beforeAll(async () => {
   shortPack = tier.world.addRulePack('wf-10s', 'PT10S');
   [retained, parked, hashMismatch, emptyFile, withoutEtag] = await Promise.all([
     tier.start(),
-    tier.start({ arrange: (id) => tier.world.fail(id, 'storeOriginal', { type: 'S3Unavailable' }) }),
+    // A pack this deployment does not have: parked before its deadline could be set.
+    tier.start({ policy: 'wf-no-such-pack' }),
     tier.start({ declared: { sha256: 'f'.repeat(64) } }),
     tier.start({ size: 0 }),
     tier.start({
@@ -278,9 +279,13 @@ test('quarantined: release only what can be processed, and only as the reason al
     replay({ by: 'admin-1' }),
     `recording ${id} is quarantined, not needs-attention: nothing to replay`,
   );
-  for (const send of needingRetention()) {
-    await expectRejected(hashMismatch, send, `recording ${id} is quarantined: its deadline is not set yet`);
-  }
+  // Its deadline runs from receipt (holds, extensions, early deletion, a policy change all apply), but there is no
+  // stored original to lock as evidence.
+  await expectRejected(
+    hashMismatch,
+    markEvidence({ caseId: 'AZ-1', by: 'u1' }),
+    `recording ${id} is quarantined: marking it as evidence locks its stored original, and it has none — release it from quarantine first`,
+  );
 });
 
 test('deleting: nothing more to change', async () => {

@@ -29,7 +29,7 @@ export async function deleteAndCertify(run: RecordingRun): Promise<void> {
   const requestedBy = early?.by ?? SYSTEM_ACTOR;
   const certificateFacts = {
     recordingId: run.recordingId,
-    originalSha256: status.sha256 ?? '',
+    originalSha256: status.sha256 ?? null, // never hashed: quarantined before it was stored, or stopped at the deadline
     rulePack: {
       id: retention.pack.id,
       version: retention.pack.version,

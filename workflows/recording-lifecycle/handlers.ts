@@ -199,6 +199,12 @@ export function registerHandlers(run: RecordingRun): void {
         requirePerson(request.by);
         if (!request.caseId?.trim()) throw new Error('marking evidence needs --case <case number>');
         if (r.evidence) throw new Error(`already marked as evidence for case ${r.evidence.caseId}`);
+        if (!run.status.original) {
+          throw new Error(
+            `recording ${run.recordingId} is ${run.status.state}: marking it as evidence locks its stored original, and it has none` +
+              (run.status.state === 'quarantined' ? ' — release it from quarantine first' : ' yet'),
+          );
+        }
       },
     },
   );

@@ -22,25 +22,25 @@ export async function recordingLifecycle(input: LifecycleInput): Promise<Recordi
   const run = new RecordingRun(input, lifecycleProxies(input.taskQueues));
   registerHandlers(run);
 
-  // Ingest, unless this run continues one that is past it. Its last log entries are written while the
-  // transcode starts (it needs none of them).
-  let ingestLogged: Promise<unknown> = Promise.resolve();
-  if (!run.resumed) {
-    const { lastEntries } = await ingest(run);
-    if (lastEntries.length > 0) ingestLogged = run.log.appendAll(lastEntries);
-  }
+  // Ingest, unless this run continues one that is past it. New runs set the deadline at receipt: it runs through
+  // parking and quarantine, and when it comes first ingest stops (`interrupted`).
+  const ingested = run.resumed ? undefined : await ingest(run);
+  if (!ingested?.interrupted) {
+    // Ingest's last log entries are written while the transcode starts (it needs none of them). The transcode runs
+    // beside the retention wait: a stuck or parked transcode never delays deletion.
+    const logged = ingested?.lastEntries.length ? run.log.appendAll(ingested.lastEntries) : undefined;
+    const transcode = startTranscode(run);
+    await logged;
+    if (run.status.state !== 'transcoding' && run.status.state !== 'needs-attention')
+      run.setState(run.activeHolds().length ? 'held' : 'retained'); // a hold may have come during ingest
 
-  // Transcode beside the retention wait: a stuck or parked transcode never delays deletion.
-  const transcode = startTranscode(run);
-  await ingestLogged;
-  if (run.status.state !== 'transcoding' && run.status.state !== 'needs-attention') run.setState('retained');
+    // Retained until the deadline, a hold's release, an extension's end, a policy change or an approved early deletion.
+    await (ingested?.deadline ?? waitForDeadline(run));
 
-  // Retained until the deadline, a hold's release, an extension's end, a policy change or an approved early deletion.
-  await waitForDeadline(run);
-
-  // Deletion: the transcode stops first, so no derivative can appear after the certificate.
-  run.setState('deleting');
-  await transcode.stop();
+    // Deletion: the transcode stops first, so no derivative can appear after the certificate.
+    run.setState('deleting');
+    await transcode.stop();
+  } else run.setState('deleting');
   await deleteAndCertify(run);
   await condition(allHandlersFinished);
   return run.snapshot();

@@ -28,6 +28,11 @@ const FUSED_STEPS = 'custody-fused-steps-202611';
  * not just before waiting, so a request that arrives while the pass awaits a step is not lost.
  */
 const CHANGES_WAKE_THE_WAIT = 'custody-changes-wake-the-wait-202612';
+/**
+ * Introduced 2026-12-04; deprecate from 2027-02-04: the deadline is set at receipt and runs through ingest, parking
+ * and quarantine (before, a quarantined or ingest-parked recording had no deadline and was kept for ever).
+ */
+const DEADLINE_AT_RECEIPT = 'custody-deadline-at-receipt-202612';
 
 /** Before LOOKUPS_RUN_LOCALLY, lookups were regular activities on the orchestration queue. */
 export function lookupsProxy(local: LookupActivities, regular: LookupActivities): LookupActivities {
@@ -42,6 +47,11 @@ export function cancellationPassesThrough(err: ActivityFailure): boolean {
 /** Before CHANGES_WAKE_THE_WAIT, the wait cleared the flag just before waiting (losing a request made meanwhile). */
 export function changesDuringAPassWakeTheWait(): boolean {
   return patched(CHANGES_WAKE_THE_WAIT);
+}
+
+/** Before DEADLINE_AT_RECEIPT, the deadline was set once ingest had succeeded. */
+export function deadlineAtReceipt(): boolean {
+  return patched(DEADLINE_AT_RECEIPT);
 }
 
 /** Whether this run takes the fused steps (ingest, deletion) or the step-by-step ones below. */

@@ -21,6 +21,15 @@ export function lifecycleProxies(queues: LifecycleTaskQueues) {
     heartbeatTimeout: '30s',
     retry: { maximumAttempts: 5, initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
   });
+  // The same activities for ingest when its deadline may cancel it: deletion must not start while a copy into
+  // the evidence or quarantine store still runs, so a cancellation waits until the activity has really stopped.
+  const mediaIoUntilStopped = proxyActivities<PoolActivities<'media-io'>>({
+    taskQueue: queues.mediaIo,
+    startToCloseTimeout: '4h',
+    heartbeatTimeout: '30s',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { maximumAttempts: 5, initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
+  });
   const transcoder = proxyActivities<PoolActivities<'transcode'>>({
     taskQueue: queues.transcode,
     startToCloseTimeout: '6h',
@@ -51,7 +60,7 @@ export function lifecycleProxies(queues: LifecycleTaskQueues) {
     startToCloseTimeout: '1m',
     retry: lightRetry,
   });
-  return { mediaIo, transcoder, light, lookups, log, logLookups };
+  return { mediaIo, mediaIoUntilStopped, transcoder, light, lookups, log, logLookups };
 }
 
 export type LifecycleProxies = ReturnType<typeof lifecycleProxies>;

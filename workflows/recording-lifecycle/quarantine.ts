@@ -47,7 +47,7 @@ export async function quarantine(
   const { reason, message } = problem;
   run.quarantineRelease = undefined; // released before and quarantined again: wait for a new release
   const record: QuarantineRecord = await runStage(run, 'ingest', () =>
-    run.activities.mediaIo.quarantineRecording({
+    run.ingestIo.quarantineRecording({
       recordingId: run.recordingId,
       source,
       ...(manifestKey && { manifestKey }),

@@ -49,12 +49,15 @@ export class RecordingRun {
   retentionChanged = false;
   earlyDeletion: { by: string; approvedBy: string; reason: string; at: string } | undefined;
   deletionCause: DeletionCause = 'deadline';
+  /** The media-io proxy ingest uses: one whose cancellation waits, once the deadline can interrupt ingest. */
+  ingestIo: LifecycleProxies['mediaIo'];
 
   constructor(
     readonly input: LifecycleInput,
     readonly activities: LifecycleProxies,
   ) {
     this.resumed = input.resume;
+    this.ingestIo = activities.mediaIo;
     this.log = new CustodyLogWriter(
       input.recordingId,
       {
@@ -72,6 +75,7 @@ export class RecordingRun {
       policy: input.policy,
       reviewReady: false,
       ...(input.declared.deviceId && { deviceId: input.declared.deviceId }),
+      ...(input.declared.unit && { unit: input.declared.unit }),
       ...(input.declared.recordedAt && { recordedAt: input.declared.recordedAt }),
       custodyLogHead: this.log.head,
     };

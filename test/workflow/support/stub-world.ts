@@ -260,11 +260,12 @@ export class StubWorld {
           const inQuarantine = input.source.bucket === BUCKETS.quarantine;
           const kept = inQuarantine
             ? held
-            : this.put(
-                BUCKETS.quarantine,
-                `quarantine/${input.recordingId}/${input.source.key.split('/').pop()}`,
-                held,
-              );
+            : this.put(BUCKETS.quarantine, `quarantine/${input.recordingId}/original`, held);
+          this.put(BUCKETS.quarantine, `quarantine/${input.recordingId}/reason.json`, {
+            etag: randomBytes(16).toString('hex'),
+            size: 200,
+            sha256: sha256Of(`${input.recordingId}:reason:${input.reason}`),
+          });
           if (!inQuarantine) this.removeSource(input.source, input.manifestKey);
           if (input.evidenceCopy) this.removeVersion(input.evidenceCopy);
           const { quarantineWithoutEtag } = this.script(input.recordingId);
@@ -300,6 +301,10 @@ export class StubWorld {
           ...['proxy.mp4', 'sprite.jpg', 'poster.jpg', 'derivatives.json'].map((name) => ({
             bucket: BUCKETS.derivatives,
             key: `recordings/${input.recordingId}/${name}`,
+          })),
+          ...['original', 'reason.json', 'manifest.json'].map((name) => ({
+            bucket: BUCKETS.quarantine,
+            key: `quarantine/${input.recordingId}/${name}`,
           })),
         ],
       ),

@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+/**
+ * The custody API's entry point (`npm run api`, `node dist/api/main.js`): its own process, not a worker pool —
+ * it faces people rather than task queues, needs none of the worker runtime, and is exposed, scaled and
+ * fenced on the network differently. Reads config once; refuses to start without an issuer, without HTTPS (or
+ * an explicit CUSTODY_API_INSECURE_HTTP=true), with an invalid role mapping or an unreadable pseudonym key —
+ * exit 78 (EX_CONFIG) with what to set. SIGTERM/SIGINT: stop accepting, finish what is in flight, exit 0.
+ */
+import { readFileSync } from 'node:fs';
+import { loadConfigOrExit, type CustodyConfig } from '../workers/config';
+import { createOidcVerifier } from './auth/oidc';
+import { loadRoleMapping, RoleMappingError } from './roles-file';
+import { createPseudonymiser, loadPseudonymKey, PseudonymKeyError } from './pseudonym';
+import { createRecordingReads } from './reads';
+import { buildApiServer } from './server';
+
+const EX_CONFIG = 78;
+
+function refuse(message: string): never {
+  process.stderr.write(`${message}\nSee docs/api.md and docs/configuration.md.\n`);
+  process.exit(EX_CONFIG);
+}
+
+function readTls(config: CustodyConfig): { key: Buffer; cert: Buffer } | undefined {
+  const { tls, insecureHttp } = config.api;
+  if (insecureHttp) return undefined;
+  if (!tls) {
+    refuse(
+      'The API serves HTTPS only: set CUSTODY_API_TLS_CERT_PATH and CUSTODY_API_TLS_KEY_PATH ' +
+        '(or CUSTODY_API_INSECURE_HTTP=true for dev and tests on this machine).',
+    );
+  }
+  try {
+    return { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) };
+  } catch (err) {
+    refuse(`Cannot read the API's TLS certificate or key: ${(err as Error).message}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const { issuer } = config.oidc;
+  if (!issuer) {
+    refuse(
+      'CUSTODY_OIDC_ISSUER is not set: the API verifies every access token against an OpenID Provider. Set it ' +
+        "to the provider's issuer URL (e.g. https://keycloak.example.org/realms/police), or to the embedded dev " +
+        "provider's http://127.0.0.1:<port>.",
+    );
+  }
+  const tls = readTls(config);
+  const [roleMapping, pseudonymKey] = await Promise.all([
+    loadRoleMapping(config.api.rolesFile),
+    loadPseudonymKey(config.api.pseudonymKey),
+  ]).catch((err: unknown) => {
+    if (err instanceof RoleMappingError || err instanceof PseudonymKeyError) refuse(err.message);
+    throw err;
+  });
+  if (pseudonymKey.generated) {
+    console.log(`generated the access-log pseudonym key ${config.api.pseudonymKey.file} (dev default)`);
+  }
+  const reads = createRecordingReads(config);
+  const app = await buildApiServer({
+    verifier: createOidcVerifier({ ...config.oidc, issuer }),
+    claims: config.oidc.claims,
+    roleMapping: roleMapping.roles,
+    pseudonyms: createPseudonymiser(pseudonymKey.key),
+    reads,
+    rateLimit: config.api.rateLimit,
+    logLevel: config.logLevel,
+    ...(tls && { tls }),
+  });
+  const address = await app.listen({ port: config.api.port, host: config.api.host });
+  console.log(
+    `custody API listening on ${address} (${tls ? 'HTTPS' : 'plain HTTP: dev only'}) · issuer ${issuer} · ` +
+      `audience ${config.oidc.audience} · Temporal ${config.temporal.address} · OpenAPI ${address}/openapi.json`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: closing`);
+    void app
+      .close()
+      .then(() => reads.close())
+      .then(() => console.log('custody API stopped'));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exit(1);
+});
