@@ -160,6 +160,21 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
     },
   });
 
+  // Every route validates and documents what it takes and gives: one without a schema is refused at start.
+  app.addHook('onRoute', (route) => {
+    const methods = ([] as string[]).concat(route.method);
+    const schema = route.schema;
+    const missing = [
+      ...(schema?.response ? [] : ['response']),
+      ...(schema?.querystring ? [] : ['querystring']),
+      ...(route.url.includes(':') && !schema?.params ? ['params'] : []),
+      ...(methods.some((m) => ['POST', 'PUT', 'PATCH'].includes(m)) && !schema?.body ? ['body'] : []),
+    ];
+    if (missing.length > 0) {
+      throw new Error(`route ${methods.join(',')} ${route.url} has no JSON schema for ${missing.join(', ')}`);
+    }
+  });
+
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     // Everything here is about people and evidence: nothing may be kept by a cache on the way.

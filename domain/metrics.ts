@@ -98,6 +98,11 @@ export const METRIC_DEFINITIONS = {
     name: 'custody_overdue_recordings',
     help: 'Recordings past their deadline, not held and not yet deleted (from Temporal visibility). Target: 0.',
   },
+  abandonedRecordings: {
+    kind: 'gauge',
+    name: 'custody_abandoned_recordings',
+    help: 'Lifecycles that failed, were terminated or timed out before their recording was deleted: nothing watches their deadline (from Temporal visibility). Target: 0.',
+  },
   needsAttention: {
     kind: 'gauge',
     name: 'custody_needs_attention_recordings',

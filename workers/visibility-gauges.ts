@@ -14,6 +14,18 @@ export function overdueQuery(now: Date): string {
   );
 }
 
+/**
+ * Lifecycles that ended without deleting their recording — failed, terminated, timed out or cancelled: no timer
+ * watches their deadline any more (a continued-as-new run is not ended: its successor runs). Each needs a person:
+ * `custody reset`, or a deletion by hand with a certificate.
+ */
+export function abandonedQuery(): string {
+  return (
+    `WorkflowType = 'recordingLifecycle' AND ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut', 'Canceled') ` +
+    `AND CustodyState != 'deleted'`
+  );
+}
+
 export function startVisibilityGauges(
   client: () => Promise<Client>,
   metrics: CustodyMetrics,
@@ -23,6 +35,7 @@ export function startVisibilityGauges(
     const c = await client();
     const overdue = await c.workflow.count(overdueQuery(new Date()));
     metrics.overdueRecordings.set(overdue.count);
+    metrics.abandonedRecordings.set((await c.workflow.count(abandonedQuery())).count);
     for (const stage of STAGES) {
       const parked = await c.workflow.count(
         `WorkflowType = 'recordingLifecycle' AND ExecutionStatus = 'Running' AND CustodyState = 'needs-attention' AND CustodyStage = '${stage}'`,

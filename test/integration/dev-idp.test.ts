@@ -16,7 +16,7 @@ import {
   jwtVerify,
   type JWK,
 } from 'jose';
-import { demoPerson } from '../../api/dev-idp/demo-people';
+import { DEMO_PEOPLE, DEMO_UNITS, demoPerson } from '../../api/dev-idp/demo-people';
 import { rotateSigningKeys } from '../../api/dev-idp/keys';
 import { readSecrets } from '../../api/dev-idp/secrets';
 import {
@@ -32,6 +32,7 @@ import {
   type Discovery,
 } from '../harness/dev-idp-client';
 import { freePort, startDevIdp, type DevIdpServer } from '../harness/servers';
+import { CUSTODY_ROLES } from '../../domain/roles';
 
 const AUDIENCE = 'custody-api';
 /** What a name, a login or a mail address would be carried in; none may be in an access token. */
@@ -66,6 +67,18 @@ function expectNoPersonalData(token: string, username: string) {
     expect(text).not.toContain(personal);
   }
 }
+
+test('the demo people cover every custody role, both units, four-eyes and a recording officer', () => {
+  const holding = (role: string) => DEMO_PEOPLE.filter((person) => (person.roles as string[]).includes(role));
+  for (const role of CUSTODY_ROLES) expect(holding(role).length).toBeGreaterThan(0);
+  expect(new Set(holding('investigator').flatMap((person) => person.units)).size).toBeGreaterThanOrEqual(2);
+  expect(holding('approver').length).toBeGreaterThanOrEqual(2);
+  expect(holding('auditor').every((person) => person.units.includes('*'))).toBe(true);
+  for (const unit of DEMO_UNITS) expect(DEMO_PEOPLE.some((person) => person.units.includes(unit))).toBe(true);
+  expect(DEMO_PEOPLE.filter((person) => person.officerId).length).toBeGreaterThanOrEqual(1);
+  expect(new Set(DEMO_PEOPLE.map((person) => person.subject)).size).toBe(DEMO_PEOPLE.length);
+  expect(new Set(Object.values(devIdpSecrets().passwords)).size).toBe(DEMO_PEOPLE.length);
+});
 
 test('the discovery document names the issuer, the flows custody uses and a JWKS with RS256 and ES256 keys', async () => {
   expect(discovery.issuer).toBe(issuer);

@@ -29,6 +29,7 @@ type PrometheusRule = KubeObject & { spec: { groups: { name: string; rules: Rule
 
 const EXPECTED_ALERTS = [
   'CustodyDeletionOverdue',
+  'CustodyLifecycleAbandoned',
   'CustodyFixityMismatch',
   'CustodyNeedsAttentionGrowing',
   'CustodyWorkflowNonDeterminism',
@@ -110,6 +111,7 @@ test('every custody_* metric an alert uses is one the workers export (workers/me
     ),
   );
   expect([...used].sort()).toEqual([
+    'custody_abandoned_recordings',
     'custody_fixity_mismatches_total',
     'custody_needs_attention_recordings',
     'custody_overdue_recordings',
