@@ -125,19 +125,16 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            {
-              group: [
-                ...ourOtherRooms(['cli', 'scripts', 'bench', 'test']),
-                // Not the bare folders: gitignore semantics cannot re-include a file of an excluded folder.
-                '**/workflows/**',
-                '!**/workflows/messages',
-                '**/workers/**',
-                '!**/workers/config',
-                '!**/workers/temporal-connection',
-              ],
+            ...[
+              { group: ourOtherRooms(['cli', 'scripts', 'bench', 'test']) },
+              // Regular expressions, because a glob cannot exclude a folder and re-include one file of it.
+              { regex: '(^|/)workflows($|/(?!messages$))' },
+              { regex: '(^|/)workers($|/(?!(config|temporal-connection)$))' },
+            ].map((pattern) => ({
+              ...pattern,
               message:
                 'api/ imports only domain/, activities/ (read helpers), workflows/messages and workers/config (with workers/temporal-connection).',
-            },
+            })),
             {
               group: ['@temporalio/worker', '@temporalio/workflow'],
               message: 'The API is a Temporal client: it sends Queries and Updates, it never runs workers.',

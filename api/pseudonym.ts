@@ -7,7 +7,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-/** 256 bits, as HMAC-SHA256's block of security asks. */
+/** 256 bits: as strong as HMAC-SHA256 itself. */
 export const MIN_KEY_BYTES = 32;
 
 export class PseudonymKeyError extends Error {

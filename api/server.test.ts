@@ -216,19 +216,20 @@ test('the access log names the caller by pseudonym and the recording by id, noth
     headers: { ...bearer(token), 'x-request-id': 'req-42' },
   });
   expect(response.headers['x-request-id']).toBe('req-42');
-  const line = accessLines.find((l) => l.requestId === 'req-42');
-  expect(line).toEqual({
+  const line = accessLines.find((l) => l.requestId === 'req-42')!;
+  expect(line).toMatchObject({
     kind: 'access',
-    time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     requestId: 'req-42',
     who: createPseudonymiser(Buffer.alloc(32, 7)).subject(issuer.issuer, 'kc-6'),
-    client: expect.stringMatching(/^a-[0-9a-f]{32}$/),
     method: 'GET',
     route: '/v1/recordings/:id',
     recordingId: NORD_ID,
     status: 200,
-    ms: expect.any(Number),
   });
+  expect(line.client).toMatch(/^a-[0-9a-f]{32}$/);
+  expect(Object.keys(line).sort()).toEqual(
+    ['kind', 'time', 'requestId', 'who', 'client', 'method', 'route', 'recordingId', 'status', 'ms'].sort(),
+  );
   expect(JSON.stringify(line)).not.toContain('kc-6');
 });
 

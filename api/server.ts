@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, {
+  LogController,
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
@@ -95,8 +96,8 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
     },
-    requestIdLogLabel: 'requestId',
-    disableRequestLogging: true,
+    // The access log (below) replaces fastify's request lines, which would carry the client address.
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     logger: {
       level: options.logLevel,
       ...(options.logStream && { stream: options.logStream }),

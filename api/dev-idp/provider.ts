@@ -101,12 +101,14 @@ async function readForm(request: http.IncomingMessage): Promise<URLSearchParams>
   const type = request.headers['content-type'] ?? '';
   if (!type.startsWith('application/x-www-form-urlencoded'))
     throw new errors.InvalidRequest('expected a form');
-  let body = '';
-  for await (const chunk of request) {
-    body += String(chunk);
-    if (body.length > FORM_LIMIT_BYTES) throw new errors.InvalidRequest('form too large');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > FORM_LIMIT_BYTES) throw new errors.InvalidRequest('form too large');
+    chunks.push(chunk);
   }
-  return new URLSearchParams(body);
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }
 
 function sendHtml(ctx: KoaContextWithOIDC, status: number, html: string): void {
@@ -186,7 +188,14 @@ function interactionRoutes(provider: Provider, secrets: DevIdpSecrets) {
           { mergeWithLastSubmission: false },
         );
       }
-      return sendHtml(ctx, 405, errorPage({ error: 'method_not_allowed', error_description: ctx.path }));
+      return sendHtml(
+        ctx,
+        400,
+        errorPage({
+          error: 'invalid_request',
+          error_description: `nothing to do for ${ctx.method} ${ctx.path} while ${interaction.prompt.name} is due`,
+        }),
+      );
     } catch (error) {
       if (!(error instanceof errors.OIDCProviderError)) throw error;
       ctx.respond = true;

@@ -58,9 +58,57 @@ const plants: Record<string, Plant> = {
     code: "import { createHash } from 'node:crypto';\nexport const planted = createHash;\n",
     expected: /domain\/ is pure: no Node built-ins/,
   },
+  'activities → api': {
+    folder: 'activities',
+    code: "import type { Identity } from '../api/auth/identity';\nexport type Planted = Identity;\n",
+    expected: /activities\/ never imports workflows\/, workers\/ or cli\//,
+  },
+  'workflows → api': {
+    folder: 'workflows',
+    code: "import type { Identity } from '../api/auth/identity';\nexport type Planted = Identity;\n",
+    expected: /workflows\/ imports only domain\//,
+  },
+  'domain → api': {
+    folder: 'domain',
+    code: "import type { Identity } from '../api/auth/identity';\nexport type Planted = Identity;\n",
+    expected: /domain\/ imports nothing of ours/,
+  },
+  'api → cli': {
+    folder: 'api',
+    code: "import { EXIT } from '../cli/context';\nexport const planted = EXIT;\n",
+    expected:
+      /api\/ imports only domain\/, activities\/ \(read helpers\), workflows\/messages and workers\/config/,
+  },
+  'api → workers (beyond config)': {
+    folder: 'api',
+    code: "import { startCustodyWorkers } from '../workers/run';\nexport const planted = startCustodyWorkers;\n",
+    expected: /api\/ imports only domain\//,
+  },
+  'api → workflows (beyond messages)': {
+    folder: 'api',
+    code: "import { recordingLifecycle } from '../workflows';\nexport const planted = recordingLifecycle;\n",
+    expected: /api\/ imports only domain\//,
+  },
+  'api → Temporal worker': {
+    folder: 'api',
+    code: "import { Worker } from '@temporalio/worker';\nexport const planted = Worker;\n",
+    expected: /The API is a Temporal client/,
+  },
+  'api → workers/config, workflows/messages, activities, domain (allowed)': {
+    folder: 'api',
+    code: [
+      "import { loadConfig } from '../workers/config';",
+      "import { statusQuery } from '../workflows/messages';",
+      "import { readCustodyLog } from '../activities/custody-log/read';",
+      "import { permissionsOf } from '../domain/roles';",
+      'export const planted = [loadConfig, statusQuery, readCustodyLog, permissionsOf];',
+      '',
+    ].join('\n'),
+    expected: undefined,
+  },
 };
 
-test('a planted import across each fence fails lint; a type-only import from activities/ into workflows/ passes', () => {
+test('a planted import across each fence fails lint; the imports each room is allowed pass', () => {
   const files = Object.entries(plants).map(([name, plant], index) => ({
     name,
     plant,

@@ -3,7 +3,14 @@
  * (domain/pools.ts): calling a media-io activity through the transcode proxy is a type error, not a task that no
  * worker polls.
  */
-import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  proxyActivities,
+  proxyLocalActivities,
+} from '@temporalio/workflow';
+import { RetryState } from '@temporalio/common';
 import type { CustodyActivities } from '../../activities';
 import type { LifecycleTaskQueues } from '../../domain/pools';
 import type { PoolActivities } from '../pool-activities';
@@ -47,7 +54,9 @@ export function lifecycleProxies(queues: LifecycleTaskQueues) {
   // (Log appends and the certificate stay regular activities: their inputs must be fixed in history, or a
   // re-run workflow task would write them again with another clock, or in another order.)
   const lookups: LookupActivities = lookupsProxy(
-    proxyLocalActivities<LookupActivities>({ startToCloseTimeout: '1m', retry: lightRetry }),
+    asActivityFailures(
+      proxyLocalActivities<LookupActivities>({ startToCloseTimeout: '1m', retry: lightRetry }),
+    ),
     light,
   );
   // The custody log waits out a store outage rather than fail the recording's workflow.
@@ -64,3 +73,28 @@ export function lifecycleProxies(queues: LifecycleTaskQueues) {
 }
 
 export type LifecycleProxies = ReturnType<typeof lifecycleProxies>;
+
+/**
+ * A local activity's failure reaches the workflow as the bare ApplicationFailure its retries ended with, where a
+ * regular activity's comes wrapped in an ActivityFailure. Wrapped alike, a failed lookup parks its stage like any
+ * activity (stages.ts), while an error of the workflow's own code still fails the workflow.
+ */
+function asActivityFailures<T extends object>(activities: T): T {
+  return new Proxy(activities, {
+    get(target, name, receiver) {
+      const call = Reflect.get(target, name, receiver) as (...args: unknown[]) => Promise<unknown>;
+      return (...args: unknown[]) =>
+        call(...args).catch((err: unknown) => {
+          if (!(err instanceof ApplicationFailure)) throw err;
+          throw new ActivityFailure(
+            err.message,
+            String(name),
+            undefined,
+            RetryState.MAXIMUM_ATTEMPTS_REACHED,
+            undefined,
+            err,
+          );
+        });
+    },
+  });
+}

@@ -2,7 +2,7 @@
  * A stage that fails parks the recording instead of failing the workflow: a failed workflow would drop out of the
  * deadline's watch. An administrator's replay runs the stage again from its start.
  */
-import { ActivityFailure, ApplicationFailure, condition, isCancellation } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition } from '@temporalio/workflow';
 import type { LastError, QuarantineReason, Stage } from '../../domain/types';
 import { cancellationPassesThrough } from './legacy';
 import { replays, type RecordingRun } from './state';
@@ -56,23 +56,17 @@ export async function runStage<T>(run: RecordingRun, stage: Stage, body: () => P
 }
 
 /**
- * What failed, when `err` is an activity's failure: a regular activity's comes as an ActivityFailure around its
- * cause; a local activity's (rule-pack lookup, key listing) as the ApplicationFailure itself. Anything else is
- * the workflow's own error and fails the workflow task.
+ * What failed, when `err` is an activity's failure (an ActivityFailure around its cause; local activities' failures
+ * are wrapped the same way by proxies.ts). Anything else is the workflow's own error and fails the workflow.
  */
 function stageFailure(err: unknown): Pick<LastError, 'type' | 'message' | 'attempts'> | undefined {
-  if (err instanceof ActivityFailure) {
-    const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
-    return {
-      type: cause?.type ?? err.cause?.name ?? 'ActivityFailure',
-      message: err.cause?.message ?? err.message,
-      attempts: attemptOf(cause),
-    };
-  }
-  if (err instanceof ApplicationFailure && !isCancellation(err)) {
-    return { type: err.type ?? 'ApplicationFailure', message: err.message, attempts: attemptOf(err) };
-  }
-  return undefined;
+  if (!(err instanceof ActivityFailure)) return undefined;
+  const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
+  return {
+    type: cause?.type ?? err.cause?.name ?? 'ActivityFailure',
+    message: err.cause?.message ?? err.message,
+    attempts: attemptOf(cause),
+  };
 }
 
 /** The attempt number activities attach to their failures (activities/index.ts). */
