@@ -25,7 +25,7 @@ export const DELETION_CAUSES = ['deadline', 'early', 'policy'] as const;
 export type DeletionCause = (typeof DELETION_CAUSES)[number];
 
 /** One removed object version or delete marker, as delete-recording.ts reports it. */
-export interface CertifiedObject extends ListedVersion {
+export interface CertifiedObject extends Omit<ListedVersion, 'lastModified'> {
   /** The SHA-256 the version was tagged with when it was written, when it had one. */
   sha256?: string;
 }

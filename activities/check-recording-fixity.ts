@@ -7,7 +7,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { throttledHeartbeat, type ActivityContextPort } from './context';
 import type { MetricsPort } from '../domain/metrics';
 import type { FixityMismatch } from '../domain/types';
-import { readCustodyLog, hashStoredObject, recordedObjects } from './custody-log/read';
+import {
+  describeShadow,
+  hashStoredObject,
+  readCustodyLogVersions,
+  recordedObjects,
+} from './custody-log/read';
 import { verifyChain } from './custody-log/chain';
 import { isNotFound } from './storage/errors';
 
@@ -37,13 +42,17 @@ export function makeCheckRecordingFixity(deps: {
   return async function checkRecordingFixity(input: { recordingId: string }): Promise<FixityCheckResult> {
     const checkedAt = new Date().toISOString();
     const base = { recordingId: input.recordingId, checkedAt, objects: 0, bytes: 0 };
-    const entries = await readCustodyLog(s3, buckets.audit, input.recordingId);
+    const { entries, shadowed } = await readCustodyLogVersions(s3, buckets.audit, input.recordingId);
     if (entries.length === 0) {
       metrics?.fixityChecks.inc({ result: 'skipped' });
       return { ...base, skipped: 'no custody log', mismatches: [], logProblems: [] };
     }
     const chain = verifyChain(entries, { recordingId: input.recordingId });
-    const logProblems = chain.ok ? [] : chain.problems.map((p) => p.message);
+    const logProblems = [
+      ...(chain.ok ? [] : chain.problems.map((p) => p.message)),
+      // A version laid over a WORM entry is tampering with the log, even though the entry itself still verifies.
+      ...shadowed.map(describeShadow),
+    ];
     const expected = recordedObjects(entries, buckets);
     if (expected.length === 0 && logProblems.length === 0) {
       metrics?.fixityChecks.inc({ result: 'skipped' });

@@ -139,12 +139,12 @@ export function makeDeleteRecording(deps: DeleteRecordingDeps) {
     const byBucket = new Map<string, Set<string>>();
     for (const ref of refs) byBucket.set(ref.bucket, (byBucket.get(ref.bucket) ?? new Set()).add(ref.key));
     for (const [bucket, keys] of byBucket) {
-      found.push(
-        ...(await versionsOfKeys(s3, bucket, keys, {
-          abortSignal: context.cancellationSignal,
-          ...(deps.listPageSize !== undefined && { pageSize: deps.listPageSize }),
-        })),
-      );
+      const listed = await versionsOfKeys(s3, bucket, keys, {
+        abortSignal: context.cancellationSignal,
+        ...(deps.listPageSize !== undefined && { pageSize: deps.listPageSize }),
+      });
+      // The inventory and the certificate name versions by id; the listing's clock is not part of them.
+      found.push(...listed.map(({ lastModified: _lastModified, ...version }) => version));
     }
     return found;
   }

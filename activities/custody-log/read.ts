@@ -2,35 +2,94 @@
  * Reading a recording's custody log back from the audit store, and the on-demand verification behind
  * `custody verify`: the chain must be intact, and the stored original must still hash to what was recorded.
  */
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { custodyLogPrefix } from '../storage/keys';
 import { readObjectInto, type ObjectReaderOptions } from '../storage/object-reader';
 import { isNotFound } from '../storage/errors';
+import { listVersions, type ListedVersion } from '../storage/versions';
 import { verifyChain, type CustodyEntry, type ChainVerdict } from './chain';
 
+/**
+ * A custody-log key with more than its one entry. Object Lock protects versions, not keys: a later PUT by anyone
+ * with write access to the audit store lays a new version over a locked entry, and a plain GET returns that
+ * shadow. Readers take each key's first version — the entry as written — and report every other version.
+ */
+export interface ShadowedEntry {
+  key: string;
+  /** The first version: the entry as the workflow wrote it. */
+  entryVersionId: string;
+  /** Later versions and delete markers over it, oldest first. */
+  shadows: { versionId: string; kind: 'version' | 'delete-marker'; lastModified?: string }[];
+}
+
+export interface CustodyLogRead {
+  entries: CustodyEntry[];
+  shadowed: ShadowedEntry[];
+}
+
+/** Every entry of a recording's custody log, each from the first version of its key, and every shadow. */
+export async function readCustodyLogVersions(
+  s3: S3Client,
+  auditBucket: string,
+  recordingId: string,
+): Promise<CustodyLogRead> {
+  const byKey = new Map<string, ListedVersion[]>();
+  for await (const version of listVersions(s3, auditBucket, custodyLogPrefix(recordingId))) {
+    byKey.set(version.key, [...(byKey.get(version.key) ?? []), version]);
+  }
+  const entries: CustodyEntry[] = [];
+  const shadowed: ShadowedEntry[] = [];
+  for (const [key, versions] of [...byKey].sort(([a], [b]) => a.localeCompare(b))) {
+    // Oldest first; listings give a key's versions newest first, which breaks a tie of equal timestamps.
+    const ordered = versions
+      .map((version, index) => ({ version, index }))
+      .sort(
+        (a, b) =>
+          (a.version.lastModified ?? '').localeCompare(b.version.lastModified ?? '') || b.index - a.index,
+      )
+      .map(({ version }) => version);
+    const first = ordered.find((v) => v.kind === 'version');
+    const rest = ordered.filter((v) => v !== first);
+    if (first) {
+      const body = await s3.send(
+        new GetObjectCommand({ Bucket: auditBucket, Key: key, VersionId: first.versionId }),
+      );
+      entries.push(JSON.parse(await body.Body!.transformToString()) as CustodyEntry);
+    }
+    if (rest.length > 0) {
+      shadowed.push({
+        key,
+        entryVersionId: first?.versionId ?? '(none)',
+        shadows: rest.map((v) => ({
+          versionId: v.versionId,
+          kind: v.kind,
+          ...(v.lastModified && { lastModified: v.lastModified }),
+        })),
+      });
+    }
+  }
+  return { entries, shadowed };
+}
+
+/** What a shadowed entry means, for `custody verify` and fixity: the key, and what lies over its entry. */
+export function describeShadow(shadow: ShadowedEntry): string {
+  const over = shadow.shadows
+    .map(
+      (s) =>
+        `${s.kind === 'delete-marker' ? 'a delete marker' : `version ${s.versionId}`}${s.lastModified ? ` (${s.lastModified})` : ''}`,
+    )
+    .join(', ');
+  return `custody-log entry ${shadow.key} (version ${shadow.entryVersionId}) is shadowed by ${over}: someone wrote to the audit store over a WORM entry — the entry is read from its first version`;
+}
+
+/** The entries of a recording's custody log, each read from its first version (see readCustodyLogVersions). */
 export async function readCustodyLog(
   s3: S3Client,
   auditBucket: string,
   recordingId: string,
 ): Promise<CustodyEntry[]> {
-  const entries: CustodyEntry[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: auditBucket,
-        Prefix: custodyLogPrefix(recordingId),
-        ...(token && { ContinuationToken: token }),
-      }),
-    );
-    for (const object of page.Contents ?? []) {
-      const body = await s3.send(new GetObjectCommand({ Bucket: auditBucket, Key: object.Key! }));
-      entries.push(JSON.parse(await body.Body!.transformToString()) as CustodyEntry);
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return entries;
+  return (await readCustodyLogVersions(s3, auditBucket, recordingId)).entries;
 }
 
 /**
@@ -84,11 +143,12 @@ export async function verifyRecording(
   /** Re-hash this copy instead of the recorded evidence version (a restored backup, an exported file). */
   copy?: { bucket: string; key: string },
 ): Promise<VerifyReport | undefined> {
-  const entries = await readCustodyLog(s3, buckets.audit, recordingId);
+  const { entries, shadowed } = await readCustodyLogVersions(s3, buckets.audit, recordingId);
   if (entries.length === 0) return undefined;
   const entriesInOrder = [...entries].sort((a, b) => a.seq - b.seq);
   const chain = verifyChain(entries, { recordingId });
   const problems = chain.ok ? [] : chain.problems.map((p) => p.message);
+  problems.push(...shadowed.map(describeShadow));
   const deleted = entriesInOrder.some((e) => e.action === 'recording.deleted');
   const recorded = recordedOriginal(entriesInOrder);
   let original: OriginalCheck | undefined;

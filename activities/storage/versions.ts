@@ -20,6 +20,8 @@ export interface ListedVersion {
   bytes: number;
   /** Without quotes; versions only. */
   etag?: string;
+  /** When the store wrote it (ISO UTC), as listed; orders the versions of one key. */
+  lastModified?: string;
 }
 
 export interface ListVersionsOptions {
@@ -58,11 +60,19 @@ export async function* listVersions(
         kind: 'version',
         bytes: version.Size ?? 0,
         ...(version.ETag && { etag: version.ETag.replace(/"/g, '') }),
+        ...(version.LastModified && { lastModified: version.LastModified.toISOString() }),
       };
     }
     for (const marker of page.DeleteMarkers ?? []) {
       if (!marker.Key || !marker.VersionId || isMarker(marker.Key, marker.VersionId)) continue;
-      yield { bucket, key: marker.Key, versionId: marker.VersionId, kind: 'delete-marker', bytes: 0 };
+      yield {
+        bucket,
+        key: marker.Key,
+        versionId: marker.VersionId,
+        kind: 'delete-marker',
+        bytes: 0,
+        ...(marker.LastModified && { lastModified: marker.LastModified.toISOString() }),
+      };
     }
     if (!page.IsTruncated) return;
     // A truncated page must say where the next one starts, and somewhere other than where this one did;

@@ -235,3 +235,27 @@ test('bad CLI input names the problem and the fix', async () => {
   expect(badConfig.code).toBe(78);
   expect(badConfig.stderr).toContain('AWS_ENDPOINT_URL_S3="not a url" is invalid');
 });
+
+// Last in this file: it lays a version over the real log of `ingested`, which every later verify would report.
+test('a version laid over a locked custody-log entry is read past and reported by key (verify exits 3)', async () => {
+  const { recordingId } = ingested;
+  const before = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId);
+  const key = custodyLogEntryKey(recordingId, 1);
+  const entry = before.find((e) => e.seq === 1)!;
+  // With write access to the audit store (the writer's identity), a PUT lays a new version over the locked entry.
+  await stack.clients.s3.send(
+    new PutObjectCommand({
+      Bucket: stack.config.buckets.audit,
+      Key: key,
+      Body: JSON.stringify({ ...entry, details: { ...entry.details, forged: true } }),
+    }),
+  );
+  // Readers take the first version, the entry as written: the chain still verifies, the shadow is reported.
+  expect(await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId)).toEqual(before);
+  const verify = await custody(['verify', recordingId]);
+  expect(verify.code).toBe(3);
+  expect(verify.stdout).toContain(`custody-log entry ${key}`);
+  expect(verify.stdout).toMatch(/is shadowed by version \S+/);
+  const log = await custody(['log', recordingId, '--json']);
+  expect(log.stdout).not.toContain('forged');
+});
