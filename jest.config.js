@@ -5,9 +5,17 @@
 const swc = ['@swc/jest', { jsc: { target: 'es2022' } }];
 /** ES-module-only packages: jest loads modules with require(), so @swc/jest rewrites them to CommonJS. These are
  * @kubernetes/client-node and the ESM-only packages it imports (openid-client -> oauth4webapi, jose); its other
- * dependencies ship CommonJS builds; and cookie, which fastify's inject (light-my-request) imports. A new ESM-only
- * dependency fails with "Must use import to load ES Module: <file>" until its package is added here. */
-const esmOnlyPackages = ['@kubernetes/client-node', 'openid-client', 'oauth4webapi', 'jose', 'cookie'].join('|');
+ * dependencies ship CommonJS builds; cookie, which fastify's inject (light-my-request) imports; and the OpenAPI
+ * validator's reference parser. A new ESM-only dependency fails with "Must use import to load ES Module: <file>"
+ * until its package is added here. */
+const esmOnlyPackages = [
+  '@kubernetes/client-node',
+  'openid-client',
+  'oauth4webapi',
+  'jose',
+  'cookie',
+  '@apidevtools/json-schema-ref-parser',
+].join('|');
 const transform = {
   '^.+\\.ts$': swc,
   [`/node_modules/(${esmOnlyPackages})/.+\\.js$`]: swc,

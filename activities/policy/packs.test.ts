@@ -32,10 +32,10 @@ const PINNED: Record<string, { version: number; fingerprint: string }> = {
     fingerprint: '01a13eda4f4c9cf6ce5fbcbc08645be84c0b675b8df5474228d67aff60cb636d',
   },
   'rlp-pog-31': {
-    version: 1,
-    fingerprint: 'c4c5551ae9a5b9b2917a7be733aa821053a92ce932a357274d0d073399f1ca28',
+    version: 2,
+    fingerprint: '1c848eec2836094b932faacef4157a1f6a382bf99934f64e41b2bf228acddfaf',
   },
-  'by-pag': { version: 1, fingerprint: '7da0d838942f7550dd1f1271a20a640af8ac1c7866e71cdfe3d549a91cd1c074' },
+  'by-pag': { version: 2, fingerprint: '2c08002515c46fc097210a497dbaf91f544de3b630c0889147108761238c58c3' },
   demo: { version: 1, fingerprint: '94c50dfdd3d2449643e04a903258a5b191d2b3da08afb3d1a505ed0f53fee2b4' },
 };
 
@@ -58,8 +58,18 @@ it.each([
     'https://kommunen.nrw/informationen/mitteilungen/datenbank/detailansicht/dokument/aenderung-obg-nrw.html',
   ],
   ['bpolg-27a', 'P30D', '§ 27a BPolG', 'https://buzer.de/gesetz/6381/al60683-0.htm'],
-  ['rlp-pog-31', 'P30D', '§ 31 POG RLP', undefined],
-  ['by-pag', 'P2M', 'PAG (Bayerisches Polizeiaufgabengesetz)', undefined],
+  [
+    'rlp-pog-31',
+    'P30D',
+    '§ 31 Abs. 4 POG RLP',
+    'https://justiz-nrw.wolterskluwer-online.de/browse/document/cite/1ce85118-90ec-32da-8ea3-3eca4f8cc266',
+  ],
+  [
+    'by-pag',
+    'P2M',
+    'Art. 33 PAG (Bayerisches Polizeiaufgabengesetz)',
+    'https://www.br.de/nachrichten/bayern/wie-die-polizei-bodycams-einsetzen-darf,RKKhZo9',
+  ],
 ])('%s keeps recordings at most %s (%s)', (id, retention, citation, sourceUrl) => {
   const pack = registry.getPack(id);
   expect(pack).toMatchObject({ kind: 'statute', retention, citation });
