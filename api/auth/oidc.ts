@@ -162,12 +162,15 @@ function describeFailure(err: unknown, token: string, settings: OidcSettings): A
   if (err instanceof errors.JOSEAlgNotAllowed) {
     let alg = '?';
     try {
-      alg = String(decodeProtectedHeader(token).alg);
+      // Named back to the caller: letters and digits only, however the header spells it.
+      alg = String(decodeProtectedHeader(token).alg)
+        .replace(/[^A-Za-z0-9]/g, '')
+        .slice(0, 16);
     } catch {
       /* the header did not decode: '?' it is */
     }
     return new AuthenticationError(
-      `signing algorithm ${JSON.stringify(alg)} is not accepted (allowed: ${settings.algorithms.join(', ')})`,
+      `signing algorithm ${alg} is not accepted (allowed: ${settings.algorithms.join(', ')})`,
     );
   }
   if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) {

@@ -13,10 +13,12 @@ import {
 } from '@temporalio/workflow';
 import { mediaProbedDetails, originalStoredDetails, type EntrySpec } from '../../domain/custody-log';
 import { DeviceIdAttr, PolicyAttr, RecordingIdAttr } from '../../domain/search-attributes';
-import type { QuarantineRecord, StoredOriginal } from '../../domain/types';
+import type { StoredOriginal } from '../../domain/types';
 import { deadlineAtReceipt, fusedSteps, finishIngestStepwise, ingestOriginalStepwise } from './legacy';
 import {
   hashMismatch,
+  logQuarantined,
+  moveToQuarantine,
   problemAtReceipt,
   quarantine,
   sourceAfterRelease,
@@ -150,35 +152,18 @@ async function ingestWithinDeadline(run: RecordingRun, attempt: IngestAttempt): 
  * whatever the custody stores hold.
  */
 async function moveToQuarantineForDeletion(run: RecordingRun, attempt: IngestAttempt): Promise<void> {
-  const reason = 'deadline-reached';
-  const message =
-    'Ingest had not completed when the deadline came; the received bytes were moved here to be deleted.';
-  const { source, manifestKey } = attempt;
-  let record: QuarantineRecord;
+  const problem: IngestProblem = {
+    reason: 'deadline-reached',
+    message:
+      'Ingest had not completed when the deadline came; the received bytes were moved here to be deleted.',
+  };
   try {
-    record = await runStage(run, 'deletion', () =>
-      run.ingestIo.quarantineRecording({
-        recordingId: run.recordingId,
-        source,
-        ...(manifestKey && { manifestKey }),
-        ...(run.status.original && { evidenceCopy: run.status.original }),
-        reason,
-        message,
-      }),
-    );
+    const record = await moveToQuarantine(run, 'deletion', problem, attempt.source, attempt.manifestKey);
+    await logQuarantined(run, problem, record);
   } catch (err) {
-    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
-      if (err.cause.type === 'NothingToQuarantine') return;
-    }
-    throw err;
+    const nothingLeft = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure;
+    if (!nothingLeft || (err.cause as ApplicationFailure).type !== 'NothingToQuarantine') throw err;
   }
-  run.status.quarantine = record;
-  delete run.status.original;
-  await run.log.append('system', 'recording.quarantined', {
-    reason,
-    message,
-    quarantineKey: record.object.key,
-  });
 }
 
 function ingestedEntries(run: RecordingRun): [EntrySpec, EntrySpec] {

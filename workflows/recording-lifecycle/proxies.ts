@@ -22,20 +22,18 @@ export type LookupActivities = Pick<CustodyActivities, 'resolveRulePack' | 'reco
 const lightRetry = { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s' };
 
 export function lifecycleProxies(queues: LifecycleTaskQueues) {
-  const mediaIo = proxyActivities<PoolActivities<'media-io'>>({
+  const mediaIoOptions = {
     taskQueue: queues.mediaIo,
     startToCloseTimeout: '4h',
     heartbeatTimeout: '30s',
     retry: { maximumAttempts: 5, initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
-  });
+  } as const;
+  const mediaIo = proxyActivities<PoolActivities<'media-io'>>(mediaIoOptions);
   // The same activities for ingest when its deadline may cancel it: deletion must not start while a copy into
   // the evidence or quarantine store still runs, so a cancellation waits until the activity has really stopped.
   const mediaIoUntilStopped = proxyActivities<PoolActivities<'media-io'>>({
-    taskQueue: queues.mediaIo,
-    startToCloseTimeout: '4h',
-    heartbeatTimeout: '30s',
+    ...mediaIoOptions,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: { maximumAttempts: 5, initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
   });
   const transcoder = proxyActivities<PoolActivities<'transcode'>>({
     taskQueue: queues.transcode,

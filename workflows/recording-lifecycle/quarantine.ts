@@ -3,7 +3,13 @@
  * for ever, if need be — until an administrator releases it (then ingest runs again from the quarantined bytes).
  */
 import { condition } from '@temporalio/workflow';
-import type { ObjectRef, QuarantineReason, QuarantineRecord, StoredOriginal } from '../../domain/types';
+import type {
+  ObjectRef,
+  QuarantineReason,
+  QuarantineRecord,
+  Stage,
+  StoredOriginal,
+} from '../../domain/types';
 import type { ReleaseQuarantineRequest } from '../messages';
 import { runStage } from './stages';
 import type { RecordingRun } from './state';
@@ -44,9 +50,24 @@ export async function quarantine(
   source: IngestSource,
   manifestKey: string | undefined,
 ): Promise<ReleaseQuarantineRequest> {
-  const { reason, message } = problem;
   run.quarantineRelease = undefined; // released before and quarantined again: wait for a new release
-  const record: QuarantineRecord = await runStage(run, 'ingest', () =>
+  const record = await moveToQuarantine(run, 'ingest', problem, source, manifestKey);
+  run.setState('quarantined');
+  await logQuarantined(run, problem, record);
+  // Nothing is deleted automatically before the deadline; until then it waits for an administrator's release.
+  await condition(() => run.quarantineRelease !== undefined);
+  return run.quarantineRelease!;
+}
+
+/** The received bytes (or the evidence copy) into the quarantine store, with their reason beside them. */
+export async function moveToQuarantine(
+  run: RecordingRun,
+  stage: Stage,
+  { reason, message }: IngestProblem,
+  source: IngestSource,
+  manifestKey: string | undefined,
+): Promise<QuarantineRecord> {
+  const record = await runStage(run, stage, () =>
     run.ingestIo.quarantineRecording({
       recordingId: run.recordingId,
       source,
@@ -58,15 +79,19 @@ export async function quarantine(
   );
   run.status.quarantine = record;
   delete run.status.original;
-  run.setState('quarantined');
-  await run.log.append('system', 'recording.quarantined', {
+  return record;
+}
+
+export function logQuarantined(
+  run: RecordingRun,
+  { reason, message }: IngestProblem,
+  record: QuarantineRecord,
+) {
+  return run.log.append('system', 'recording.quarantined', {
     reason,
     message,
     quarantineKey: record.object.key,
   });
-  // Nothing is deleted automatically; it stays until an administrator releases it (custody release-quarantine).
-  await condition(() => run.quarantineRelease !== undefined);
-  return run.quarantineRelease!;
 }
 
 /** After a release: ingest again from the quarantined version (the inbox copy is gone). */
