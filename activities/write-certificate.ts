@@ -24,6 +24,7 @@ import {
   type DeletionCertificate,
 } from './certificate';
 import { certificateKey } from './storage/keys';
+import { versionsOfKeys } from './storage/versions';
 import { isNotFound, isPreconditionFailed } from './storage/errors';
 import { addDuration } from '../domain/duration';
 import type { MetricsPort } from '../domain/metrics';
@@ -132,26 +133,57 @@ function parseStored(text: string): {
   return { certificate: parsed as DeletionCertificate, verdict: verifyCertificate(parsed) };
 }
 
-/** The stored certificate of a recording with its verification, or undefined when there is none. */
+/**
+ * The stored certificate of a recording with its verification, or undefined when there is none. Read from the key's
+ * FIRST version, the certificate as written: Object Lock protects versions, not keys, so a later PUT by anyone with
+ * write access to the audit store would otherwise be read instead. Any later version or delete marker fails the
+ * verdict, named by key and version.
+ */
 export async function readCertificate(
   s3: S3Client,
   auditBucket: string,
   recordingId: string,
 ): Promise<StoredCertificate | undefined> {
   const key = certificateKey(recordingId);
+  const versions = await versionsOfKeys(s3, auditBucket, [key]);
+  // Oldest first; listings give a key's versions newest first, which breaks a tie of equal timestamps.
+  const ordered = versions
+    .map((version, index) => ({ version, index }))
+    .sort(
+      (a, b) =>
+        (a.version.lastModified ?? '').localeCompare(b.version.lastModified ?? '') || b.index - a.index,
+    )
+    .map(({ version }) => version);
+  const first = ordered.find((v) => v.kind === 'version');
+  if (!first) return undefined;
+  const shadows = ordered.filter((v) => v !== first);
   try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: auditBucket, Key: key }));
+    const object = await s3.send(
+      new GetObjectCommand({ Bucket: auditBucket, Key: key, VersionId: first.versionId }),
+    );
     const text = await object.Body!.transformToString();
     // GetObject does not always carry the lock headers (versitygw omits them); ask for the retention itself.
     const retention = await s3
-      .send(new GetObjectRetentionCommand({ Bucket: auditBucket, Key: key, VersionId: object.VersionId }))
+      .send(new GetObjectRetentionCommand({ Bucket: auditBucket, Key: key, VersionId: first.versionId }))
       .then((result) => result.Retention)
       .catch(() => undefined);
+    const stored = parseStored(text);
+    const shadowProblems = shadows.map(
+      (v) =>
+        `s3://${auditBucket}/${key} (version ${first.versionId}) is shadowed by ` +
+        `${v.kind === 'delete-marker' ? 'a delete marker' : `version ${v.versionId}`}${v.lastModified ? ` (${v.lastModified})` : ''}: ` +
+        'someone wrote to the audit store over the WORM certificate — this is its first version',
+    );
+    const verdict: CertificateVerdict =
+      shadowProblems.length === 0
+        ? stored.verdict
+        : { ok: false, problems: [...(stored.verdict.ok ? [] : stored.verdict.problems), ...shadowProblems] };
     return {
       bucket: auditBucket,
       key,
-      ...(object.VersionId && { versionId: object.VersionId }),
-      ...parseStored(text),
+      versionId: first.versionId,
+      certificate: stored.certificate,
+      verdict,
       ...(retention?.Mode &&
         retention.RetainUntilDate && {
           lock: { mode: retention.Mode, retainUntil: new Date(retention.RetainUntilDate).toISOString() },

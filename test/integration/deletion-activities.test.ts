@@ -433,6 +433,30 @@ describe('writeCertificate', () => {
     expect((await readCertificate(s3, audit, recordingId))?.verdict).toEqual(before?.verdict);
   });
 
+  it('reads the certificate from its first version and reports a version laid over it', async () => {
+    const before = await readCertificate(s3, audit, recordingId);
+    expect(before?.verdict.ok).toBe(true);
+    // With write access to the audit store, a PUT lays a new version over the locked certificate.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: audit,
+        Key: certificateKey(recordingId),
+        Body: JSON.stringify({ ...before!.certificate, cause: 'early' }),
+      }),
+    );
+    const after = await readCertificate(s3, audit, recordingId);
+    expect(after?.versionId).toBe(before?.versionId);
+    expect(after?.certificate).toEqual(before?.certificate);
+    expect(after?.verdict.ok).toBe(false);
+    expect(after?.verdict.ok === false && after.verdict.problems).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^s3://${audit}/${certificateKey(recordingId)} \\(version \\S+\\) is shadowed by version \\S+`,
+        ),
+      ),
+    ]);
+  });
+
   it('refuses invalid facts and reads nothing for a recording without a certificate', async () => {
     await expect(
       writeCertificate({ ...input, recordingId: newRecordingId(), objects: [] }),

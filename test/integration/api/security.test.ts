@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type { JWTPayload } from 'jose';
+import { statusQuery } from '../../../workflows/messages';
 import { createTestStack, type TestStack } from '../../harness/stack';
 import { testPolicyDir } from '../../harness/test-policies';
 import { syntheticClip } from '../../fixtures/media';
@@ -128,11 +129,20 @@ async function get(route: string, token?: string, headers: Record<string, string
 }
 
 /** A GET whose path goes out exactly as written: fetch and URL parsing would resolve dot segments first. */
-function rawGet(rawPath: string, token?: string): Promise<{ status: number; body: string }> {
+function rawGet(
+  rawPath: string,
+  token?: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   const { hostname, port } = new URL(api.url);
   return new Promise((resolve, reject) => {
     const request = http.get(
-      { hostname, port, path: rawPath, headers: token ? { authorization: `Bearer ${token}` } : {} },
+      {
+        hostname,
+        port,
+        path: rawPath,
+        headers: { ...headers, ...(token !== undefined && { authorization: `Bearer ${token}` }) },
+      },
       (response) => {
         let body = '';
         response.setEncoding('utf8');
@@ -164,13 +174,14 @@ async function logLength(recordingId: string): Promise<number> {
 }
 
 describe('authentication: only a valid token of our issuer for our audience gets in', () => {
-  let before: number;
-  beforeAll(async () => {
-    before = await logLength(ids.nord);
+  let before: { entries: number; head: unknown };
+  const snapshot = async () => ({
+    entries: await logLength(ids.nord),
+    head: (await stack.clients.client.workflow.getHandle(`rec-${ids.nord}`).query(statusQuery))
+      .custodyLogHead,
   });
-  afterAll(async () => {
-    // Nothing any attack below sent has changed the recording.
-    expect(await logLength(ids.nord)).toBe(before);
+  beforeAll(async () => {
+    before = await snapshot();
   });
 
   test('no token: 401 with a bare Bearer challenge', async () => {
@@ -290,6 +301,10 @@ describe('authentication: only a valid token of our issuer for our audience gets
   test('garbage in the Authorization header: 401, not a crash', async () => {
     expectInvalidToken(await get('/v1/me', 'not-a-jwt'), 'not-a-jwt', /not a signed JWT/);
   });
+
+  test('after every attack above, the recording and its custody log are unchanged', async () => {
+    expect(await snapshot()).toEqual(before);
+  });
 });
 
 describe('key rotation', () => {
@@ -391,6 +406,7 @@ describe('authorisation: roles and units', () => {
 });
 
 describe('input: ids, traversal, parameters', () => {
+  let badIds = 0;
   test.each([
     ['path traversal, encoded', '..%2F..%2Fetc%2Fpasswd'],
     ['dot segments, encoded', '%2e%2e'],
@@ -400,10 +416,17 @@ describe('input: ids, traversal, parameters', () => {
     ['a workflow id instead of a recording id', `rec-${'a'.repeat(20)}`],
   ])('%s in an id: 400 before anything is read', async (_name, id) => {
     for (const token of [tokens.auditorAll, undefined]) {
-      const answer = await rawGet(`/v1/recordings/${id}/custody-log`, token);
+      const requestId = `bad-id-${run}-${++badIds}`;
+      const answer = await rawGet(`/v1/recordings/${id}/custody-log`, token, { 'x-request-id': requestId });
       expect(answer.status).toBe(400);
       expect(JSON.parse(answer.body)).toMatchObject({
         message: expect.stringMatching(/^invalid request: params\/id must match pattern/) as unknown,
+      });
+      // Refused before the token was even looked at: the access log knows no caller for it.
+      await new Promise((r) => setTimeout(r, 50));
+      expect(api.accessLines().find((l) => l.requestId === requestId)).toMatchObject({
+        status: 400,
+        who: null,
       });
     }
   });
