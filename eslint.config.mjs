@@ -129,11 +129,11 @@ export default tseslint.config(
               { group: ourOtherRooms(['cli', 'scripts', 'bench', 'test']) },
               // Regular expressions, because a glob cannot exclude a folder and re-include one file of it.
               { regex: '(^|/)workflows($|/(?!messages$))' },
-              { regex: '(^|/)workers($|/(?!(config|temporal-connection)$))' },
+              { regex: '(^|/)workers($|/(?!(config|temporal-connection|payload-codec)$))' },
             ].map((pattern) => ({
               ...pattern,
               message:
-                'api/ imports only domain/, activities/ (read helpers), workflows/messages and workers/config (with workers/temporal-connection).',
+                'api/ imports only domain/, activities/ (read helpers), workflows/messages and workers/config (with how custody talks to Temporal: workers/temporal-connection, workers/payload-codec).',
             })),
             {
               group: ['@temporalio/worker', '@temporalio/workflow'],

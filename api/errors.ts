@@ -13,8 +13,8 @@ export class ApiError extends Error {
 }
 
 /**
- * RFC 6750 §3: the challenge of a Bearer-protected resource. Its values may hold printable ASCII without `"` and
- * `\`; anything else becomes `'` or `?`, so a description can never break out of its quotes.
+ * RFC 6750 §3: the challenge of a Bearer-protected resource. Its values may hold printable ASCII without `"`
+ * and `\`; anything else becomes `'` or `?`, so a description can never break out of its quotes.
  */
 export function bearerChallenge(error?: string, description?: string): string {
   const quoted = (text: string) => `"${text.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, '?')}"`;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The custody API's entry point (`npm run api`, `node dist/api/main.js`): its own process, not a worker pool —
- * it faces people rather than task queues, needs none of the worker runtime, and is exposed, scaled and
+ * The custody API's entry point (`npm run api`, `node dist/api/main.js`): its own process, not a worker pool
+ * — it faces people rather than task queues, needs none of the worker runtime, and is exposed, scaled and
  * fenced on the network differently. Reads config once; refuses to start without an issuer, without HTTPS (or
  * an explicit CUSTODY_API_INSECURE_HTTP=true), with an invalid role mapping or an unreadable pseudonym key —
  * exit 78 (EX_CONFIG) with what to set. SIGTERM/SIGINT: stop accepting, finish what is in flight, exit 0.
@@ -11,7 +11,8 @@ import { loadConfigOrExit, type CustodyConfig } from '../workers/config';
 import { createOidcVerifier } from './auth/oidc';
 import { loadRoleMapping, RoleMappingError } from './roles-file';
 import { createPseudonymiser, loadPseudonymKey, PseudonymKeyError } from './pseudonym';
-import { createRecordingReads } from './reads';
+import { createRecordingReads, type RecordingReads } from './reads';
+import { PayloadKeyError } from '../workers/payload-codec';
 import { buildApiServer } from './server';
 
 const EX_CONFIG = 78;
@@ -48,17 +49,25 @@ async function main(): Promise<void> {
     );
   }
   const tls = readTls(config);
-  const [roleMapping, pseudonymKey] = await Promise.all([
-    loadRoleMapping(config.api.rolesFile),
-    loadPseudonymKey(config.api.pseudonymKey),
-  ]).catch((err: unknown) => {
-    if (err instanceof RoleMappingError || err instanceof PseudonymKeyError) refuse(err.message);
+  // One after the other: a start refused for its role mapping leaves no generated key behind.
+  const roleMapping = await loadRoleMapping(config.api.rolesFile).catch((err: unknown) => {
+    if (err instanceof RoleMappingError) refuse(err.message);
+    throw err;
+  });
+  const pseudonymKey = await loadPseudonymKey(config.api.pseudonymKey).catch((err: unknown) => {
+    if (err instanceof PseudonymKeyError) refuse(err.message);
     throw err;
   });
   if (pseudonymKey.generated) {
     console.log(`generated the access-log pseudonym key ${config.api.pseudonymKey.file} (dev default)`);
   }
-  const reads = createRecordingReads(config);
+  let reads: RecordingReads;
+  try {
+    reads = createRecordingReads(config);
+  } catch (err) {
+    if (err instanceof PayloadKeyError) refuse(err.message);
+    throw err;
+  }
   const app = await buildApiServer({
     verifier: createOidcVerifier({ ...config.oidc, issuer }),
     claims: config.oidc.claims,

@@ -1,7 +1,8 @@
 /**
- * Keyed pseudonyms for the access log: HMAC-SHA256 under a secret key, so that the lines of one person (or one
- * client address) can be followed without the log naming either; only a holder of the key can test a guess.
- * The dev default key is generated into the run directory on first start; a key file set explicitly must exist.
+ * Keyed pseudonyms for the access log: HMAC-SHA256 under a secret key, so that the lines of one person (or
+ * one client address) can be followed without the log naming either; only a holder of the key can test a
+ * guess. The dev default key is generated into the run directory on first start; a key file set explicitly
+ * must exist.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';

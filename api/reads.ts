@@ -1,12 +1,12 @@
 /**
- * What the read-only routes read, through the helpers the CLI uses: the status query (then the audit store once
- * Temporal has forgotten the recording), visibility, the custody log, the certificate. Clients open on first use,
- * so the API starts (and answers 401s) while Temporal or the store is still coming up.
+ * What the read-only routes read, through the helpers the CLI uses: the status query (then the audit store
+ * once Temporal has forgotten the recording), visibility, the custody log, the certificate. Clients open on
+ * first use, so the API starts (and answers 401s) while Temporal or the store is still coming up.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Client, Connection } from '@temporalio/client';
 import type { CustodyConfig } from '../workers/config';
-import { temporalConnectionOptions } from '../workers/temporal-connection';
+import { custodyDataConverter, temporalConnectionOptions } from '../workers/temporal-connection';
 import { statusQuery } from '../workflows/messages';
 import { workflowIdFor } from '../domain/ids';
 import type { RecordingStatus } from '../domain/types';
@@ -36,7 +36,12 @@ export class BackendUnavailableError extends Error {
   override name = 'BackendUnavailableError';
 }
 
+/**
+ * The reads of one API process. The data converter is custody's own (payloads encrypted as the workers encrypt
+ * them), built here at once so that unusable payload keys stop the API at start, not at its first read.
+ */
 export function createRecordingReads(config: CustodyConfig): RecordingReads {
+  const dataConverter = custodyDataConverter(config);
   let connection: Promise<Connection> | undefined;
   let client: Promise<Client> | undefined;
   let s3: S3Client | undefined;
@@ -47,7 +52,11 @@ export function createRecordingReads(config: CustodyConfig): RecordingReads {
       // Loaded here: the module pulls in gRPC, which the process needs only once a read arrives.
       const { Connection, Client } = await import('@temporalio/client');
       connection = Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: 5000 });
-      return new Client({ connection: await connection, namespace: config.temporal.namespace });
+      return new Client({
+        connection: await connection,
+        namespace: config.temporal.namespace,
+        dataConverter,
+      });
     })().catch((err: unknown) => {
       client = undefined;
       connection = undefined;

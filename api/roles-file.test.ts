@@ -1,6 +1,6 @@
 /**
- * The shipped role mapping loads and maps every custody role to itself; policies/roles/roles.schema.json matches
- * the zod schema; a bad file is refused with the file, the line, the field and what is expected.
+ * The shipped role mapping loads and maps every custody role to itself; policies/roles/roles.schema.json
+ * matches the zod schema; a bad file is refused with the file, the line, the field and what is expected.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,7 +1,8 @@
 /**
- * The role mapping (policies/roles/roles.yaml, path from CUSTODY_ROLES_FILE): which identity-provider role names
- * become which custody roles. Site data, not code: a Keycloak realm names its roles its own way. The JSON Schema
- * beside the file is generated from the zod schema below (for editors), and a unit test keeps the two in step.
+ * The role mapping (policies/roles/roles.yaml, path from CUSTODY_ROLES_FILE): which identity-provider role
+ * names become which custody roles. Site data, not code: a Keycloak realm names its roles its own way. The
+ * JSON Schema beside the file is generated from the zod schema below (for editors), and a unit test keeps the
+ * two in step.
  */
 import { readFile } from 'node:fs/promises';
 import { isMap, LineCounter, parseDocument } from 'yaml';
@@ -50,7 +51,9 @@ export class RoleMappingError extends Error {
   }
 }
 
-/** Parses and validates the mapping's YAML text; `file` labels the messages (with the line of each problem). */
+/**
+ * Parses and validates the mapping's YAML text; `file` labels the messages (with the line of each problem).
+ */
 export function parseRoleMapping(text: string, file: string): RoleMapping {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });

@@ -1,8 +1,10 @@
 /**
- * The API in-process (fastify's inject, no socket) with a real token verifier against a real test issuer on the
- * loopback interface, and in-memory reads: route schemas, OpenAPI, claims mapping, permissions, unit scoping.
- * The attacks against the built process on real servers are in test/integration/api/.
+ * The API in-process (fastify's inject, no socket) with a real token verifier against a real test issuer on
+ * the loopback interface, and in-memory reads: route schemas, OpenAPI, claims mapping, permissions, unit
+ * scoping. The attacks against the built process on real servers are in test/integration/api/.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { createOidcVerifier } from './auth/oidc';
@@ -12,6 +14,7 @@ import { buildApiServer, type AccessLogLine } from './server';
 import { startTestIssuer, type TestIssuer } from '../test/harness/test-issuer';
 import type { RecordingFilter } from '../activities/visibility/list-recordings';
 import type { RecordingStatus } from '../domain/types';
+import { ROLE_PERMISSIONS } from '../domain/roles';
 
 const NORD_ID = 'aaaaaaaaaaaaaaaaaaaa';
 const SUED_ID = 'bbbbbbbbbbbbbbbbbbbb';
@@ -236,4 +239,37 @@ test('the access log names the caller by pseudonym and the recording by id, noth
 test('a request id that could forge log lines is replaced by a generated one', async () => {
   const response = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'x" injected="1' } });
   expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+});
+
+describe('docs/api.md', () => {
+  const page = readFileSync(path.join(__dirname, '..', 'docs', 'api.md'), 'utf8');
+  const rows = page
+    .split('\n')
+    .filter((line) => line.startsWith('| `'))
+    .map((line) =>
+      line
+        .slice(1, -1)
+        .split('|')
+        .map((cell) => cell.trim()),
+    );
+
+  it('shows the role → permission table of domain/roles.ts', () => {
+    const documented = Object.fromEntries(
+      rows
+        .filter(([first]) => /^`[a-z-]+`$/.test(first ?? ''))
+        .map(([role, permissions]) => [
+          role!.slice(1, -1),
+          [...(permissions ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1]),
+        ]),
+    );
+    expect(documented).toEqual(ROLE_PERMISSIONS);
+  });
+
+  it('lists every route of the OpenAPI document', async () => {
+    const document = (await app.inject({ url: '/openapi.json' })).json<{ paths: Record<string, unknown> }>();
+    const documented = rows
+      .map(([first]) => /^`GET ([^`?]+)/.exec(first ?? '')?.[1])
+      .filter((route): route is string => route !== undefined);
+    expect(documented.sort()).toEqual(Object.keys(document.paths).sort());
+  });
 });

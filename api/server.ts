@@ -1,21 +1,21 @@
 /**
  * The custody API as a fastify instance, without listening: security headers, request ids, rate limits (per
- * client address before anything else, per subject once authenticated), Bearer-token authentication, permission
- * checks, the access log, the error shape, OpenAPI from the route schemas — and the routes (api/routes/).
+ * client address before anything else, per subject once authenticated), Bearer-token authentication,
+ * permission checks, the access log, the error shape, OpenAPI from the route schemas — and the routes
+ * (api/routes/).
  *
  * Order of a request: onRequest (request id, per-address limit) → body limit and parsing → schema validation
  * (a malformed id is a 400 here, before any token is looked at or anything read) → preHandler (authenticate,
  * per-subject limit, permission) → handler → onResponse (one access-log line).
  *
- * Only `Authorization: Bearer` authenticates: no cookies, so no ambient credential a browser would send on its
- * own, and no CSRF surface. A token in the query string is an unknown parameter (400).
+ * Only `Authorization: Bearer` authenticates: no cookies, so no ambient credential a browser would send on
+ * its own, and no CSRF surface. A token in the query string is an unknown parameter (400).
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, {
   LogController,
   type FastifyError,
   type FastifyInstance,
-  type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
 import helmet from '@fastify/helmet';
@@ -62,7 +62,10 @@ export interface ApiServerOptions {
   accessLog?: NodeJS.WritableStream;
 }
 
-/** One line of the access log: who (a pseudonym), what, the outcome — no token, name, e-mail or address in clear. */
+/**
+ * One line of the access log: who (a pseudonym), what, the outcome — no token, name, e-mail or address in
+ * clear.
+ */
 export interface AccessLogLine {
   kind: 'access';
   time: string;
@@ -79,7 +82,9 @@ export interface AccessLogLine {
   ms: number;
 }
 
-/** A caller-supplied request id is kept only when it is short and plain (it is written into every log line). */
+/**
+ * A caller-supplied request id is kept only when it is short and plain (it is written into every log line).
+ */
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function rolesGranting(permission: Permission): CustodyRole[] {
@@ -128,12 +133,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
     keyGenerator: (req) =>
       req.identity ? pseudonyms.subject(req.identity.issuer, req.identity.subject) : req.ip,
   });
-  const refuseWhenExceeded = async (
-    limiter: typeof perAddress,
-    request: FastifyRequest,
-    reply: FastifyReply,
-    who: string,
-  ) => {
+  const refuseWhenExceeded = async (limiter: typeof perAddress, request: FastifyRequest, who: string) => {
     const verdict = await limiter(request);
     if (verdict.isAllowed || !verdict.isExceeded) return;
     const wait = String(verdict.ttlInSeconds);
@@ -180,13 +180,13 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
     reply.header('x-request-id', request.id);
     // Everything here is about people and evidence: nothing may be kept by a cache on the way.
     reply.header('cache-control', 'no-store');
-    await refuseWhenExceeded(perAddress, request, reply, 'client address');
+    await refuseWhenExceeded(perAddress, request, 'client address');
   });
 
-  app.addHook('preHandler', async (request, reply) => {
+  app.addHook('preHandler', async (request) => {
     if (request.routeOptions.config.public) return;
     request.identity = await authenticate(request, options);
-    await refuseWhenExceeded(perSubject, request, reply, 'subject');
+    await refuseWhenExceeded(perSubject, request, 'subject');
     const needed = request.routeOptions.config.permission;
     if (needed && !request.identity.permissions.includes(needed)) {
       const holders = rolesGranting(needed).join(', ');

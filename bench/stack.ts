@@ -11,6 +11,8 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { freeLoopbackPort } from '../workers/ports';
 import { loadConfig, type CustodyConfig } from '../workers/config';
+import { ensurePayloadKeyFile } from '../workers/payload-codec';
+import { custodyDataConverter } from '../workers/temporal-connection';
 import { REPO_ROOT, startTemporalDevServer, type TemporalDevServer } from '../test/harness/servers';
 import { cpuSecondsOf, type BenchContext } from './runner';
 
@@ -143,12 +145,19 @@ export async function startBenchStack(context: BenchContext, options: StackOptio
     CUSTODY_INBOX_INTERVAL_SECONDS: '3600',
     CUSTODY_TMP_DIR: path.join(dataDir, 'tmp'),
     CUSTODY_LOG_LEVEL: 'warn',
+    // One key set for the case's workers, CLI runs and client: production's encryption is part of what is measured.
+    CUSTODY_PAYLOAD_KEYS_FILE: path.join(dataDir, 'payload-keys.json'),
     ...options.env,
   };
+  ensurePayloadKeyFile(env.CUSTODY_PAYLOAD_KEYS_FILE!);
   mkdirSync(env.CUSTODY_TMP_DIR!, { recursive: true });
   const config = loadConfig(env);
   const connection = await Connection.connect({ address: temporal.address });
-  const client = new Client({ connection, namespace: 'default' });
+  const client = new Client({
+    connection,
+    namespace: 'default',
+    dataConverter: custodyDataConverter(config),
+  });
   const workers: WorkerProcess[] = [];
   const stop = async () => {
     await Promise.all(workers.map((w) => w.stop()));

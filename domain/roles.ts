@@ -1,7 +1,7 @@
 /**
- * Who may do what: the custody roles, the permissions each grants, and the organisational units that scope them.
- * Pure data and rules, so the API, the console and the CLI all read one table. Which identity-provider role
- * becomes which custody role is site data (policies/roles/roles.yaml), not code.
+ * Who may do what: the custody roles, the permissions each grants, and the organisational units that scope
+ * them. Pure data and rules, so the API, the console and the CLI all read one table. Which identity-provider
+ * role becomes which custody role is site data (policies/roles/roles.yaml), not code.
  */
 
 export const CUSTODY_ROLES = [
@@ -38,8 +38,8 @@ export type Permission = (typeof PERMISSIONS)[number];
 
 /**
  * The role → permission table. Reading a recording's metadata comes with every role, so that a person can see
- * what they act on. The auditor reads every record about a recording (log, certificate, access log) but not the
- * footage itself, and changes nothing.
+ * what they act on. The auditor reads every record about a recording (log, certificate, access log) but not
+ * the footage itself, and changes nothing.
  */
 export const ROLE_PERMISSIONS: Readonly<Record<CustodyRole, readonly Permission[]>> = {
   viewer: ['recording.read'],
@@ -80,8 +80,8 @@ export function permissionsOf(roles: readonly CustodyRole[]): Permission[] {
 }
 
 /**
- * Identity-provider role names → custody roles, as policies/roles/roles.yaml maps them. Names the mapping does
- * not know are ignored: a token carries many roles of other applications.
+ * Identity-provider role names → custody roles, as policies/roles/roles.yaml maps them. Names the mapping
+ * does not know are ignored: a token carries many roles of other applications.
  */
 export function custodyRolesFor(
   idpRoles: readonly string[],
@@ -94,8 +94,8 @@ export function custodyRolesFor(
 }
 
 /**
- * An organisational unit id (a station, a department): letters, digits and `. _ : -`, starting with a letter or
- * digit, at most 128 characters — the charset of the ids a dock writes into its manifest.
+ * An organisational unit id (a station, a department): letters, digits and `. _ : -`, starting with a letter
+ * or digit, at most 128 characters — the charset of the ids a dock writes into its manifest.
  */
 export const UNIT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 

@@ -10,6 +10,10 @@
  * the code before a patched() change stay in the gate until that patch is retired.
  * Without scenario names every scenario runs (about two minutes; the needs-attention one waits out three
  * transcode attempts). Needs ffmpeg and the tools of `bash scripts/install-tools.sh`, like the integration tests.
+ *
+ * The stack encrypts its payloads with a key made for this run (test/harness/global-setup.ts); the files are
+ * written decoded, so the gate replays them with any key set (the codec passes plain payloads through). Their
+ * values are synthetic test data, never a real recording's.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -30,6 +34,9 @@ import { builtEntryPoint, envForConfig, startNode } from '../test/harness/proces
 import { createMediaTools } from '../activities/media/ffmpeg';
 import * as messages from '../workflows/messages';
 import { workflowIdFor } from '../domain/ids';
+import { loadConfig } from '../workers/config';
+import { AesGcmPayloadCodec, loadPayloadKeys } from '../workers/payload-codec';
+import { decodeHistoryPayloads } from '../test/harness/history-payloads';
 
 const POLICIES = { 'test-30s': 'PT30S', 'test-1h': 'PT1H' };
 const MISSING_FFMPEG = '/nonexistent/custody-capture/ffmpeg';
@@ -224,10 +231,11 @@ async function main() {
   try {
     const clip = readFileSync(await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 }));
     const policyDir = testPolicyDir(POLICIES);
+    const codec = new AesGcmPayloadCodec(loadPayloadKeys(loadConfig().payloadEncryption.keysFile));
     const capture: Capture = {
       clip,
       async save(name, handle) {
-        const history = await handle.fetchHistory();
+        const history = await decodeHistoryPayloads(await handle.fetchHistory(), codec);
         const json = await format(JSON.stringify(historyAsJson(history)), {
           parser: 'json',
           printWidth: 110,

@@ -25,6 +25,7 @@ import { DEFAULT_DEV_IDP_PORT } from '../api/dev-idp/constants';
 import { readSecrets } from '../api/dev-idp/secrets';
 import { loadConfigOrExit } from '../workers/config';
 import { createS3Client, bootstrapStores } from '../activities/storage/s3';
+import { ensurePayloadKeyFile } from '../workers/payload-codec';
 
 const { values: flags } = parseArgs({
   options: {
@@ -193,6 +194,13 @@ function stopAndExit(code: number, reason?: string): void {
 async function main() {
   const config = loadConfigOrExit();
   mkdirSync(runDir, { recursive: true });
+  // One payload key set for the stack: generated once into the run dir (unless one is set), and handed to every
+  // process started from here — workers and CLI runs inherit the variable.
+  if (!process.env.CUSTODY_PAYLOAD_KEYS_FILE) {
+    const payloadKeys = path.join(runDir, 'payload-keys.json');
+    if (ensurePayloadKeyFile(payloadKeys)) say(`generated the payload encryption key ${payloadKeys} (dev)`);
+    process.env.CUSTODY_PAYLOAD_KEYS_FILE = payloadKeys;
+  }
   process.on('SIGINT', () => stopAndExit(0));
   process.on('SIGTERM', () => stopAndExit(0));
 

@@ -32,6 +32,19 @@ test.each([
   expect((error as Error).message).toContain(`${name}=${JSON.stringify(value)} is invalid: expected ${form}`);
 });
 
+test('payload encryption is on by default, with the dev key file in .run/; off only when said so', () => {
+  const config = loadConfig({});
+  expect(config.payloadEncryption).toEqual({
+    enabled: true,
+    keysFile: path.resolve(__dirname, '..', '.run', 'payload-keys.json'),
+  });
+  expect(
+    loadConfig({ CUSTODY_PAYLOAD_ENCRYPTION: 'off', CUSTODY_PAYLOAD_KEYS_FILE: '/keys/custody.yaml' })
+      .payloadEncryption,
+  ).toEqual({ enabled: false, keysFile: '/keys/custody.yaml' });
+  expect(() => loadConfig({ CUSTODY_PAYLOAD_ENCRYPTION: 'false' })).toThrow(/CUSTODY_PAYLOAD_ENCRYPTION/);
+});
+
 test('every problem is reported at once', () => {
   expect(() => loadConfig({ CUSTODY_POOLS: 'bogus', CUSTODY_HTTP_PORT: '70000' })).toThrow(
     /CUSTODY_POOLS[\s\S]*CUSTODY_HTTP_PORT/,

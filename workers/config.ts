@@ -2,8 +2,9 @@
  * The one place configuration is read. `loadConfig(env)` validates every variable once and returns a typed,
  * frozen object that is passed down; no other module reads `process.env` (config.test.ts scans the sources).
  * Ecosystem variables keep their own names (Temporal's envconfig, the AWS SDK's, kubectl's); ours are CUSTODY_*.
- * Every value has a dev default, so a local run needs nothing set. An invalid value throws a ConfigError naming
- * the variable, the value and the form.
+ * Every value has a dev default, so a local run needs nothing set — but the API's issuer (CUSTODY_OIDC_ISSUER),
+ * which the API refuses to start without (api/main.ts). An invalid value throws a ConfigError naming the variable,
+ * the value and the form.
  */
 import { z } from 'zod';
 import { hostname, tmpdir } from 'node:os';
@@ -239,6 +240,16 @@ export const VARIABLES = {
   ),
   CUSTODY_OIDC_UNITS_CLAIM: spec(claimName, 'a claim name, or a dotted path', 'custody_units'),
   CUSTODY_OIDC_OFFICER_CLAIM: spec(claimName, 'a claim name, or a dotted path', 'custody_officer_id'),
+  CUSTODY_PAYLOAD_KEYS_FILE: spec(
+    nonEmpty,
+    'a path to the payload encryption keys (JSON or YAML list of { id, key: base64 32 bytes }; the first encrypts)',
+    path.join(devRunDir(), 'payload-keys.json'),
+  ),
+  CUSTODY_PAYLOAD_ENCRYPTION: spec(
+    z.enum(['on', 'off']),
+    'on, or off (no payload encryption: only to read data written before it)',
+    'on',
+  ),
   CUSTODY_LOG_LEVEL: spec(logLevel, 'debug, info, warn or error', 'info'),
   HOSTNAME: spec(
     nonEmpty,
@@ -344,6 +355,8 @@ export interface CustodyConfig {
     jwksCooldownSeconds: number;
     claims: { roles: string; units: string; officer: string };
   };
+  /** Payloads sent through Temporal are encrypted with the keys in `keysFile` (workers/payload-codec.ts). */
+  payloadEncryption: { enabled: boolean; keysFile: string };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Names this process in the workers' identity (`<pool>@<hostName>:<pid>`). */
   hostName: string;
@@ -487,6 +500,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         units: v.CUSTODY_OIDC_UNITS_CLAIM,
         officer: v.CUSTODY_OIDC_OFFICER_CLAIM,
       },
+    },
+    payloadEncryption: {
+      enabled: v.CUSTODY_PAYLOAD_ENCRYPTION === 'on',
+      keysFile: v.CUSTODY_PAYLOAD_KEYS_FILE,
     },
     logLevel: v.CUSTODY_LOG_LEVEL,
     hostName: v.HOSTNAME,

@@ -8,6 +8,7 @@ import { loadConfigOrExit } from './config';
 import { createMetrics } from './metrics';
 import { startHttpServer } from './http';
 import { startCustodyWorkers } from './run';
+import { PayloadKeyError } from './payload-codec';
 import { createS3Client, bootstrapStores } from '../activities/storage/s3';
 import { createMediaTools } from '../activities/media/ffmpeg';
 import { freeLoopbackPort } from './ports';
@@ -90,6 +91,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  // No usable payload keys: a configuration error, with the fix in the message.
+  if (err instanceof PayloadKeyError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(78);
+  }
   console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   process.exit(1);
 });

@@ -9,7 +9,7 @@ import type { CustodyConfig } from './config';
 import { createActivities, type ActivityDeps } from '../activities';
 import { planPools, type WorkerPool } from './pools';
 import type { CustodyMetrics } from './metrics';
-import { temporalConnectionOptions } from './temporal-connection';
+import { custodyDataConverter, temporalConnectionOptions } from './temporal-connection';
 import { ensureInboxSchedule, ensureFixitySchedule } from './schedules';
 import { startVisibilityGauges } from './visibility-gauges';
 
@@ -40,13 +40,15 @@ export interface StartWorkersOptions {
 
 export async function startCustodyWorkers(opts: StartWorkersOptions): Promise<RunningWorkers> {
   const { config } = opts;
+  // Before connecting: without usable payload keys the process must not start (PayloadKeyError says the fix).
+  const dataConverter = custodyDataConverter(config);
   const ownConnection = !opts.connection;
   const connection = opts.connection ?? (await NativeConnection.connect(temporalConnectionOptions(config)));
   // Activities that start workflows need a client; it connects on first use only.
   let client: Promise<Client> | undefined;
   const temporal = () =>
     (client ??= Connection.connect(temporalConnectionOptions(config)).then(
-      (c) => new Client({ connection: c, namespace: config.temporal.namespace }),
+      (c) => new Client({ connection: c, namespace: config.temporal.namespace, dataConverter }),
     ));
   const activities = createActivities({
     config,
@@ -61,6 +63,7 @@ export async function startCustodyWorkers(opts: StartWorkersOptions): Promise<Ru
       Worker.create({
         connection,
         namespace: config.temporal.namespace,
+        dataConverter,
         taskQueue: plan.taskQueue,
         identity: `${plan.pool}@${config.hostName}:${process.pid}`,
         ...(plan.runsWorkflows &&

@@ -1,6 +1,6 @@
 /**
- * A recording's status rebuilt from the audit store, for when Temporal no longer knows it: the custody log and
- * the certificate outlive the recording and its workflow history. Read by `custody status` and the API.
+ * A recording's status rebuilt from the audit store, for when Temporal no longer knows it: the custody log
+ * and the certificate outlive the recording and its workflow history. Read by `custody status` and the API.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { RecordingStatus } from '../../domain/types';

@@ -1,7 +1,7 @@
 /**
  * Who the caller is, from a verified token: subject and issuer, custody roles (the roles claim mapped through
- * policies/roles/roles.yaml), organisational units, and the officer id. A claim of the wrong shape refuses the
- * token (fail closed) rather than being read as "no roles" by accident.
+ * policies/roles/roles.yaml), organisational units, and the officer id. A claim of the wrong shape refuses
+ * the token (fail closed) rather than being read as "no roles" by accident.
  */
 import type { JWTPayload } from 'jose';
 import {

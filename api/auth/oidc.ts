@@ -1,8 +1,8 @@
 /**
- * Verifies OIDC access tokens (JWTs) with jose: the issuer's keys come from its JWKS, found through its discovery
- * document; issuer, audience, expiry, not-before, the algorithm allow-list and a bounded clock skew are checked.
- * jose refetches the JWKS when a token names a key it does not have (at most once per cooldown), so a key the
- * provider rotates in is picked up without a restart.
+ * Verifies OIDC access tokens (JWTs) with jose: the issuer's keys come from its JWKS, found through its
+ * discovery document; issuer, audience, expiry, not-before, the algorithm allow-list and a bounded clock skew
+ * are checked. jose refetches the JWKS when a token names a key it does not have (at most once per cooldown),
+ * so a key the provider rotates in is picked up without a restart.
  */
 import {
   createRemoteJWKSet,
@@ -136,7 +136,9 @@ export function createOidcVerifier(settings: OidcSettings): TokenVerifier {
   };
 }
 
-/** jose's error as a sentence naming what was wrong (the claim, the algorithm, the key), without the token. */
+/**
+ * jose's error as a sentence naming what was wrong (the claim, the algorithm, the key), without the token.
+ */
 function describeFailure(err: unknown, token: string, settings: OidcSettings): AuthenticationError {
   if (err instanceof AuthenticationError) return err;
   const skew = `(clock skew allowed: ${settings.clockSkewSeconds} s)`;

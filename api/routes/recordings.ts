@@ -1,6 +1,7 @@
 /**
  * The read-only recording routes. Every answer is scoped to the caller's organisational units: a recording of
- * another unit is answered exactly like an unknown id (404), so that the API is no oracle for which ids exist.
+ * another unit is answered exactly like an unknown id (404), so that the API is no oracle for which ids
+ * exist.
  */
 import type { FastifyInstance } from 'fastify';
 import { ALL_UNITS, unitVisible } from '../../domain/roles';

@@ -11,6 +11,8 @@ import path from 'node:path';
 import { startTemporalDevServer } from '../../test/harness/servers';
 import { prototypeActivities } from '../prototypes/activities';
 import { inParallel } from '../recordings';
+import { ephemeralPayloadKeySet } from '../../workers/payload-codec';
+import { encryptingDataConverter } from '../../workers/temporal-connection';
 import { cpuSecondsOf, stats, type BenchCase, type ResultRow } from '../runner';
 
 const STEPS = 9;
@@ -31,13 +33,16 @@ export const temporalOverheadCase: BenchCase = {
     const temporal = await startTemporalDevServer({
       dataDir: path.join(context.runDir, 'temporal-overhead'),
     });
+    // Encrypted as in production: the codec's cost is part of Temporal's.
+    const dataConverter = encryptingDataConverter(ephemeralPayloadKeySet('the temporal-overhead bench'));
     const nativeConnection = await NativeConnection.connect({ address: temporal.address });
     const connection = await Connection.connect({ address: temporal.address });
-    const client = new Client({ connection, namespace: 'default' });
+    const client = new Client({ connection, namespace: 'default', dataConverter });
     const taskQueue = 'bench-prototype';
     const worker = await Worker.create({
       connection: nativeConnection,
       namespace: 'default',
+      dataConverter,
       taskQueue,
       workflowsPath: require.resolve('../prototypes/workflows'),
       activities: prototypeActivities,

@@ -1,6 +1,6 @@
 /**
- * The API as operators run it: the built entry point (dist/api/main.js) as its own process, on plain HTTP on a
- * free loopback port, pointed at a test issuer and at one test file's stores and task queues.
+ * The API as operators run it: the built entry point (dist/api/main.js) as its own process, on plain HTTP on
+ * a free loopback port, pointed at a test issuer and at one test file's stores and task queues.
  */
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Connection, Client } from '@temporalio/client';
 import { loadConfig, type CustodyConfig } from '../../workers/config';
 import { createS3Client, bootstrapStores } from '../../activities/storage/s3';
+import { custodyDataConverter } from '../../workers/temporal-connection';
 
 export function requireTestServers(): void {
   if (process.env.CUSTODY_TEST_SERVERS !== 'started' || !process.env.TEMPORAL_ADDRESS) {
@@ -44,7 +45,12 @@ export function testWorkflowBundle(): string {
 
 export async function connectTestClients(config: CustodyConfig) {
   const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  // The workers' keys (global-setup.ts exports them): this client reads and writes what they do.
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: custodyDataConverter(config),
+  });
   const s3 = createS3Client(config.s3);
   await bootstrapStores(s3, config.buckets);
   return {

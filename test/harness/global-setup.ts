@@ -10,6 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { startDevIdp, startTemporalDevServer, startVersityGw, type RunningServer } from './servers';
 import { buildTestOnlyBundles } from './test-bundles';
 import { quietLogger } from './quiet-logger';
+import { ensurePayloadKeyFile } from '../../workers/payload-codec';
+import { FAILURE_CONVERTER_PATH } from '../../workers/temporal-connection';
 
 declare global {
   var __CUSTODY_TEST_SERVERS__: { servers: RunningServer[]; dataDir: string } | undefined;
@@ -35,13 +37,22 @@ export default async function globalSetup(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'custody-test-'));
   const servers: RunningServer[] = [];
   globalThis.__CUSTODY_TEST_SERVERS__ = { servers, dataDir };
+  // One payload key set for the whole run: every test's clients and workers, and every process they spawn
+  // (children inherit the variable), encrypt and decrypt with it.
+  const payloadKeysFile = path.join(dataDir, 'payload-keys.json');
+  ensurePayloadKeyFile(payloadKeysFile);
+  process.env.CUSTODY_PAYLOAD_KEYS_FILE = payloadKeysFile;
   // Workflow code is bundled once per run, here: webpack cannot run inside jest's module sandbox, and one
   // bundle for every test file saves a few seconds each.
   const [temporal, s3, identityProvider, bundle, testOnlyBundles] = await Promise.all([
     startTemporalDevServer({ dataDir }),
     startVersityGw({ dataDir }),
     startDevIdp({ dataDir }),
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger }),
+    bundleWorkflowCode({
+      workflowsPath: require.resolve('../../workflows'),
+      failureConverterPath: FAILURE_CONVERTER_PATH, // workflow failures' messages are encrypted too
+      logger: quietLogger,
+    }),
     buildTestOnlyBundles(dataDir, quietLogger), // fault injection (reset tests), replay-gate self-check
   ]);
   const bundlePath = path.join(dataDir, 'workflow-bundle.js');

@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode, type BundleOptions } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../../workers/temporal-connection';
 
 export async function buildTestOnlyBundles(
   dataDir: string,
@@ -14,10 +15,12 @@ export async function buildTestOnlyBundles(
   const faulty = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
     workflowInterceptorModules: [require.resolve('./fault-injection-interceptors')],
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     ...(logger && { logger }),
   });
   const reordered = await bundleWorkflowCode({
     workflowsPath: require.resolve('./reordered-lifecycle-workflow'),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     ...(logger && { logger }),
   });
   const faultyPath = path.join(dataDir, 'workflow-bundle-fault-injection.js');

@@ -1,7 +1,8 @@
 /**
- * A real token issuer for tests: real key pairs (jose), served as a real OpenID discovery document and JWKS over
- * HTTP on the loopback interface, and real signed access tokens. Keys can be published later (a rotation), and
- * tokens can be forged the ways an attacker would (alg none, HS256 keyed with the public key, a foreign key).
+ * A real token issuer for tests: real key pairs (jose), served as a real OpenID discovery document and JWKS
+ * over HTTP on the loopback interface, and real signed access tokens. Keys can be published later (a
+ * rotation), and tokens can be forged the ways an attacker would (alg none, HS256 keyed with the public key,
+ * a foreign key).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -105,8 +106,8 @@ export function unsignedToken(claims: JWTPayload): string {
 }
 
 /**
- * The classic key-confusion forgery: HS256 keyed with the issuer's public key (which anyone can fetch), in the
- * hope that the verifier feeds the same key to HMAC.
+ * The classic key-confusion forgery: HS256 keyed with the issuer's public key (which anyone can fetch), in
+ * the hope that the verifier feeds the same key to HMAC.
  */
 export async function publicKeyAsHmacSecretToken(key: TestKey, claims: JWTPayload): Promise<string> {
   const secret = new TextEncoder().encode(await exportSPKI(key.publicKey));

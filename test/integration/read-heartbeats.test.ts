@@ -16,6 +16,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { WorkflowFailedError, ActivityFailure, TimeoutFailure } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { testConfig, connectTestClients } from '../harness/env';
+import { custodyDataConverter } from '../../workers/temporal-connection';
 import { REPO_ROOT } from '../harness/servers';
 import { FFMPEG, FFPROBE, requireFfmpeg, syntheticClip } from '../fixtures/media';
 import { temporalActivityContext, type ActivityContextPort } from '../../activities/context';
@@ -151,6 +152,7 @@ async function runOnce(
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
+      dataConverter: custodyDataConverter(config),
       taskQueue,
       workflowBundle: { codePath: workflowBundle },
       activities,

@@ -7,7 +7,8 @@
 import { existsSync } from 'node:fs';
 import { Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { testWorkflowBundle } from '../harness/env';
+import { testConfig, testWorkflowBundle } from '../harness/env';
+import { custodyDataConverter } from '../../workers/temporal-connection';
 import { committedHistories, HISTORIES_DIR } from '../harness/history-files';
 
 /** The scenarios the gate must cover (issue 6); scripts/capture-histories.ts writes each of them. */
@@ -19,6 +20,12 @@ const REQUIRED_SCENARIOS = [
   'quarantine',
   'quarantine-release',
 ];
+
+/**
+ * The workers' data converter: committed histories are plain (the codec passes them through), and one captured
+ * with this run's keys would be decrypted as a worker would.
+ */
+const dataConverter = () => custodyDataConverter(testConfig('replay'));
 
 const recapture = 'Capture them with `npm run build && node dist/scripts/capture-histories.js`.';
 
@@ -40,7 +47,11 @@ test('every committed history replays with the current workflow code', async () 
   const histories = committedHistories();
   expect(histories.length).toBeGreaterThanOrEqual(REQUIRED_SCENARIOS.length);
   const results = Worker.runReplayHistories(
-    { workflowBundle: { codePath: testWorkflowBundle() }, replayName: 'custody-replay-gate' },
+    {
+      workflowBundle: { codePath: testWorkflowBundle() },
+      dataConverter: dataConverter(),
+      replayName: 'custody-replay-gate',
+    },
     histories.map(({ scenario, history }) => ({ workflowId: scenario, history })),
   );
   const outcomes: { scenario: string; error: string | null }[] = [];
@@ -61,7 +72,11 @@ test('self-check: a workflow whose command order differs fails the gate with a D
   const happy = committedHistories().find((h) => h.scenario === 'happy-path');
   if (!happy) throw new Error(`test/histories/happy-path.json is missing. ${recapture}`);
   const replay = Worker.runReplayHistory(
-    { workflowBundle: { codePath: reordered }, replayName: 'custody-replay-gate-self-check' },
+    {
+      workflowBundle: { codePath: reordered },
+      dataConverter: dataConverter(),
+      replayName: 'custody-replay-gate-self-check',
+    },
     happy.history,
     'happy-path',
   );

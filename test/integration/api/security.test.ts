@@ -173,7 +173,8 @@ async function logLength(recordingId: string): Promise<number> {
   return (await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId)).length;
 }
 
-describe('authentication: only a valid token of our issuer for our audience gets in', () => {
+/** Only a valid token of our issuer, for our audience, gets in. */
+describe('authentication', () => {
   let before: { entries: number; head: unknown };
   const snapshot = async () => ({
     entries: await logLength(ids.nord),
@@ -324,7 +325,8 @@ describe('key rotation', () => {
   });
 });
 
-describe('authorisation: roles and units', () => {
+/** Roles grant permissions; units scope what a caller sees. */
+describe('authorisation', () => {
   test('/v1/me shows the verified subject, issuer, roles and units', async () => {
     const answer = await get('/v1/me', tokens.investigatorNord);
     expect(answer.body).toMatchObject({
@@ -386,6 +388,22 @@ describe('authorisation: roles and units', () => {
     expect((await get(`/v1/recordings/${ids.sued}/custody-log`, tokens.auditorAll)).status).toBe(200);
   });
 
+  test('custody ingest --unit files the recording under that unit; a bad unit is refused', async () => {
+    const clipFile = await syntheticClip({ durationS: 1, width: 160, height: 120, fps: 10, audio: false });
+    const custody = (args: string[]) =>
+      runNode(builtEntryPoint('cli/main.js'), args, envForConfig(stack.config), 120_000);
+    const refused = await custody(['ingest', clipFile, '--unit', '../nord']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('--unit ../nord is not a unit id');
+    const ingested = await custody(['ingest', clipFile, '--unit', SUED, '--json']);
+    expect(ingested.stderr).toBe('');
+    const { recordingId } = JSON.parse(ingested.stdout) as { recordingId: string };
+    const own = await get(`/v1/recordings/${recordingId}`, tokens.investigatorSued);
+    expect(own.status).toBe(200);
+    expect(own.body.unit).toBe(SUED);
+    expect((await get(`/v1/recordings/${recordingId}`, tokens.investigatorNord)).status).toBe(404);
+  });
+
   test("the list shows the caller's units only", async () => {
     const listed = async (token: string) => {
       // Visibility is eventually consistent: wait until this run's recordings are listed.
@@ -401,11 +419,14 @@ describe('authorisation: roles and units', () => {
     expect(nord.map((r) => r.recordingId).sort()).toEqual([ids.nord, ids.deletedNord].sort());
     expect(new Set(nord.map((r) => r.unit))).toEqual(new Set([NORD]));
     const sued = await get('/v1/recordings?state=retained', tokens.investigatorSued);
-    expect((sued.body.rows as { recordingId: string }[]).map((r) => r.recordingId)).toEqual([ids.sued]);
+    const suedRows = sued.body.rows as { recordingId: string; unit: string | null; state: string }[];
+    expect(suedRows.map((r) => r.recordingId)).toContain(ids.sued);
+    expect(suedRows.every((r) => r.unit === SUED && r.state === 'retained')).toBe(true);
   });
 });
 
-describe('input: ids, traversal, parameters', () => {
+/** Ids, traversal, parameters: refused by the schemas before anything else runs. */
+describe('input', () => {
   let badIds = 0;
   test.each([
     ['path traversal, encoded', '..%2F..%2Fetc%2Fpasswd'],
@@ -451,7 +472,8 @@ describe('input: ids, traversal, parameters', () => {
   });
 });
 
-describe('the process: documents, headers, request ids, access log', () => {
+/** Documents, headers, request ids, the access log. */
+describe('the process', () => {
   test('the OpenAPI document validates as OpenAPI 3 and lists every route', async () => {
     const document = (await get('/openapi.json')).body;
     await SwaggerParser.validate(
@@ -492,7 +514,7 @@ describe('the process: documents, headers, request ids, access log', () => {
     }
   });
 
-  test('a request id on every answer: the caller’s when plain, a generated one otherwise', async () => {
+  test("a request id on every answer: the caller's when plain, a generated one otherwise", async () => {
     expect(
       (await get('/healthz', undefined, { 'x-request-id': 'case-4711.1' })).headers.get('x-request-id'),
     ).toBe('case-4711.1');
@@ -593,6 +615,7 @@ describe('starting the process', () => {
         CUSTODY_OIDC_ISSUER: issuer.issuer,
         CUSTODY_API_INSECURE_HTTP: 'true',
         CUSTODY_ROLES_FILE: file,
+        CUSTODY_PSEUDONYM_KEY_FILE: path.join(dir, 'pseudonym.key'),
       }),
       30_000,
     );

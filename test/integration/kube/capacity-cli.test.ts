@@ -12,6 +12,7 @@ import * as k8s from '@kubernetes/client-node';
 import { Connection, Client } from '@temporalio/client';
 import { requireKubeTool, startKubeApiServer, type KubeApiServer } from '../../harness/kube';
 import { testConfig } from '../../harness/env';
+import { custodyDataConverter } from '../../../workers/temporal-connection';
 import { builtEntryPoint, envFor, runNode } from '../../harness/processes';
 import type { CustodyConfig } from '../../../workers/config';
 
@@ -117,7 +118,11 @@ beforeAll(async () => {
   });
   connection = await Connection.connect({ address: config.temporal.address });
   // Three workflow tasks on the orchestration queue, which nobody polls: a real backlog of 3.
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: custodyDataConverter(config),
+  });
   const run = randomBytes(3).toString('hex');
   await Promise.all(
     [0, 1, 2].map((i) =>

@@ -14,6 +14,7 @@ import { Connection, Client } from '@temporalio/client';
 import { Registry } from 'prom-client';
 import { requireKubeTool, startKubeApiServer, type KubeApiServer } from '../../harness/kube';
 import { testConfig } from '../../harness/env';
+import { custodyDataConverter } from '../../../workers/temporal-connection';
 import { builtEntryPoint, envFor, startNode } from '../../harness/processes';
 import {
   CHART_DIR,
@@ -230,7 +231,11 @@ beforeAll(async () => {
     CUSTODY_CAPACITY_FILE: policyFile,
   });
   connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
+  client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: custodyDataConverter(config),
+  });
 }, 180_000);
 
 afterAll(async () => {

@@ -14,6 +14,8 @@ import type { LifecycleInput, RecordingStatus } from '../../../domain/types';
 import { verifyChain } from '../../../activities/custody-log/chain';
 import * as messages from '../../../workflows/messages';
 import { StubWorld, type LifecycleActivities } from './stub-world';
+import { ephemeralPayloadKeySet } from '../../../workers/payload-codec';
+import { encryptingDataConverter } from '../../../workers/temporal-connection';
 
 export { StubWorld };
 
@@ -99,8 +101,10 @@ export async function startWorkflowTier(label: string): Promise<WorkflowTier> {
   };
   const world = new StubWorld();
   const stubs = world.activities();
+  // Encrypted as every custody client and worker is; one in-memory key, shared by this tier's client and workers.
+  const dataConverter = encryptingDataConverter(ephemeralPayloadKeySet(`workflow tier ${prefix}`));
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter });
   const native = await NativeConnection.connect({ address });
   // Each pool registers exactly its activities (local activities run on the orchestration worker): a call on
   // the wrong queue fails as it would in production.
@@ -108,6 +112,7 @@ export async function startWorkflowTier(label: string): Promise<WorkflowTier> {
     (Object.keys(POOL_QUEUES) as WorkerPool[]).map((pool) =>
       Worker.create({
         connection: native,
+        dataConverter,
         taskQueue: taskQueues[POOL_QUEUES[pool]],
         ...(pool === 'orchestration' && { workflowBundle: { codePath: bundlePath } }),
         activities: Object.fromEntries(
