@@ -9,6 +9,7 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startTemporalDevServer, type RunningServer } from '../../harness/servers';
 import { quietLogger } from '../../harness/quiet-logger';
+import { FAILURE_CONVERTER_PATH } from '../../../workers/temporal-connection';
 
 declare global {
   var __CUSTODY_WORKFLOW_TIER__: { server: RunningServer; dataDir: string } | undefined;
@@ -29,7 +30,12 @@ export default async function workflowTierSetup(): Promise<void> {
       dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': SUGGEST_CONTINUE_AS_NEW_AFTER },
     }),
     // The workflows exactly as workers register them: through workflows/index.ts, never a file behind it.
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../../workflows'), logger: quietLogger }),
+    bundleWorkflowCode({
+      workflowsPath: require.resolve('../../../workflows'),
+      // As production bundles it: failures raised in workflow code are encoded like every payload.
+      failureConverterPath: FAILURE_CONVERTER_PATH,
+      logger: quietLogger,
+    }),
   ]);
   globalThis.__CUSTODY_WORKFLOW_TIER__ = { server, dataDir };
   const bundlePath = path.join(dataDir, 'workflow-bundle.js');
