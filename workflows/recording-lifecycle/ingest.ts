@@ -161,8 +161,11 @@ async function moveToQuarantineForDeletion(run: RecordingRun, attempt: IngestAtt
     const record = await moveToQuarantine(run, 'deletion', problem, attempt.source, attempt.manifestKey);
     await logQuarantined(run, problem, record);
   } catch (err) {
-    const nothingLeft = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure;
-    if (!nothingLeft || (err.cause as ApplicationFailure).type !== 'NothingToQuarantine') throw err;
+    const nothingLeft =
+      err instanceof ActivityFailure &&
+      err.cause instanceof ApplicationFailure &&
+      err.cause.type === 'NothingToQuarantine';
+    if (!nothingLeft) throw err;
   }
 }
 
