@@ -107,9 +107,13 @@ describe('loadPayloadKeys', () => {
     expect(() => loadPayloadKeys(file)).toThrow(/"short".* is 16 bytes; AES-256 needs 32/);
   });
 
-  test('refuses a file its group or others may read, with the chmod that fixes it', () => {
-    const file = keyFile([good()], 0o640);
-    expect(() => loadPayloadKeys(file)).toThrow(new RegExp(`mode 640.*chmod 600 ${file}`));
+  test('refuses a file others may read or others than its owner may write, with the chmod that fixes it', () => {
+    const file = keyFile([good()], 0o644);
+    expect(() => loadPayloadKeys(file)).toThrow(new RegExp(`mode 644.*chmod 600 ${file}`));
+    const groupWritable = keyFile([good()], 0o660);
+    expect(() => loadPayloadKeys(groupWritable)).toThrow(/mode 660/);
+    // A Kubernetes Secret volume with the pod's fsGroup: group read for the service's own group.
+    expect(loadPayloadKeys(keyFile([good()], 0o440)).keys).toHaveLength(1);
   });
 
   test('refuses a missing file, saying what to set; an empty list, duplicate ids and junk', () => {

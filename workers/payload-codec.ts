@@ -63,10 +63,12 @@ export function loadPayloadKeys(file: string): PayloadKeySet {
     );
   }
   const mode = statSync(file).mode & 0o777;
-  if (mode & 0o077) {
+  // Group read is allowed: Kubernetes gives a Secret volume's files to the pod's fsGroup (the service's own group,
+  // mode 0440). Others reading it, or anyone but the owner writing it, is refused.
+  if (mode & 0o037) {
     throw new PayloadKeyError(
-      `The payload key file ${where} has mode ${mode.toString(8)}: its group or others may read it. ` +
-        `Run \`chmod 600 ${file}\` (in Kubernetes: defaultMode 0400 on the Secret's volume).`,
+      `The payload key file ${where} has mode ${mode.toString(8)}: others may read it, or others than its owner may ` +
+        `write it. Run \`chmod 600 ${file}\` (in Kubernetes: defaultMode 0400 on the Secret's volume).`,
     );
   }
   let parsed: unknown;

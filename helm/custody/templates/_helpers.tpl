@@ -100,6 +100,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* Where the Temporal TLS files are mounted. */}}
 {{- define "custody.temporalTlsDir" -}}/etc/custody/temporal-tls{{- end -}}
+{{- define "custody.payloadKeysDir" -}}/etc/custody/payload-keys{{- end -}}
 {{- define "custody.policyDir" -}}/etc/custody/policies{{- end -}}
 {{- define "custody.capacityDir" -}}/etc/custody/capacity{{- end -}}
 
@@ -172,6 +173,8 @@ app.kubernetes.io/component: {{ .component }}
       name: {{ .Values.temporal.apiKey.existingSecret }}
       key: {{ .Values.temporal.apiKey.key }}
 {{- end }}
+- name: CUSTODY_PAYLOAD_KEYS_FILE
+  value: {{ printf "%s/%s" (include "custody.payloadKeysDir" .) .Values.payloadEncryption.key | quote }}
 # Anything else that asks the OS for a temp directory (os.tmpdir()) writes to the same emptyDir.
 - name: TMPDIR
   value: {{ .Values.config.tmpDir | quote }}
@@ -188,6 +191,9 @@ app.kubernetes.io/component: {{ .component }}
   mountPath: {{ include "custody.temporalTlsDir" . }}
   readOnly: true
 {{- end }}
+- name: payload-keys
+  mountPath: {{ include "custody.payloadKeysDir" . }}
+  readOnly: true
 {{- end -}}
 
 {{/* Call with (dict "root" $ "tmpSizeLimit" "1Gi"). */}}
@@ -198,6 +204,14 @@ app.kubernetes.io/component: {{ .component }}
 - name: policies
   configMap:
     name: {{ include "custody.fullname" .root }}-policies
+- name: payload-keys
+  secret:
+    secretName: {{ .root.Values.payloadEncryption.existingSecret }}
+    # 256 = 0400, owner-read only (decimal: YAML 1.1 and 1.2 read a leading 0 differently); the pod's fsGroup adds
+    # group read for the service's own group, which the key loader allows (never others).
+    defaultMode: 256
+    items:
+      - { key: {{ .root.Values.payloadEncryption.key }}, path: {{ .root.Values.payloadEncryption.key }} }
 {{- with .root.Values.temporal.tls }}
 {{- if .existingSecret }}
 - name: temporal-tls

@@ -145,6 +145,11 @@ describe('helm lint', () => {
       ['--set', 's3.existingSecret='],
       /s3\/existingSecret.*minLength|s3.existingSecret is empty/s,
     ],
+    [
+      'no payload encryption keys Secret',
+      ['--set', 'payloadEncryption.existingSecret='],
+      /payloadEncryption\/existingSecret.*minLength/s,
+    ],
   ])('helm template refuses %s with a message naming it', (_what, args, message) => {
     // helm lint only logs a template's `fail` as INFO; template (like install) stops on it.
     const result = run(requireTool('helm'), ['template', 'custody', CHART_DIR, ...args]);
@@ -308,6 +313,13 @@ describe('each pod', () => {
         const tmpVolume = deployment.spec.template.spec.volumes?.find((v) => v.name === tmpMount?.name);
         expect(tmpVolume?.emptyDir).toBeDefined();
         expect(env.TMPDIR).toBe(parsed.media.tmpDir);
+        // The payload keys come from their Secret, read-only, owner-read, where CUSTODY_PAYLOAD_KEYS_FILE points.
+        const keysFile = parsed.payloadEncryption.keysFile;
+        const keysMount = container.volumeMounts?.find((m) => keysFile?.startsWith(`${m.mountPath}/`));
+        expect(keysMount?.readOnly).toBe(true);
+        const keysVolume = deployment.spec.template.spec.volumes?.find((v) => v.name === keysMount?.name) as
+          { secret?: { secretName?: string; defaultMode?: number } } | undefined;
+        expect(keysVolume?.secret).toMatchObject({ secretName: 'custody-payload-keys', defaultMode: 0o400 });
         // The rule packs come from the policies ConfigMap, mounted where CUSTODY_POLICY_DIR points.
         const policyMount = container.volumeMounts?.find((m) => m.mountPath === parsed.policy.dir);
         expect(policyMount?.readOnly).toBe(true);
