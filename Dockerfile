@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# The one custody image: workers (`node dist/workers/main.js`, pools chosen by CUSTODY_POOLS) and the `custody`
-# CLI (`node dist/cli/main.js`). Build: docker build -t registry.example.org/custody/worker:0.1.0 .
+# The one custody image: workers (`node dist/workers/main.js`, pools chosen by CUSTODY_POOLS), the API
+# (`node dist/api/main.js`) and the `custody` CLI (`node dist/cli/main.js`).
+# Build: docker build -t registry.example.org/custody/worker:0.1.0 .
 # helm/custody runs it non-root with a read-only root filesystem; ffmpeg writes to an emptyDir at CUSTODY_TMP_DIR.
 
 # --- build: compile TypeScript with every dependency, then drop the dev ones ------------------------------------
@@ -30,6 +31,7 @@ ENV NODE_ENV=production
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/domain ./dist/domain
 COPY --from=build /src/dist/activities ./dist/activities
+COPY --from=build /src/dist/api ./dist/api
 COPY --from=build /src/dist/cli ./dist/cli
 COPY --from=build /src/dist/workers ./dist/workers
 COPY --from=build /src/dist/workflows ./dist/workflows

@@ -573,6 +573,7 @@ describe('the Dockerfile', () => {
       [
         './dist/domain',
         './dist/activities',
+        './dist/api',
         './dist/cli',
         './dist/workers',
         './dist/workflows',
