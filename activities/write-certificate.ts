@@ -24,7 +24,7 @@ import {
   type DeletionCertificate,
 } from './certificate';
 import { certificateKey } from './storage/keys';
-import { versionsOfKeys } from './storage/versions';
+import { firstAndLater, versionsOfKeys } from './storage/versions';
 import { isNotFound, isPreconditionFailed } from './storage/errors';
 import { addDuration } from '../domain/duration';
 import type { MetricsPort } from '../domain/metrics';
@@ -145,18 +145,8 @@ export async function readCertificate(
   recordingId: string,
 ): Promise<StoredCertificate | undefined> {
   const key = certificateKey(recordingId);
-  const versions = await versionsOfKeys(s3, auditBucket, [key]);
-  // Oldest first; listings give a key's versions newest first, which breaks a tie of equal timestamps.
-  const ordered = versions
-    .map((version, index) => ({ version, index }))
-    .sort(
-      (a, b) =>
-        (a.version.lastModified ?? '').localeCompare(b.version.lastModified ?? '') || b.index - a.index,
-    )
-    .map(({ version }) => version);
-  const first = ordered.find((v) => v.kind === 'version');
+  const { first, later: shadows } = firstAndLater(await versionsOfKeys(s3, auditBucket, [key]));
   if (!first) return undefined;
-  const shadows = ordered.filter((v) => v !== first);
   try {
     const object = await s3.send(
       new GetObjectCommand({ Bucket: auditBucket, Key: key, VersionId: first.versionId }),

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { custodyLogPrefix } from '../storage/keys';
 import { readObjectInto, type ObjectReaderOptions } from '../storage/object-reader';
 import { isNotFound } from '../storage/errors';
-import { listVersions, type ListedVersion } from '../storage/versions';
+import { firstAndLater, listVersions, type ListedVersion } from '../storage/versions';
 import { verifyChain, type CustodyEntry, type ChainVerdict } from './chain';
 
 /**
@@ -41,16 +41,7 @@ export async function readCustodyLogVersions(
   const entries: CustodyEntry[] = [];
   const shadowed: ShadowedEntry[] = [];
   for (const [key, versions] of [...byKey].sort(([a], [b]) => a.localeCompare(b))) {
-    // Oldest first; listings give a key's versions newest first, which breaks a tie of equal timestamps.
-    const ordered = versions
-      .map((version, index) => ({ version, index }))
-      .sort(
-        (a, b) =>
-          (a.version.lastModified ?? '').localeCompare(b.version.lastModified ?? '') || b.index - a.index,
-      )
-      .map(({ version }) => version);
-    const first = ordered.find((v) => v.kind === 'version');
-    const rest = ordered.filter((v) => v !== first);
+    const { first, later: rest } = firstAndLater(versions);
     if (first) {
       const body = await s3.send(
         new GetObjectCommand({ Bucket: auditBucket, Key: key, VersionId: first.versionId }),

@@ -122,3 +122,24 @@ export async function versionsOfKeys(
   }
   return found;
 }
+
+/**
+ * The versions of ONE key split into its first version — the object as written — and everything laid over it
+ * later (versions and delete markers), oldest first. Object Lock protects versions, not keys: a reader of a WORM
+ * record takes `first` and treats `later` as tampering. Listings give a key's versions newest first, which breaks
+ * a tie of equal timestamps.
+ */
+export function firstAndLater(versions: readonly ListedVersion[]): {
+  first: ListedVersion | undefined;
+  later: ListedVersion[];
+} {
+  const ordered = versions
+    .map((version, index) => ({ version, index }))
+    .sort(
+      (a, b) =>
+        (a.version.lastModified ?? '').localeCompare(b.version.lastModified ?? '') || b.index - a.index,
+    )
+    .map(({ version }) => version);
+  const first = ordered.find((v) => v.kind === 'version');
+  return { first, later: ordered.filter((v) => v !== first) };
+}
