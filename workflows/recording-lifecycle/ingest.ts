@@ -52,6 +52,9 @@ export async function ingest(run: RecordingRun): Promise<Ingested> {
   ]);
   run.setState('ingesting');
   const fused = fusedSteps();
+  // Decided here, before the rule-pack lookup: a patch decided right after a local activity can land in another
+  // workflow task on replay than it did live (when the lookup outlasted its task), which replay cannot match.
+  const deadlineFromReceipt = fused && deadlineAtReceipt();
   const receivedDetails = {
     via: input.via,
     source: {
@@ -76,7 +79,7 @@ export async function ingest(run: RecordingRun): Promise<Ingested> {
   // A rule pack that cannot be resolved (a config error) parks the recording before any bytes move, and the
   // ingest's entries then go into the log as one run.
   const pack = fused ? await resolveRulePack(run) : undefined;
-  if (pack && deadlineAtReceipt()) {
+  if (pack && deadlineFromReceipt) {
     const deadlineSet = await setDeadline(run, pack);
     log.defer(deadlineSet.actor, deadlineSet.action, deadlineSet.details);
     return ingestWithinDeadline(run, attempt);

@@ -4,6 +4,10 @@
  * its introduction plus the longest retention a shipped rule pack gives (P2M, by-pag) — and only once the
  * retirement query in docs/versioning.md counts no open or failed run started before it (a held or evidence
  * recording can keep an old run open for years).
+ *
+ * A new patch is decided before any local activity of its workflow task (at the start of the run, or before the
+ * lookup): a patched() call made right after a local activity that outlasted its workflow task runs in another task
+ * on replay than it did live, and replay then fails on the marker.
  */
 import { isCancellation, patched, type ActivityFailure } from '@temporalio/workflow';
 import type { CustodyActivities } from '../../activities';

@@ -13,7 +13,6 @@ import { deadlineSetDetails, type EntrySpec } from '../../domain/custody-log';
 import { computeDeadline, decideWake } from '../../domain/retention';
 import type { LifecycleInput, RecordingStatus, RulePackRef } from '../../domain/types';
 import type { FixityMismatchNotice } from '../messages';
-import { changesDuringAPassWakeTheWait } from './legacy';
 import { runStage } from './stages';
 import { replays, type RecordingRun } from './state';
 
@@ -77,7 +76,7 @@ export async function waitForDeadline(run: RecordingRun): Promise<void> {
   for (;;) {
     // A request that arrives while this pass awaits a step (a fixity replay during the previous check's log
     // entry, an early deletion during a fixity park) must wake the wait below, not be cleared before it.
-    const clearChangesFirst = changesDuringAPassWakeTheWait();
+    const clearChangesFirst = run.changesWakeTheWait;
     if (clearChangesFirst) run.retentionChanged = false;
     const retention = run.retention!;
     if (run.earlyDeletion) {

@@ -22,6 +22,7 @@ import {
 import { CustodyLogWriter } from '../custody-log-writer';
 import type { FixityMismatchNotice, ReleaseQuarantineRequest } from '../messages';
 import type { LifecycleProxies } from './proxies';
+import { changesDuringAPassWakeTheWait } from './legacy';
 
 export type DeletionCause = 'deadline' | 'early' | 'policy';
 
@@ -49,6 +50,11 @@ export class RecordingRun {
   retentionChanged = false;
   earlyDeletion: { by: string; approvedBy: string; reason: string; at: string } | undefined;
   deletionCause: DeletionCause = 'deadline';
+  /**
+   * Patch custody-changes-wake-the-wait-202612, decided once at the start of the run: a patch decided after a local
+   * activity can land in another workflow task on replay than it did live, which replay cannot match.
+   */
+  readonly changesWakeTheWait: boolean;
   /** The media-io proxy ingest uses: one whose cancellation waits, once the deadline can interrupt ingest. */
   ingestIo: LifecycleProxies['mediaIo'];
 
@@ -58,6 +64,7 @@ export class RecordingRun {
   ) {
     this.resumed = input.resume;
     this.ingestIo = activities.mediaIo;
+    this.changesWakeTheWait = changesDuringAPassWakeTheWait();
     this.log = new CustodyLogWriter(
       input.recordingId,
       {

@@ -124,6 +124,9 @@ export async function startWorkflowTier(label: string): Promise<WorkflowTier> {
         maxHeartbeatThrottleInterval: '500ms',
         shutdownGraceTime: '1s',
         shutdownForceTime: '5s',
+        // CUSTODY_TIER_NO_CACHE=1: no sticky cache, so every workflow task replays the history from its start — a
+        // determinism check of every decision the tier drives.
+        ...(process.env.CUSTODY_TIER_NO_CACHE === '1' && { maxCachedWorkflows: 0 }),
       }),
     ),
   );
