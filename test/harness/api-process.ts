@@ -10,19 +10,11 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { CustodyConfig } from '../../workers/config';
 import { freeLoopbackPort } from '../../workers/ports';
+import type { AccessLogLine } from '../../api/server';
 import { builtEntryPoint, envForConfig, startNode } from './processes';
 
-/** One line of the access log as the API writes it (api/server.ts AccessLogLine). */
-export interface AccessLine {
-  kind: 'access';
-  requestId: string;
-  who: string | null;
-  client: string;
-  method: string;
-  route: string | null;
-  recordingId?: string;
-  status: number;
-}
+/** One line of the access log as the API writes it. */
+export type AccessLine = AccessLogLine;
 
 export interface ApiProcess {
   url: string;
