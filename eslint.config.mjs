@@ -129,11 +129,11 @@ export default tseslint.config(
               { group: ourOtherRooms(['cli', 'scripts', 'bench', 'test']) },
               // Regular expressions, because a glob cannot exclude a folder and re-include one file of it.
               { regex: '(^|/)workflows($|/(?!messages$))' },
-              { regex: '(^|/)workers($|/(?!(config|temporal-connection|payload-codec)$))' },
+              { regex: '(^|/)workers($|/(?!(config|temporal-connection|payload-codec|assertion-keys)$))' },
             ].map((pattern) => ({
               ...pattern,
               message:
-                'api/ imports only domain/, activities/ (read helpers), workflows/messages and workers/config (with how custody talks to Temporal: workers/temporal-connection, workers/payload-codec).',
+                'api/ imports only domain/, activities/ (read helpers), workflows/messages and workers/config (with how custody talks to Temporal: workers/temporal-connection, workers/payload-codec, workers/assertion-keys).',
             })),
             {
               group: ['@temporalio/worker', '@temporalio/workflow'],

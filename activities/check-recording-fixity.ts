@@ -39,12 +39,20 @@ export function makeCheckRecordingFixity(deps: {
   const { s3, buckets, context, metrics } = deps;
   const alert = deps.alert ?? ((line: string) => process.stderr.write(`${line}\n`));
 
-  return async function checkRecordingFixity(input: { recordingId: string }): Promise<FixityCheckResult> {
+  /**
+   * `confirming`: the recording checks a fixity run's report before it parks; that run counted the findings
+   * already, so this check counts the work (objects, bytes) but not the checks and mismatches a second time.
+   */
+  return async function checkRecordingFixity(input: {
+    recordingId: string;
+    confirming?: boolean;
+  }): Promise<FixityCheckResult> {
+    const findings = input.confirming ? undefined : metrics;
     const checkedAt = new Date().toISOString();
     const base = { recordingId: input.recordingId, checkedAt, objects: 0, bytes: 0 };
     const { entries, shadowed } = await readCustodyLogVersions(s3, buckets.audit, input.recordingId);
     if (entries.length === 0) {
-      metrics?.fixityChecks.inc({ result: 'skipped' });
+      findings?.fixityChecks.inc({ result: 'skipped' });
       return { ...base, skipped: 'no custody log', mismatches: [], logProblems: [] };
     }
     const chain = verifyChain(entries, { recordingId: input.recordingId });
@@ -55,7 +63,7 @@ export function makeCheckRecordingFixity(deps: {
     ];
     const expected = recordedObjects(entries, buckets);
     if (expected.length === 0 && logProblems.length === 0) {
-      metrics?.fixityChecks.inc({ result: 'skipped' });
+      findings?.fixityChecks.inc({ result: 'skipped' });
       return {
         ...base,
         skipped: 'nothing stored (deleted or not yet ingested)',
@@ -90,12 +98,12 @@ export function makeCheckRecordingFixity(deps: {
       metrics?.fixityObjects.inc({ kind: object.kind });
     }
     metrics?.fixityBytes.inc(bytes);
-    for (const m of mismatches) metrics?.fixityMismatches.inc({ kind: m.kind, problem: m.problem });
+    for (const m of mismatches) findings?.fixityMismatches.inc({ kind: m.kind, problem: m.problem });
     if (logProblems.length) {
-      metrics?.fixityMismatches.inc({ kind: 'custody-log', problem: 'chain-broken' }, logProblems.length);
+      findings?.fixityMismatches.inc({ kind: 'custody-log', problem: 'chain-broken' }, logProblems.length);
     }
     const failed = mismatches.length > 0 || logProblems.length > 0;
-    metrics?.fixityChecks.inc({ result: failed ? 'mismatch' : 'ok' });
+    findings?.fixityChecks.inc({ result: failed ? 'mismatch' : 'ok' });
     if (failed) {
       // One JSON line with a fixed event name: log pipelines alert on it without parsing prose.
       alert(

@@ -23,6 +23,7 @@ import { makeLockEvidence } from './lock-evidence';
 import { makeWriteCertificate } from './write-certificate';
 import { makeCheckRecordingFixity } from './check-recording-fixity';
 import { makeSelectFixityCandidates } from './select-fixity-candidates';
+import { makeResolvePolicyChange } from './resolve-policy-change';
 import { resolveTranscodeProfile, type MediaTools } from './media/ffmpeg';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -32,7 +33,8 @@ export interface ActivityConfig {
   buckets: StoreBuckets;
   /** How long custody-log entries and certificates stay COMPLIANCE-locked (ISO 8601 duration). */
   auditRetention: string;
-  policy: { dir: string };
+  /** `devMode`: the demo pack may be applied by a policy change (absent: no). */
+  policy: { dir: string; devMode?: boolean };
   media: { tmpDir: string; preset: string; crf: number; spriteIntervalSeconds: number };
 }
 
@@ -122,6 +124,10 @@ export function createActivities(deps: ActivityDeps) {
       removeFromInbox,
       sweepInbox: makeSweepInbox({ s3, temporal: deps.temporal, context }),
       resolveRulePack: makeResolveRulePack({ policyDir: config.policy.dir }),
+      resolvePolicyChange: makeResolvePolicyChange({
+        policyDir: config.policy.dir,
+        devMode: config.policy.devMode ?? false,
+      }),
       recordingObjectKeys: makeRecordingObjectKeys({
         evidenceBucket: config.buckets.evidence,
         derivativesBucket: config.buckets.derivatives,

@@ -14,6 +14,17 @@ import { createPseudonymiser, loadPseudonymKey, PseudonymKeyError } from './pseu
 import { createRecordingReads, type RecordingReads } from './reads';
 import { PayloadKeyError } from '../workers/payload-codec';
 import { buildApiServer } from './server';
+import { createAccessAudit } from './access-audit';
+import { createS3Client } from '../activities/storage/s3';
+import { createTemporalAccess, type TemporalAccess } from './temporal';
+import { createRecordingActions } from './actions';
+import { createAssertionSigner } from './assertions';
+import {
+  AssertionKeyError,
+  ensureDevAssertionKeys,
+  loadAssertionSigningKey,
+  type AssertionSigningKey,
+} from '../workers/assertion-keys';
 
 const EX_CONFIG = 78;
 
@@ -62,21 +73,41 @@ async function main(): Promise<void> {
     console.log(`generated the access-log pseudonym key ${config.api.pseudonymKey.file} (dev default)`);
   }
   let reads: RecordingReads;
+  let temporal: TemporalAccess;
   try {
-    reads = createRecordingReads(config);
+    temporal = createTemporalAccess(config);
+    reads = createRecordingReads(config, temporal);
   } catch (err) {
     if (err instanceof PayloadKeyError) refuse(err.message);
     throw err;
   }
+  let signingKey: AssertionSigningKey;
+  try {
+    if (ensureDevAssertionKeys(config.assertions))
+      console.log(`generated the dev assertion key pair ${config.assertions.signingKeyFile} (dev default)`);
+    signingKey = loadAssertionSigningKey(config.assertions.signingKeyFile);
+  } catch (err) {
+    if (err instanceof AssertionKeyError) refuse(err.message);
+    throw err;
+  }
+  const actions = createRecordingActions(temporal, createAssertionSigner(signingKey));
+  // One client for the access records and the media URLs (its endpoint is the host of every URL).
+  const store = createS3Client(config.s3);
   const app = await buildApiServer({
     verifier: createOidcVerifier({ ...config.oidc, issuer }),
     claims: config.oidc.claims,
     roleMapping: roleMapping.roles,
     pseudonyms: createPseudonymiser(pseudonymKey.key),
     reads,
+    actions,
+    policyDir: config.policy.dir,
     rateLimit: config.api.rateLimit,
     logLevel: config.logLevel,
     ...(tls && { tls }),
+    accessAudit: {
+      audit: createAccessAudit({ s3: store, bucket: config.buckets.audit, retention: config.auditRetention }),
+      media: { s3: store, lifetimeSeconds: config.api.mediaUrlSeconds },
+    },
   });
   const address = await app.listen({ port: config.api.port, host: config.api.host });
   console.log(
@@ -92,6 +123,7 @@ async function main(): Promise<void> {
     void app
       .close()
       .then(() => reads.close())
+      .then(() => store.destroy())
       .then(() => console.log('custody API stopped'));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

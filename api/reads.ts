@@ -4,9 +4,8 @@
  * first use, so the API starts (and answers 401s) while Temporal or the store is still coming up.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Client, Connection } from '@temporalio/client';
 import type { CustodyConfig } from '../workers/config';
-import { custodyDataConverter, temporalConnectionOptions } from '../workers/temporal-connection';
+import { BackendUnavailableError, createTemporalAccess, type TemporalAccess } from './temporal';
 import { statusQuery } from '../workflows/messages';
 import { workflowIdFor } from '../domain/ids';
 import type { RecordingStatus } from '../domain/types';
@@ -31,41 +30,15 @@ export interface RecordingReads {
   close(): Promise<void>;
 }
 
-/** Raised when Temporal or the store cannot be reached: the API answers 503, naming which. */
-export class BackendUnavailableError extends Error {
-  override name = 'BackendUnavailableError';
-}
+export { BackendUnavailableError };
 
-/**
- * The reads of one API process. The data converter is custody's own (payloads encrypted as the workers encrypt
- * them), built here at once so that unusable payload keys stop the API at start, not at its first read.
- */
-export function createRecordingReads(config: CustodyConfig): RecordingReads {
-  const dataConverter = custodyDataConverter(config);
-  let connection: Promise<Connection> | undefined;
-  let client: Promise<Client> | undefined;
+export function createRecordingReads(
+  config: CustodyConfig,
+  temporalAccess: TemporalAccess = createTemporalAccess(config),
+): RecordingReads {
   let s3: S3Client | undefined;
   const store = () => (s3 ??= createS3Client(config.s3));
-
-  const temporal = (): Promise<Client> => {
-    client ??= (async () => {
-      // Loaded here: the module pulls in gRPC, which the process needs only once a read arrives.
-      const { Connection, Client } = await import('@temporalio/client');
-      connection = Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: 5000 });
-      return new Client({
-        connection: await connection,
-        namespace: config.temporal.namespace,
-        dataConverter,
-      });
-    })().catch((err: unknown) => {
-      client = undefined;
-      connection = undefined;
-      throw new BackendUnavailableError(
-        `cannot reach Temporal at ${config.temporal.address} (${(err as Error).message})`,
-      );
-    });
-    return client;
-  };
+  const temporal = () => temporalAccess.client();
 
   async function queryStatus(recordingId: string): Promise<RecordingStatus | undefined> {
     const { WorkflowNotFoundError } = await import('@temporalio/client');
@@ -96,8 +69,7 @@ export function createRecordingReads(config: CustodyConfig): RecordingReads {
     },
     async close() {
       s3?.destroy();
-      const open = await connection?.catch(() => undefined);
-      await open?.close();
+      await temporalAccess.close();
     },
   };
 }

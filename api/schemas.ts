@@ -6,6 +6,7 @@
 import { RECORDING_ID_PATTERN } from '../domain/ids';
 import { CUSTODY_ROLES, PERMISSIONS } from '../domain/roles';
 import { LIFECYCLE_STATES, STAGES } from '../domain/types';
+import { ACCESS_ACTIONS, MEDIA_OBJECTS } from './access-audit';
 
 /** Request bodies larger than this are refused with 413 before they are parsed. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -93,6 +94,12 @@ export const recordingStatusBody = {
     lastError: looseObject('The error that parked the recording.'),
     retention: looseObject('Rule pack, deadline in force, extensions, holds, evidence.'),
     certificate: looseObject('The deletion certificate: key and hash.'),
+    requests: {
+      type: 'array',
+      description:
+        'Four-eyes requests, pending and decided (GET /v1/recordings/{id}/requests shows them as of now).',
+      items: looseObject('A four-eyes request.'),
+    },
     custodyLogHead: {
       type: 'object',
       properties: { seq: { type: 'integer' }, hash: { type: 'string' } },
@@ -109,6 +116,7 @@ export const listQuerystring = {
   properties: {
     state: { type: 'string', enum: [...LIFECYCLE_STATES] },
     stage: { type: 'string', enum: [...STAGES], description: 'The stage a parked recording waits in.' },
+    policy: { type: 'string', pattern: '^[a-z0-9-]{1,64}$', description: 'The rule pack in force.' },
     limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
     pageToken: {
       type: 'string',
@@ -207,5 +215,143 @@ export const healthBody = {
   type: 'object',
   properties: { status: { type: 'string', enum: ['ok'] } },
   required: ['status'],
+  additionalProperties: false,
+} as const;
+
+/** The media objects a URL can be asked for (api/routes/media.ts). */
+export const mediaParams = {
+  type: 'object',
+  properties: {
+    id: recordingIdParams.properties.id,
+    object: {
+      type: 'string',
+      enum: [...MEDIA_OBJECTS],
+      description: 'proxy (the review video), poster, sprite (thumbnails), or original (the evidence file).',
+    },
+  },
+  required: ['id', 'object'],
+  additionalProperties: false,
+} as const;
+
+export const mediaUrlBody = {
+  type: 'object',
+  description:
+    'A presigned GET of exactly the stored version, valid until expiresAt; issued after it was audited.',
+  properties: {
+    url: { type: 'string' },
+    expiresAt: { type: 'string', format: 'date-time' },
+    sha256: { type: 'string', description: 'What the bytes hash to, as the custody log recorded it.' },
+    contentType: { type: 'string' },
+    bytes: { type: 'integer' },
+  },
+  required: ['url', 'expiresAt', 'contentType'],
+  additionalProperties: false,
+} as const;
+
+/** An instant (RFC 3339), or a date meaning its start in UTC. */
+const instantParameter = (description: string) =>
+  ({
+    type: 'string',
+    maxLength: 40,
+    anyOf: [
+      { type: 'string', format: 'date-time' },
+      { type: 'string', format: 'date' },
+    ],
+    description,
+  }) as const;
+
+const accessLogWindow = {
+  format: { type: 'string', enum: ['json', 'csv'], default: 'json' },
+  from: instantParameter('Records at or after this instant.'),
+  to: instantParameter('Records before this instant.'),
+} as const;
+
+export const recordingAccessLogQuerystring = {
+  type: 'object',
+  properties: accessLogWindow,
+  additionalProperties: false,
+} as const;
+
+export const personAccessLogQuerystring = {
+  type: 'object',
+  properties: {
+    subject: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 255,
+      pattern: '^[^\\u0000-\\u001f\\u007f]+$',
+      description: "The person's sub, as the identity provider issues it (of this API's issuer).",
+    },
+    ...accessLogWindow,
+  },
+  required: ['subject'],
+  additionalProperties: false,
+} as const;
+
+const stringList = { type: 'array', items: { type: 'string' } } as const;
+
+export const accessRecordBody = {
+  type: 'object',
+  description: 'One access record as stored in the audit store (docs/api.md, "The access audit").',
+  properties: {
+    version: { type: 'integer' },
+    recordId: { type: 'string' },
+    time: { type: 'string', format: 'date-time' },
+    requestId: { type: 'string' },
+    action: { type: 'string', enum: [...ACCESS_ACTIONS] },
+    method: { type: 'string' },
+    route: { type: 'string' },
+    recordingId: { type: 'string' },
+    recordingUnit: { type: 'string' },
+    object: {
+      type: 'object',
+      properties: {
+        kind: { type: 'string' },
+        bucket: { type: 'string' },
+        key: { type: 'string' },
+        versionId: { type: 'string' },
+        sha256: { type: 'string' },
+      },
+      additionalProperties: false,
+    },
+    filter: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+    count: { type: 'integer' },
+    who: {
+      type: 'object',
+      properties: {
+        issuer: { type: 'string' },
+        subject: { type: 'string' },
+        pseudonym: { type: 'string' },
+        roles: stringList,
+        units: stringList,
+        officerId: { type: 'string' },
+      },
+      additionalProperties: false,
+    },
+    client: { type: 'object', properties: { address: { type: 'string' } }, additionalProperties: false },
+    outcome: { type: 'string', enum: ['granted', 'forbidden', 'not-found'] },
+    status: { type: 'integer' },
+    retainUntil: { type: 'string', format: 'date-time' },
+    stored: {
+      type: 'object',
+      description: 'The object and the version (its first) the record was read from.',
+      properties: { key: { type: 'string' }, versionId: { type: 'string' } },
+      required: ['key', 'versionId'],
+      additionalProperties: false,
+    },
+    problems: {
+      ...stringList,
+      description:
+        'Empty for an intact record; otherwise a version laid over it, or a body that is not JSON.',
+    },
+  },
+  required: ['stored', 'problems'],
+  additionalProperties: false,
+} as const;
+
+export const accessLogBody = {
+  type: 'object',
+  properties: { records: { type: 'array', items: accessRecordBody } },
+  required: ['records'],
   additionalProperties: false,
 } as const;

@@ -15,6 +15,8 @@ import { startTestIssuer, type TestIssuer } from '../test/harness/test-issuer';
 import type { RecordingFilter } from '../activities/visibility/list-recordings';
 import type { RecordingStatus } from '../domain/types';
 import { ROLE_PERMISSIONS } from '../domain/roles';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { AccessAudit } from './access-audit';
 
 const NORD_ID = 'aaaaaaaaaaaaaaaaaaaa';
 const SUED_ID = 'bbbbbbbbbbbbbbbbbbbb';
@@ -51,6 +53,15 @@ const reads: RecordingReads = {
   close: () => Promise.resolve(),
 };
 
+/** An access audit that takes every record and keeps none: the real one is tested in test/integration/api/. */
+const accessAudit: AccessAudit = {
+  where: 'memory',
+  retention: 'P10Y',
+  write: () => Promise.resolve(),
+  ofRecording: () => Promise.resolve([]),
+  ofPerson: () => Promise.resolve([]),
+};
+
 beforeAll(async () => {
   issuer = await startTestIssuer();
   app = await buildApiServer({
@@ -67,6 +78,13 @@ beforeAll(async () => {
     reads,
     rateLimit: { perSubject: 1000, perIp: 1000 },
     logLevel: 'silent',
+    accessAudit: {
+      audit: accessAudit,
+      media: {
+        s3: new S3Client({ region: 'us-east-1', endpoint: 'http://127.0.0.1:1' }),
+        lifetimeSeconds: 300,
+      },
+    },
     accessLog: new Writable({
       write(chunk: Buffer, _encoding, done) {
         accessLines.push(JSON.parse(chunk.toString()) as AccessLogLine);
@@ -95,11 +113,14 @@ test('every route is in the OpenAPI document, with its parameters and answers', 
   expect(Object.keys(document.paths).sort()).toEqual([
     '/healthz',
     '/openapi.json',
+    '/v1/access-log',
     '/v1/me',
     '/v1/recordings',
     '/v1/recordings/{id}',
+    '/v1/recordings/{id}/access-log',
     '/v1/recordings/{id}/certificate',
     '/v1/recordings/{id}/custody-log',
+    '/v1/recordings/{id}/media/{object}',
   ]);
   expect(Object.keys(document.paths['/v1/recordings/{id}/custody-log']!.get!.responses).sort()).toEqual(
     ['200', '400', '401', '403', '404', '429', '500', '503'].sort(),
@@ -147,6 +168,7 @@ test('roles come from a nested claim through the mapping; unknown role names are
       'certificate.read',
       'media.view',
       'hold.place',
+      'hold.request-release',
       'evidence.mark',
     ],
     units: ['nord'],

@@ -32,6 +32,12 @@ import { BODY_LIMIT_BYTES, healthBody, noQuery } from './schemas';
 import { ApiError, bearerChallenge, sendError } from './errors';
 import { meRoutes } from './routes/me';
 import { recordingRoutes } from './routes/recordings';
+import { actionRoutes } from './routes/actions';
+import { requestRoutes } from './routes/requests';
+import type { RecordingActions } from './actions';
+import { installAccessAudit, type AccessAudit } from './access-audit';
+import { mediaRoutes, type MediaUrlSettings } from './routes/media';
+import { accessLogRoutes } from './routes/access-log';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -52,6 +58,10 @@ export interface ApiServerOptions {
   roleMapping: Readonly<Record<string, readonly CustodyRole[]>>;
   pseudonyms: Pseudonymiser;
   reads: RecordingReads;
+  /** People's actions, signed and sent to the recordings' workflows; absent: the API reads only. */
+  actions?: RecordingActions;
+  /** The rule packs a policy-change request may name (the workers' policy directory). */
+  policyDir?: string;
   rateLimit: { perSubject: number; perIp: number };
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** HTTPS key and certificate (PEM); absent: plain HTTP (dev and tests only). */
@@ -60,6 +70,11 @@ export interface ApiServerOptions {
   logStream?: NodeJS.WritableStream;
   /** Where access-log lines go, one JSON object per line, whatever the log level (default stdout). */
   accessLog?: NodeJS.WritableStream;
+  /**
+   * The WORM access audit of reads and the media URLs (api/access-audit.ts, api/routes/media.ts); main.ts always
+   * gives it. Absent (in-memory unit tests only): reads are not audited, and there are no media or access-log routes.
+   */
+  accessAudit?: { audit: AccessAudit; media: MediaUrlSettings };
 }
 
 /**
@@ -114,6 +129,9 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
     },
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   }) as unknown as FastifyInstance;
+
+  // JSON bodies only: a cross-site form or text/plain POST (the bodies a page can send without CORS) is a 415.
+  app.removeContentTypeParser('text/plain');
 
   await app.register(helmet, {
     // A JSON API: nothing to load, nothing to frame.
@@ -276,8 +294,21 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
     (_request, reply) => reply.send(app.swagger()),
   );
 
+  // Before the routes: the audit's hooks must see every route added after it.
+  const auditor =
+    options.accessAudit &&
+    installAccessAudit(app, { audit: options.accessAudit.audit, pseudonyms, reads: options.reads });
+  const reads = auditor?.reads ?? options.reads;
   meRoutes(app);
-  recordingRoutes(app, options.reads);
+  recordingRoutes(app, reads);
+  if (auditor && options.accessAudit) {
+    mediaRoutes(app, reads, auditor, options.accessAudit.media);
+    accessLogRoutes(app, { reads, audit: options.accessAudit.audit, auditor, pseudonyms });
+  }
+  if (options.actions) {
+    actionRoutes(app, options.reads, options.actions);
+    requestRoutes(app, options.reads, options.actions, options.policyDir ?? 'policies');
+  }
   return app;
 }
 

@@ -1,50 +1,23 @@
 /**
- * Administrative actions on one recording, each a Temporal Update into its workflow: the workflow's validator
- * decides (four-eyes, only-lengthen, not while held …) and a rejection comes back with its reason, exit 4.
+ * A person's actions on one recording, through the custody API as the signed-in person: the API checks the
+ * permission and the unit, signs the action, and the recording's workflow decides (only-lengthen, not while held
+ * …); a refusal comes back with its reason, exit 4. Actions that need a second person become four-eyes requests,
+ * which an approver decides (`custody request approve`).
  */
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { UpdateDefinition } from '@temporalio/common';
-import * as messages from '../workflows/messages';
-import { workflowIdFor } from '../domain/ids';
+import type { FourEyesRequest } from '../domain/requests';
 import { readCertificate } from '../activities/write-certificate';
+import { connectApi } from './api-client';
 import { CliError, EXIT, type CliContext } from './context';
 import { formatFields, printJson } from './output';
 
-async function handleFor(ctx: CliContext, recordingId: string): Promise<WorkflowHandle> {
-  const client = await ctx.temporal();
-  const handle = client.workflow.getHandle(workflowIdFor(recordingId));
-  try {
-    const description = await handle.describe();
-    if (description.status.name !== 'RUNNING') {
-      throw new CliError(
-        `recording ${recordingId} is closed (${description.status.name.toLowerCase()}): nothing can change it`,
-        EXIT.rejected,
-      );
-    }
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError)
-      throw new CliError(`unknown recording id ${recordingId}`, EXIT.unknown);
-    throw err;
-  }
-  return handle;
-}
-
-/** Sends an Update and turns a validator's rejection into exit code 4 with the workflow's own reason. */
-export async function sendUpdate<Ret, Arg>(
+/** POSTs a person's action on a recording to the API and returns its answer. */
+export async function actOn<T>(
   ctx: CliContext,
   recordingId: string,
-  update: UpdateDefinition<Ret, [Arg]>,
-  arg: Arg,
-): Promise<Ret> {
-  const handle = await handleFor(ctx, recordingId);
-  try {
-    return await handle.executeUpdate(update, { args: [arg] });
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) {
-      throw new CliError(`rejected: ${err.cause?.message ?? err.message}`, EXIT.rejected);
-    }
-    throw err;
-  }
+  route: string,
+  body: object,
+): Promise<T> {
+  return connectApi(ctx.config).sendJson<T>('POST', `/v1/recordings/${recordingId}/${route}`, body);
 }
 
 function show(result: object, json: boolean | undefined, headline: string) {
@@ -54,45 +27,69 @@ function show(result: object, json: boolean | undefined, headline: string) {
   );
 }
 
+/** Asks for an action that needs a second person; prints how an approver decides it. */
+export async function createRequest(
+  ctx: CliContext,
+  recordingId: string,
+  creation: { kind: FourEyesRequest['kind']; reason: string; params: object },
+  json: boolean | undefined,
+): Promise<FourEyesRequest> {
+  const request = await actOn<FourEyesRequest>(ctx, recordingId, 'requests', creation);
+  if (json) printJson(request);
+  else
+    process.stdout.write(
+      `request ${request.id} (${request.kind}) is pending until ${request.expiresAt}: it needs a second person.\n` +
+        `An approver decides it with: custody request approve ${recordingId} ${request.id} --reason <why>\n`,
+    );
+  return request;
+}
+
 export async function holdCommand(
   ctx: CliContext,
   id: string,
-  o: { case: string; reason: string; by: string; json?: boolean },
+  o: { case: string; reason: string; json?: boolean },
 ) {
-  const result = await sendUpdate(ctx, id, messages.holdUpdate, {
-    caseId: o.case,
-    reason: o.reason,
-    by: o.by,
-  });
+  const result = await actOn<object>(ctx, id, 'holds', { caseId: o.case, reason: o.reason });
   show(result, o.json, `hold placed on ${id}`);
 }
 
 export async function releaseCommand(
   ctx: CliContext,
   id: string,
-  o: { by: string; approvedBy: string; hold?: string; reason?: string; json?: boolean },
+  o: { hold?: string; reason: string; json?: boolean },
 ) {
-  const result = await sendUpdate(ctx, id, messages.releaseUpdate, {
-    by: o.by,
-    approvedBy: o.approvedBy,
-    ...(o.hold && { holdId: o.hold }),
-    ...(o.reason && { reason: o.reason }),
-  });
-  show(result, o.json, `hold released on ${id}`);
+  await createRequest(
+    ctx,
+    id,
+    { kind: 'hold.release', reason: o.reason, params: { ...(o.hold && { holdId: o.hold }) } },
+    o.json,
+  );
 }
 
 export async function extendCommand(
   ctx: CliContext,
   id: string,
-  o: { until?: string; for?: string; reason: string; by: string; case?: string; json?: boolean },
+  o: { until?: string; for?: string; reason: string; case?: string; request?: boolean; json?: boolean },
 ) {
   if (Boolean(o.until) === Boolean(o.for))
     throw new CliError('give exactly one of --until DATE or --for DURATION (ISO 8601, e.g. P30D)');
   const target = o.until ? { until: o.until } : { for: o.for! };
-  const result = await sendUpdate(ctx, id, messages.extendUpdate, {
+  if (o.request) {
+    await createRequest(
+      ctx,
+      id,
+      {
+        kind: 'retention.extend',
+        reason: o.reason,
+        params: { ...target, ...(o.case && { caseId: o.case }) },
+      },
+      o.json,
+    );
+    return;
+  }
+  const result = await actOn<object>(ctx, id, 'extensions', {
     ...target,
     reason: o.reason,
-    by: o.by,
     ...(o.case && { caseId: o.case }),
   });
   show(result, o.json, `deadline of ${id} extended`);
@@ -101,27 +98,17 @@ export async function extendCommand(
 export async function markEvidenceCommand(
   ctx: CliContext,
   id: string,
-  o: { case: string; by: string; reason?: string; json?: boolean },
+  o: { case: string; reason?: string; json?: boolean },
 ) {
-  const result = await sendUpdate(ctx, id, messages.markEvidenceUpdate, {
+  const result = await actOn<object>(ctx, id, 'evidence', {
     caseId: o.case,
-    by: o.by,
     ...(o.reason && { reason: o.reason }),
   });
   show(result, o.json, `${id} marked as evidence (Object Lock COMPLIANCE)`);
 }
 
-export async function deleteEarlyCommand(
-  ctx: CliContext,
-  id: string,
-  o: { reason: string; by: string; approvedBy: string; json?: boolean },
-) {
-  const result = await sendUpdate(ctx, id, messages.deleteEarlyUpdate, {
-    reason: o.reason,
-    by: o.by,
-    approvedBy: o.approvedBy,
-  });
-  show(result, o.json, `early deletion of ${id} approved; it is deleted now`);
+export async function deleteEarlyCommand(ctx: CliContext, id: string, o: { reason: string; json?: boolean }) {
+  await createRequest(ctx, id, { kind: 'deletion.early', reason: o.reason, params: {} }, o.json);
 }
 
 export async function certificateCommand(ctx: CliContext, id: string, o: { json?: boolean }) {
@@ -164,34 +151,33 @@ export async function certificateCommand(ctx: CliContext, id: string, o: { json?
   if (!stored.verdict.ok) process.exitCode = EXIT.mismatch;
 }
 
-export async function replayCommand(
-  ctx: CliContext,
-  id: string,
-  o: { by: string; reason?: string; json?: boolean },
-) {
-  const result = await sendUpdate(ctx, id, messages.replayUpdate, {
-    by: o.by,
-    ...(o.reason && { reason: o.reason }),
-  });
+export async function replayCommand(ctx: CliContext, id: string, o: { reason?: string; json?: boolean }) {
+  const result = await actOn<{ stage: string }>(ctx, id, 'replay', { ...(o.reason && { reason: o.reason }) });
   show(result, o.json, `${id}: stage ${result.stage} runs again from its start`);
 }
 
-/** Sends a quarantined recording back into processing; the workflow's validator decides (e.g. a hash mismatch
- * needs --accept-received-hash) and a rejection comes back with its reason, exit 4. */
+/**
+ * Sends a quarantined recording back into processing. Accepting the received hash after a hash mismatch is a
+ * four-eyes request; any other release the operator does alone. The workflow decides; a refusal is exit 4.
+ */
 export async function releaseQuarantineCommand(
   ctx: CliContext,
   id: string,
-  o: { reason: string; by: string; acceptReceivedHash?: boolean; json?: boolean },
+  o: { reason: string; acceptReceivedHash?: boolean; json?: boolean },
 ) {
   if (!o.reason.trim())
     throw new CliError(
       '--reason must say why the recording may leave quarantine (it goes to the custody log)',
     );
-  if (!o.by.trim()) throw new CliError('--by must name a person (an id)');
-  const result = await sendUpdate(ctx, id, messages.releaseQuarantineUpdate, {
-    by: o.by,
-    reason: o.reason,
-    ...(o.acceptReceivedHash && { acceptReceivedHash: true }),
-  });
+  if (o.acceptReceivedHash) {
+    await createRequest(
+      ctx,
+      id,
+      { kind: 'quarantine.release', reason: o.reason, params: { acceptReceivedHash: true } },
+      o.json,
+    );
+    return;
+  }
+  const result = await actOn<{ reason: string }>(ctx, id, 'quarantine-release', { reason: o.reason });
   show(result, o.json, `${id} released from quarantine (was ${result.reason}): ingest runs again`);
 }

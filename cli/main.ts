@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The `custody` command. Each command group lives in its own file; this one only wires them. */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { createCliContext, CliError, EXIT, type CliContext } from './context';
 
 type Action<A extends unknown[]> = (ctx: CliContext, ...args: A) => Promise<void>;
@@ -83,17 +83,16 @@ program
   .description('place a legal hold: the recording is kept past its deadline until released (four-eyes)')
   .requiredOption('--case <case>', 'case number')
   .requiredOption('--reason <text>', 'why')
-  .requiredOption('--by <user>', 'who places it')
   .option('--json', 'machine-readable output')
   .action(run(async () => (await import('./admin.js')).holdCommand));
 
 program
   .command('release <recordingId>')
-  .description('release holds; needs a second person (--approved-by ≠ --by)')
-  .requiredOption('--by <user>', 'who releases')
-  .requiredOption('--approved-by <user>', 'the second person who approves')
+  .description(
+    'ask for the release of holds: a four-eyes request, which another person (an approver) decides',
+  )
   .option('--hold <holdId>', 'one hold (default: all active holds)')
-  .option('--reason <text>', 'why')
+  .requiredOption('--reason <text>', 'why')
   .option('--json', 'machine-readable output')
   .action(run(async () => (await import('./admin.js')).releaseCommand));
 
@@ -103,8 +102,8 @@ program
   .option('--until <date>', 'new deadline (ISO 8601)')
   .option('--for <duration>', 'add to the current deadline (ISO 8601 duration, e.g. P30D)')
   .requiredOption('--reason <text>', 'why (documented in the custody log)')
-  .requiredOption('--by <user>', 'who extends')
   .option('--case <case>', 'case number')
+  .option('--request', 'as a four-eyes request (needed beyond P90D past the statutory deadline)')
   .option('--json', 'machine-readable output')
   .action(run(async () => (await import('./admin.js')).extendCommand));
 
@@ -114,17 +113,16 @@ program
     'documented change of purpose: WORM-lock original and derivatives (COMPLIANCE) until the deadline',
   )
   .requiredOption('--case <case>', 'case number')
-  .requiredOption('--by <user>', 'who marks it')
   .option('--reason <text>', 'why')
   .option('--json', 'machine-readable output')
   .action(run(async () => (await import('./admin.js')).markEvidenceCommand));
 
 program
   .command('delete-early <recordingId>')
-  .description('delete before the deadline (four-eyes; rejected while held or evidence)')
+  .description(
+    'ask to delete before the deadline: a four-eyes request an approver decides (refused while held or evidence)',
+  )
   .requiredOption('--reason <text>', 'why, e.g. not relevant')
-  .requiredOption('--by <user>', 'who asks')
-  .requiredOption('--approved-by <user>', 'the second person who approves')
   .option('--json', 'machine-readable output')
   .action(run(async () => (await import('./admin.js')).deleteEarlyCommand));
 
@@ -166,7 +164,6 @@ program
   .description(
     're-run the stage a recording is parked in (needs-attention), from its start; --failed: every parked one',
   )
-  .option('--by <user>', 'who replays (required unless --dry-run)')
   .option('--reason <text>', 'why, e.g. the fix that was deployed')
   .option('--failed', 'bulk: every recording in needs-attention that matches the filters below')
   .option('--stage <stage>', 'bulk: only this parked stage (ingest, transcode, retention, deletion, fixity)')
@@ -183,10 +180,9 @@ program
   .command('release-quarantine <recordingId>')
   .description('send a quarantined recording back into processing (ingest runs again from the kept bytes)')
   .requiredOption('--reason <text>', 'why it may leave quarantine (custody log)')
-  .requiredOption('--by <user>', 'who releases it')
   .option(
     '--accept-received-hash',
-    'hash mismatch only: the declared hash was wrong; accept the SHA-256 of the bytes we received',
+    'hash mismatch only: the declared hash was wrong; accept the received SHA-256 (a four-eyes request)',
   )
   .option('--json', 'machine-readable output')
   .action(run(async () => (await import('./admin.js')).releaseQuarantineCommand));
@@ -198,7 +194,6 @@ program
   )
   .option('--to <point>', 'last-good (before the first failure; default) or first', 'last-good')
   .option('--reason <text>', 'why (Temporal and the custody log); required unless --dry-run')
-  .option('--by <user>', 'who resets; required unless --dry-run')
   .option('--query <visibility query>', 'bulk: recording workflows matching this query (current runs only)')
   .option('--failed-workflows', 'bulk: recording workflows whose run failed (ExecutionStatus = "Failed")')
   .option('--limit <n>', 'bulk: at most this many workflows')
@@ -206,6 +201,33 @@ program
   .option('--dry-run', 'show the reset point of each, change nothing')
   .option('--json', 'machine-readable output')
   .action(run(async () => (await import('./reset.js')).resetCommand));
+
+program
+  .command('requests')
+  .description('four-eyes requests waiting for a decision in your units (or all of one recording)')
+  .option('--recording <id>', "one recording's requests, pending and decided")
+  .option('--json', 'machine-readable output')
+  .action(run(async () => (await import('./requests.js')).requestsCommand));
+
+const request = program.command('request').description('decide or withdraw a four-eyes request');
+request
+  .command('approve <recordingId> <requestId>')
+  .description('approve (and so carry out) a request someone else made; needs the approver role')
+  .requiredOption('--reason <text>', 'why (custody log)')
+  .option('--json', 'machine-readable output')
+  .action(run(async () => (await import('./requests.js')).approveCommand));
+request
+  .command('reject <recordingId> <requestId>')
+  .description('reject a request someone else made; needs the approver role')
+  .requiredOption('--reason <text>', 'why (custody log)')
+  .option('--json', 'machine-readable output')
+  .action(run(async () => (await import('./requests.js')).rejectCommand));
+request
+  .command('cancel <recordingId> <requestId>')
+  .description('withdraw your own pending request')
+  .option('--reason <text>', 'why')
+  .option('--json', 'machine-readable output')
+  .action(run(async () => (await import('./requests.js')).cancelCommand));
 
 const policy = program.command('policy').description('retention rule packs (policies/*.yaml)');
 policy
@@ -219,16 +241,13 @@ policy
 policy
   .command('apply <pack>')
   .description(
-    're-arm the deadlines of running recordings under <pack> (a shortened deadline that is past deletes now)',
+    'ask to re-arm deadlines under <pack>: one four-eyes request per recording (once approved, a shortened deadline that is past deletes now)',
   )
-  .option(
-    '--selector <query>',
-    'visibility query to narrow the recordings, e.g. "CustodyPolicy = \'bw-polg-44\'"',
-  )
+  .option('--recording <id...>', 'these recordings')
+  .option('--current <pack>', 'every running recording of your units now under this pack')
   .option('--dry-run', 'list old and new deadlines, change nothing')
   .option('--limit <n>', 'at most this many recordings')
-  .option('--by <user>', 'who applies it (required unless --dry-run)')
-  .option('--reason <text>', 'why')
+  .option('--reason <text>', 'why (required unless --dry-run)')
   .option('--json', 'machine-readable output')
   .action(run(async () => (await import('./policy.js')).policyApplyCommand));
 
@@ -259,6 +278,45 @@ capacity
   .option('--profile <p>', 'capture profile of the capacity policy (default: plan.defaultProfile)')
   .option('--json', 'machine-readable output')
   .action(run(async () => (await import('./capacity.js')).capacityPlanCommand));
+
+const outputOption = () =>
+  new Option('--output <format>', 'table for people, json for programs')
+    .choices(['table', 'json'])
+    .default('table');
+
+program
+  .command('login')
+  .description(
+    'sign in at the OpenID Provider (device authorization: confirm a code in any browser); caches the sign-in',
+  )
+  .option('--api <url>', 'the custody API (default: CUSTODY_API_URL)')
+  .option('--issuer <url>', 'the OpenID Provider (default: CUSTODY_OIDC_ISSUER, else the dev one on :9090)')
+  .option(
+    '--client-credentials',
+    'a service account: check CUSTODY_CLIENT_ID and CUSTODY_CLIENT_SECRET_FILE (tokens fetched per run, not stored)',
+  )
+  .action(run(async () => (await import('./auth/commands.js')).loginCommand));
+
+program
+  .command('whoami')
+  .description('who the custody API takes you to be: subject, issuer, roles, units, token expiry')
+  .addOption(outputOption())
+  .action(run(async () => (await import('./auth/commands.js')).whoamiCommand));
+
+program
+  .command('logout')
+  .description("revoke the cached sign-in's refresh token at the OpenID Provider and remove it")
+  .action(run(async () => (await import('./auth/commands.js')).logoutCommand));
+
+program
+  .command('access-log [recordingId]')
+  .description('who read a recording (views, streams, downloads, log reads), or everything one person read')
+  .option('--user <subject>', "instead of a recording: this subject's reads")
+  .option('--from <time>', 'from this time on (RFC 3339)')
+  .option('--to <time>', 'until this time (RFC 3339)')
+  .addOption(outputOption())
+  .addOption(new Option('--format <format>', "csv: the API's CSV export, as it sent it").choices(['csv']))
+  .action(run(async () => (await import('./access-log.js')).accessLogCommand));
 
 if (require.main === module) {
   program.parseAsync(process.argv).catch((err: unknown) => {

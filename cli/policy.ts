@@ -1,17 +1,16 @@
 /**
- * `custody policy list | show | apply`: the rule packs (policies/*.yaml), and re-arming the deadlines of running
- * recordings under a pack. `apply` selects recordings with a visibility query and sends each an Update, a few at
- * a time; `--dry-run` computes old and new deadlines from each recording's status and changes nothing.
+ * `custody policy list | show | apply`: the rule packs (policies/*.yaml), and asking for the deadlines of running
+ * recordings to be re-armed under a pack — one four-eyes request per recording, through the custody API.
  */
 import { stringify } from 'yaml';
 import { loadRulePacks, type LoadedRulePack } from '../activities/policy/load';
-import { toRulePackRef } from '../activities/resolve-rule-pack';
-import { statusQuery, applyPolicyUpdate } from '../workflows/messages';
-import { recordingIdFromWorkflowId } from '../domain/ids';
 import { rearmDeadline } from '../domain/retention';
+import type { FourEyesRequest } from '../domain/requests';
+import type { RecordingStatus } from '../domain/types';
+import { connectApi, type ApiClient } from './api-client';
 import { CliError, type CliContext } from './context';
 import { formatTable, printJson } from './output';
-import { sendUpdate } from './admin';
+import { actOn } from './admin';
 
 async function packs(ctx: CliContext) {
   try {
@@ -55,97 +54,112 @@ export async function policyShowCommand(ctx: CliContext, id: string, o: { json?:
 }
 
 export interface PolicyApplyOptions {
-  selector?: string;
+  recording?: string[];
+  current?: string;
   dryRun?: boolean;
-  by?: string;
   reason?: string;
   limit?: string;
   json?: boolean;
 }
 
+interface PackSeen {
+  id: string;
+  version: number;
+  retention: string;
+  fingerprint: string;
+}
+
+interface Row {
+  recordingId: string;
+  pack: string;
+  deleteAfter: string;
+  newDeleteAfter: string;
+  change: string;
+  request?: string;
+  error?: string;
+}
+
+/** The recordings to ask for: those named, or every running one of the caller's units under `current`. */
+async function selectRecordings(api: ApiClient, o: PolicyApplyOptions, limit: number): Promise<string[]> {
+  if (o.recording?.length) return o.recording.slice(0, limit);
+  if (!o.current) throw new CliError('name the recordings: --recording <id …> or --current <pack>');
+  const ids: string[] = [];
+  let pageToken: string | undefined;
+  do {
+    const page = await api.getJson<{
+      rows: { recordingId: string; state: string }[];
+      nextPageToken?: string;
+    }>('/v1/recordings', { policy: o.current, limit: 200, ...(pageToken && { pageToken }) });
+    for (const row of page.rows)
+      if (['transcoding', 'retained', 'held', 'needs-attention'].includes(row.state))
+        ids.push(row.recordingId);
+    pageToken = page.nextPageToken;
+  } while (pageToken && ids.length < limit);
+  return ids.slice(0, limit);
+}
+
+/**
+ * A policy change is a four-eyes request per recording, naming the pack by id and the fingerprint shown here
+ * (from the API: the workers' own copy); `--dry-run` shows each deadline before and after, changing nothing.
+ */
 export async function policyApplyCommand(ctx: CliContext, id: string, o: PolicyApplyOptions) {
-  if (!o.dryRun && !o.by)
-    throw new CliError(
-      'policy apply changes deadlines: say who you are with --by <user id> (or use --dry-run)',
-    );
-  const pack = getPack(await packs(ctx), id);
-  const ref = toRulePackRef(pack);
-  const client = await ctx.temporal();
-  const query = [
-    `WorkflowType = 'recordingLifecycle'`,
-    `ExecutionStatus = 'Running'`,
-    `CustodyState IN ('transcoding', 'retained', 'held', 'needs-attention')`,
-    ...(o.selector ? [`(${o.selector})`] : []),
-  ].join(' AND ');
+  if (!o.dryRun && !o.reason?.trim())
+    throw new CliError('a policy change is asked for with a reason: --reason <why> (or use --dry-run)');
+  const api = connectApi(ctx.config);
+  const { packs: seen } = await api.getJson<{ packs: PackSeen[] }>('/v1/policies');
+  const pack = seen.find((p) => p.id === id);
+  if (!pack) throw new CliError(`no rule pack ${id}; known: ${seen.map((p) => p.id).join(', ')}`);
   const limit = o.limit ? Number(o.limit) : Infinity;
-  const rows: {
-    recordingId: string;
-    pack: string;
-    deleteAfter: string;
-    newDeleteAfter: string;
-    change: string;
-    error?: string;
-  }[] = [];
-  const pending: Promise<void>[] = [];
-  const concurrency = 8;
-  for await (const execution of client.workflow.list({ query })) {
-    if (rows.length >= limit) break;
-    const recordingId = recordingIdFromWorkflowId(execution.workflowId);
-    const row = { recordingId, pack: '', deleteAfter: '', newDeleteAfter: '', change: '' };
+  const rows: Row[] = [];
+  for (const recordingId of await selectRecordings(api, o, limit)) {
+    const row: Row = { recordingId, pack: '', deleteAfter: '', newDeleteAfter: '', change: '' };
     rows.push(row);
-    const work = (async () => {
-      try {
-        if (o.dryRun) {
-          const status = await client.workflow.getHandle(execution.workflowId).query(statusQuery);
-          if (!status.retention) throw new Error('no deadline yet');
-          const { retention } = status;
-          const next = rearmDeadline(
-            { ...retention.deadline, deleteAfter: retention.deleteAfter },
-            ref.retention,
-            retention.extensions,
-          );
-          Object.assign(row, {
-            pack: status.retention.pack.id,
-            deleteAfter: status.retention.deleteAfter,
-            newDeleteAfter: next.deleteAfter,
-            change: next.change,
-          });
-        } else {
-          const result = await sendUpdate(ctx, recordingId, applyPolicyUpdate, {
-            pack: ref,
-            by: o.by!,
-            ...(o.reason && { reason: o.reason }),
-          });
-          Object.assign(row, {
-            pack: result.previous.pack,
-            deleteAfter: result.previous.deleteAfter,
-            newDeleteAfter: result.next.deleteAfter,
-            change: result.change,
-          });
-        }
-      } catch (err) {
-        Object.assign(row, { error: (err as Error).message });
+    try {
+      const status = await api.getJson<RecordingStatus>(`/v1/recordings/${recordingId}`);
+      if (!status.retention) throw new Error('no deadline yet');
+      const { retention } = status;
+      const next = rearmDeadline(
+        { ...retention.deadline, deleteAfter: retention.deleteAfter },
+        pack.retention,
+        retention.extensions,
+      );
+      Object.assign(row, {
+        pack: retention.pack.id,
+        deleteAfter: retention.deleteAfter,
+        newDeleteAfter: next.deleteAfter,
+        change: next.change,
+      });
+      if (!o.dryRun) {
+        const request = await actOn<FourEyesRequest>(ctx, recordingId, 'requests', {
+          kind: 'policy.apply',
+          reason: o.reason!,
+          params: { packId: pack.id, fingerprint: pack.fingerprint },
+        });
+        row.request = request.id;
       }
-    })();
-    pending.push(work);
-    if (pending.length >= concurrency) await Promise.all(pending.splice(0));
+    } catch (err) {
+      row.error = (err as Error).message;
+    }
   }
-  await Promise.all(pending);
-  const failed = rows.filter((r) => 'error' in r);
-  if (o.json) printJson({ pack: ref, dryRun: Boolean(o.dryRun), query, recordings: rows });
+  const failed = rows.filter((r) => r.error !== undefined);
+  if (o.json) printJson({ pack, dryRun: Boolean(o.dryRun), recordings: rows });
   else {
     process.stdout.write(
       `${formatTable(
-        ['RECORDING', 'PACK', 'DEADLINE', `NEW DEADLINE (${ref.id})`, 'CHANGE'],
+        ['RECORDING', 'PACK', 'DEADLINE', `NEW DEADLINE (${pack.id})`, 'CHANGE', 'REQUEST'],
         rows.map((r) => [
           r.recordingId,
           r.pack,
           r.deleteAfter,
           r.newDeleteAfter,
-          'error' in r ? `error: ${(r as { error: string }).error}` : r.change,
+          r.error !== undefined ? `error: ${r.error}` : r.change,
+          r.request ?? '',
         ]),
-      )}\n${o.dryRun ? 'dry run: nothing changed' : `applied ${ref.id} v${ref.version} to ${rows.length - failed.length} recordings`}` +
-        `${failed.length ? `; ${failed.length} failed` : ''}\n`,
+      )}\n${
+        o.dryRun
+          ? 'dry run: nothing changed'
+          : `asked for ${pack.id} v${pack.version} on ${rows.length - failed.length} recordings: an approver decides each (custody requests)`
+      }${failed.length ? `; ${failed.length} failed` : ''}\n`,
     );
   }
   if (failed.length) process.exitCode = 1;

@@ -4,17 +4,16 @@
  * copy: hundreds at once would swamp the pools). A validator's rejection is a skip with its reason, not a crash;
  * anything else is an error and makes the exit code non-zero. --dry-run lists what it would replay and sends nothing.
  */
-import { replayUpdate, statusQuery } from '../workflows/messages';
+import { statusQuery } from '../workflows/messages';
 import { recordingIdFromWorkflowId } from '../domain/ids';
 import type { LastError } from '../domain/types';
 import { CliError, EXIT, type CliContext } from './context';
 import { listQuery } from './list';
-import { replayCommand, sendUpdate } from './admin';
+import { actOn, replayCommand } from './admin';
 import { formatTable, printJson } from './output';
 import { addDuration, parseDuration, parseInstant } from '../domain/duration';
 
 export interface ReplayOptions {
-  by?: string;
   reason?: string;
   failed?: boolean;
   stage?: string;
@@ -41,17 +40,14 @@ const FLAG: Record<(typeof BULK_ONLY)[number], string> = {
 /** `custody replay <id>` or `custody replay --failed …`. */
 export async function replayEntryCommand(ctx: CliContext, id: string | undefined, o: ReplayOptions) {
   if (id && o.failed)
-    throw new CliError(
-      'give a recording id or --failed, not both (replay <id> --by U, or replay --failed --by U)',
-    );
+    throw new CliError('give a recording id or --failed, not both (replay <id>, or replay --failed)');
   if (!id && !o.failed)
     throw new CliError('say what to replay: a recording id, or --failed for every parked recording');
   if (id) {
     const bulkFlags = BULK_ONLY.filter((k) => o[k] !== undefined).map((k) => FLAG[k]);
     if (bulkFlags.length)
       throw new CliError(`${bulkFlags.join(', ')} only apply with --failed (bulk replay)`);
-    if (!o.by) throw new CliError('replay changes a recording: say who you are with --by <user id>');
-    return replayCommand(ctx, id, { by: o.by, ...(o.reason && { reason: o.reason }), json: o.json });
+    return replayCommand(ctx, id, { ...(o.reason && { reason: o.reason }), json: o.json });
   }
   return bulkReplayCommand(ctx, o);
 }
@@ -135,10 +131,6 @@ export function createPacer(
 }
 
 async function bulkReplayCommand(ctx: CliContext, o: ReplayOptions) {
-  if (!o.dryRun && !o.by)
-    throw new CliError(
-      'bulk replay changes recordings: say who you are with --by <user id> (or use --dry-run)',
-    );
   const rate = parseRate(o.rate);
   const limit = parseLimit(o.limit);
   const since = o.since ? parseSince(o.since) : undefined;
@@ -181,15 +173,15 @@ async function bulkReplayCommand(ctx: CliContext, o: ReplayOptions) {
       if (row.outcome === 'error') continue;
       await pace();
       try {
-        const result = await sendUpdate(ctx, row.recordingId, replayUpdate, {
-          by: o.by!,
+        const result = await actOn<{ stage: string }>(ctx, row.recordingId, 'replay', {
           ...(o.reason && { reason: o.reason }),
         });
         Object.assign(row, { outcome: 'replayed', detail: `stage ${result.stage} runs again` });
       } catch (err) {
-        // A validator's "no" (not parked any more, not a person …) or a recording closed meanwhile: skipped.
+        // A refusal (not parked any more; not among the caller's units, a 404) or a recording closed meanwhile:
+        // skipped.
         if (err instanceof CliError && (err.exitCode === EXIT.rejected || err.exitCode === EXIT.unknown))
-          Object.assign(row, { outcome: 'skipped', detail: err.message.replace(/^rejected: /, '') });
+          Object.assign(row, { outcome: 'skipped', detail: err.message.replace(/^refused: /, '') });
         else Object.assign(row, { outcome: 'error', detail: (err as Error).message });
       }
     }

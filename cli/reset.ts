@@ -1,9 +1,11 @@
 /**
  * `custody reset`: Temporal's reset for a recording whose workflow failed outright or is stuck on a
  * non-determinism error after a deploy. The run is replayed by the current code up to a completed workflow
- * task of its history and continues from there as a new run; the old run stays in history. A signal tells the
- * new run who reset it and why, so the reset lands in the custody log. (Temporal 1.29 refuses a signal as a
- * post-reset operation, so the signal follows the reset; the new run may already be in its first task.)
+ * task of its history and continues from there as a new run; the old run stays in history. The operator is
+ * the signed-in person (`GET /v1/me`); who reset it and why reaches the custody log as a note the custody API
+ * signs (`POST /v1/recordings/{id}/admin-notes`, an Update of the new run), sent once the reset is done: it
+ * waits for a worker to run the new run, and a run that completes before the note arrives cannot take it
+ * (reported as an error).
  *
  * Reset is the last resort (docs/versioning.md): a parked stage is continued with `custody replay`, and a
  * workflow change is made safe with patched(), not repaired with reset afterwards.
@@ -11,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { administrativeNoteSignal, type AdministrativeNote } from '../workflows/messages';
+import { connectApi, type ApiClient } from './api-client';
 import { recordingIdFromWorkflowId, workflowIdFor } from '../domain/ids';
 import { CliError, EXIT, type CliContext } from './context';
 import { createPacer, parseLimit, parseRate } from './replay-bulk';
@@ -199,7 +201,6 @@ export function resetRequestId(parts: {
 export interface ResetOptions {
   to?: string;
   reason?: string;
-  by?: string;
   query?: string;
   failedWorkflows?: boolean;
   limit?: string;
@@ -254,6 +255,7 @@ async function resetRun(
   runId: string | undefined,
   to: ResetTarget,
   o: ResetOptions,
+  operator: Operator | undefined,
 ): Promise<ResetRow> {
   const current = await client.workflow.getHandle(workflowId).describe();
   const row: ResetRow = {
@@ -296,72 +298,84 @@ async function resetRun(
   if (o.dryRun) return { ...row, detail: `would reset to event ${point.eventId}` };
 
   const finishEvent = history.events?.find((e) => Number(e.eventId) === point.eventId);
-  const reason = `by ${o.by}: ${o.reason}`;
-  const note: AdministrativeNote = {
-    action: 'reset',
-    by: o.by!,
-    reason: o.reason!,
-    details: { fromRunId: row.fromRunId, eventId: point.eventId, to },
-  };
+  const by = operator!.subject;
   const response = await client.workflowService.resetWorkflowExecution({
     namespace: ctx.config.temporal.namespace,
     workflowExecution: { workflowId, runId: row.fromRunId },
-    reason,
+    reason: `by ${by}: ${o.reason}`,
     workflowTaskFinishEventId: finishEvent!.eventId,
     requestId: resetRequestId({
       workflowId,
       runId: row.fromRunId,
       eventId: point.eventId,
-      by: o.by!,
+      by,
       reason: o.reason!,
     }),
-    identity: `custody-cli:${o.by}`,
+    identity: `custody-cli:${by}`,
   });
   const toRunId = response.runId;
   row.toRunId = toRunId;
   try {
-    await client.workflow
-      .getHandle(workflowId, toRunId)
-      .signal(administrativeNoteSignal, { ...note, details: { ...note.details, toRunId } });
+    // The custody log records the reset through the API, signed as the operator (the new run verifies it).
+    await operator!.api.sendJson('POST', `/v1/recordings/${row.recordingId}/admin-notes`, {
+      action: 'reset',
+      reason: o.reason!,
+      details: { fromRunId: row.fromRunId, eventId: point.eventId, to, toRunId },
+    });
   } catch (err) {
     return {
       ...row,
       outcome: 'error',
       detail:
         `reset to event ${point.eventId} done (new run ${toRunId}), but the note for the custody log was not ` +
-        `delivered: ${(err as Error).message}`,
+        `recorded: ${(err as Error).message}`,
     };
   }
   return { ...row, outcome: 'reset', detail: `reset to event ${point.eventId}; new run ${toRunId}` };
 }
 
-function requireActor(o: ResetOptions) {
-  if (o.dryRun) return;
-  if (!o.by?.trim() || o.by === 'system')
-    throw new CliError('a reset changes a recording: say who you are with --by <user id> (or use --dry-run)');
+/** The signed-in operator who resets (the API says who they are), or undefined for a dry run. */
+async function requireOperator(ctx: CliContext, o: ResetOptions): Promise<Operator | undefined> {
+  if (o.dryRun) return undefined;
   if (!o.reason?.trim())
     throw new CliError('a reset needs --reason (it is written to Temporal and to the custody log)');
+  const api = connectApi(ctx.config);
+  const me = await api.getJson<{ subject: string; permissions: string[] }>('/v1/me');
+  if (!me.permissions.includes('recording.reset'))
+    throw new CliError(`${me.subject} may not reset recordings: it needs the operator role`, EXIT.rejected);
+  return { api, subject: me.subject };
+}
+
+interface Operator {
+  api: ApiClient;
+  subject: string;
 }
 
 /** `custody reset <id>` or `custody reset --query … | --failed-workflows`. */
 export async function resetCommand(ctx: CliContext, id: string | undefined, o: ResetOptions) {
   const to = parseTarget(o.to);
-  requireActor(o);
+  const operator = await requireOperator(ctx, o);
   if (id) {
     if (o.query || o.failedWorkflows || o.limit || o.rate)
       throw new CliError(
         '--query, --failed-workflows, --limit and --rate are for a bulk reset, without an id',
       );
-    return resetOneCommand(ctx, id, to, o);
+    return resetOneCommand(ctx, id, to, o, operator);
   }
-  return bulkResetCommand(ctx, to, o);
+  return bulkResetCommand(ctx, to, o, operator);
 }
 
-async function resetOneCommand(ctx: CliContext, id: string, to: ResetTarget, o: ResetOptions) {
+async function resetOneCommand(
+  ctx: CliContext,
+  id: string,
+  to: ResetTarget,
+  o: ResetOptions,
+  operator: Operator | undefined,
+) {
   const client = await ctx.temporal();
   let row: ResetRow;
   try {
-    row = await resetRun(ctx, client, workflowIdFor(id), undefined, to, o);
+    row = await resetRun(ctx, client, workflowIdFor(id), undefined, to, o, operator);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new CliError(`unknown recording id ${id}`, EXIT.unknown);
     throw err;
@@ -384,7 +398,12 @@ async function resetOneCommand(ctx: CliContext, id: string, to: ResetTarget, o: 
   if (row.outcome === 'error') process.exitCode = EXIT.error;
 }
 
-async function bulkResetCommand(ctx: CliContext, to: ResetTarget, o: ResetOptions) {
+async function bulkResetCommand(
+  ctx: CliContext,
+  to: ResetTarget,
+  o: ResetOptions,
+  operator: Operator | undefined,
+) {
   const query = bulkResetQuery(o);
   const limit = parseLimit(o.limit);
   const pace = createPacer(parseRate(o.rate));
@@ -397,7 +416,7 @@ async function bulkResetCommand(ctx: CliContext, to: ResetTarget, o: ResetOption
     seen.add(execution.workflowId);
     if (!o.dryRun) await pace();
     try {
-      rows.push(await resetRun(ctx, client, execution.workflowId, execution.runId, to, o));
+      rows.push(await resetRun(ctx, client, execution.workflowId, execution.runId, to, o, operator));
     } catch (err) {
       rows.push({
         recordingId: recordingIdFromWorkflowId(execution.workflowId),

@@ -33,6 +33,11 @@ export const CUSTODY_ACTIONS = [
   'recording.deleted',
   'certificate.written',
   'admin.reset',
+  'request.created',
+  'request.approved',
+  'request.rejected',
+  'request.cancelled',
+  'request.failed',
 ] as const;
 /** Every action a custody-log entry may record; a reader of older logs treats any other string as unknown. */
 export type CustodyAction = (typeof CUSTODY_ACTIONS)[number];

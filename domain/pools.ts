@@ -19,6 +19,7 @@ export const POOL_ACTIVITIES = {
     'custodyLogHead',
     'sweepInbox',
     'resolveRulePack',
+    'resolvePolicyChange',
     'recordingObjectKeys',
     'writeCertificate',
     'selectFixityCandidates',

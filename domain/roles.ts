@@ -23,6 +23,8 @@ export const PERMISSIONS = [
   'access-log.read',
   'media.view',
   'hold.place',
+  /** Ask for a hold's release: a request an approver decides. */
+  'hold.request-release',
   'evidence.mark',
   'retention.extend',
   'deletion.request-early',
@@ -49,11 +51,13 @@ export const ROLE_PERMISSIONS: Readonly<Record<CustodyRole, readonly Permission[
     'certificate.read',
     'media.view',
     'hold.place',
+    'hold.request-release',
     'evidence.mark',
   ],
   'records-admin': [
     'recording.read',
     'certificate.read',
+    'hold.request-release',
     'retention.extend',
     'deletion.request-early',
     'policy.request-change',

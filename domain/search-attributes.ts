@@ -16,6 +16,11 @@ export const PolicyAttr = defineSearchAttributeKey('CustodyPolicy', SearchAttrib
 export const DeleteAfterAttr = defineSearchAttributeKey('CustodyDeleteAfter', SearchAttributeType.DATETIME);
 export const EvidenceAttr = defineSearchAttributeKey('CustodyEvidence', SearchAttributeType.BOOL);
 export const HeldAttr = defineSearchAttributeKey('CustodyHeld', SearchAttributeType.BOOL);
+/** The kinds of four-eyes request waiting for a decision (domain/requests.ts): the approvers' work list. */
+export const OpenRequestsAttr = defineSearchAttributeKey(
+  'CustodyOpenRequests',
+  SearchAttributeType.KEYWORD_LIST,
+);
 
 export const ALL_SEARCH_ATTRIBUTES = [
   RecordingIdAttr,
@@ -27,6 +32,7 @@ export const ALL_SEARCH_ATTRIBUTES = [
   DeleteAfterAttr,
   EvidenceAttr,
   HeldAttr,
+  OpenRequestsAttr,
 ] as const;
 
 /** `Name=Type` pairs in the form `temporal server start-dev --search-attribute` and the operator CLI take. */
@@ -35,6 +41,7 @@ export function searchAttributeRegistrations(): string[] {
     [SearchAttributeType.KEYWORD]: 'Keyword',
     [SearchAttributeType.DATETIME]: 'Datetime',
     [SearchAttributeType.BOOL]: 'Bool',
+    [SearchAttributeType.KEYWORD_LIST]: 'KeywordList',
   };
   return ALL_SEARCH_ATTRIBUTES.map((key) => `${key.name}=${cliType[key.type] ?? 'Keyword'}`);
 }

@@ -3,6 +3,7 @@
  * status, and every activity's input and result that a workflow sees. Only keys, ids and hashes travel through Temporal — never media bytes.
  */
 import type { CustodyAction } from './custody-log';
+import type { FourEyesRequest } from './requests';
 
 export const LIFECYCLE_STATES = [
   'ingesting',
@@ -57,7 +58,13 @@ export interface LifecycleInput {
   /** False: no review derivatives (CUSTODY_TRANSCODE_ENABLED=false). Absent means true. */
   transcode?: boolean;
   /** Set when the workflow continued as new: where it left off. */
-  resume?: { status: RecordingStatus };
+  resume?: {
+    status: RecordingStatus;
+    /** Action assertions accepted so far and not yet expired (jti → exp): each is accepted once. */
+    seenAssertions?: Record<string, number>;
+    /** The approved policy change that shortened the deadline, for the certificate. */
+    policyChange?: { by: string; approvedBy: string; reason: string; at: string };
+  };
 }
 
 /** What a workflow needs of a rule pack; the pack's full text stays in policies/. */
@@ -241,4 +248,6 @@ export interface RecordingStatus {
   retention?: RetentionStatus;
   certificate?: { key: string; certificateHash: string };
   custodyLogHead: { seq: number; hash: string };
+  /** Four-eyes requests about this recording, pending and decided (domain/requests.ts). */
+  requests?: FourEyesRequest[];
 }

@@ -32,7 +32,8 @@ import { syntheticClip } from '../test/fixtures/media';
 import { startCustodyWorkers } from '../workers/run';
 import { builtEntryPoint, envForConfig, startNode } from '../test/harness/processes';
 import { createMediaTools } from '../activities/media/ffmpeg';
-import * as messages from '../workflows/messages';
+import { act, approved } from '../test/harness/signed-actions';
+import { loadRulePacks } from '../activities/policy/load';
 import { workflowIdFor } from '../domain/ids';
 import { loadConfig } from '../workers/config';
 import { AesGcmPayloadCodec, loadPayloadKeys } from '../workers/payload-codec';
@@ -69,10 +70,14 @@ async function ingest(stack: TestStack, capture: Capture, policy: string, extra:
   });
 }
 
+// People act as through the custody API: signed actions (test/harness/signed-actions.ts), four-eyes as requests.
 const deleteEarly = (handle: WorkflowHandle) =>
-  handle.executeUpdate(messages.deleteEarlyUpdate, {
-    args: [{ reason: 'recorded by mistake', by: 'officer-lead-1', approvedBy: 'dpo-1' }],
-  });
+  approved(
+    handle,
+    { kind: 'deletion.early', reason: 'recorded by mistake', params: {} },
+    'officer-lead-1',
+    'dpo-1',
+  );
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -95,16 +100,22 @@ export const SCENARIOS: Scenario[] = [
       const { recordingId } = await ingest(stack, capture, 'test-30s');
       const handle = handleOf(stack, recordingId);
       const retained = await stack.waitForState(recordingId, 'retained', 60_000);
-      await handle.executeUpdate(messages.holdUpdate, {
-        args: [{ caseId: 'AZ-2026-0001', reason: 'complaint filed', by: 'investigator-1' }],
-      });
+      await act(
+        handle,
+        'hold.place',
+        { caseId: 'AZ-2026-0001', reason: 'complaint filed' },
+        'investigator-1',
+      );
       // Past the deadline the hold keeps it; then the release (four-eyes) lets the deletion run at once.
       const pastDeadline = Date.parse(retained.retention!.deleteAfter) + 2_000 - Date.now();
       await new Promise((r) => setTimeout(r, Math.max(0, pastDeadline)));
       await stack.waitForState(recordingId, 'held', 10_000);
-      await handle.executeUpdate(messages.releaseUpdate, {
-        args: [{ by: 'investigator-1', approvedBy: 'supervisor-2', reason: 'case closed' }],
-      });
+      await approved(
+        handle,
+        { kind: 'hold.release', reason: 'case closed', params: {} },
+        'investigator-1',
+        'supervisor-2',
+      );
       await stack.waitForState(recordingId, 'deleted', 60_000);
       await capture.save('hold-release', handle);
     },
@@ -142,9 +153,7 @@ export const SCENARIOS: Scenario[] = [
         });
       const fixed = await transcoder(stack.config.media.ffmpegPath);
       try {
-        await handle.executeUpdate(messages.replayUpdate, {
-          args: [{ by: 'admin-1', reason: 'ffmpeg path fixed' }],
-        });
+        await act(handle, 'recording.replay', { reason: 'ffmpeg path fixed' }, 'admin-1');
         await stack.waitForState(recordingId, 'retained', 90_000);
         await deleteEarly(handle);
         await stack.waitForState(recordingId, 'deleted', 60_000);
@@ -178,9 +187,16 @@ export const SCENARIOS: Scenario[] = [
       await stack.waitForState(recordingId, 'quarantined', 60_000);
       await capture.save('quarantine', handle);
       try {
-        await handle.executeUpdate(messages.releaseQuarantineUpdate, {
-          args: [{ by: 'admin-1', reason: 'dock firmware hashed the wrong file', acceptReceivedHash: true }],
-        });
+        await approved(
+          handle,
+          {
+            kind: 'quarantine.release',
+            reason: 'dock firmware hashed the wrong file',
+            params: { acceptReceivedHash: true },
+          },
+          'admin-1',
+          'supervisor-2',
+        );
       } catch (err) {
         if (
           err instanceof WorkflowUpdateFailedError &&
@@ -197,6 +213,30 @@ export const SCENARIOS: Scenario[] = [
       await deleteEarly(handle);
       await stack.waitForState(recordingId, 'deleted', 60_000);
       await capture.save('quarantine-release', handle);
+    },
+  },
+  {
+    name: 'policy-change',
+    writes: ['policy-change'],
+    async run(stack, capture) {
+      // A policy change is a request naming the pack's id and fingerprint; on approval the worker resolves the
+      // pack (a local activity inside the Update) and re-arms the deadline: shortened, past, deleted at once.
+      const { recordingId } = await ingest(stack, capture, 'test-1h');
+      const handle = handleOf(stack, recordingId);
+      await stack.waitForState(recordingId, 'retained', 60_000);
+      const pack = (await loadRulePacks(stack.config.policy.dir)).getPack('test-30s');
+      await approved(
+        handle,
+        {
+          kind: 'policy.apply',
+          reason: 'the unit moved to the 30 s test pack',
+          params: { packId: pack.id, fingerprint: pack.fingerprint },
+        },
+        'records-admin-1',
+        'dpo-1',
+      );
+      await stack.waitForState(recordingId, 'deleted', 90_000);
+      await capture.save('policy-change', handle);
     },
   },
 ];

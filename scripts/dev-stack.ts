@@ -26,6 +26,7 @@ import { readSecrets } from '../api/dev-idp/secrets';
 import { loadConfigOrExit } from '../workers/config';
 import { createS3Client, bootstrapStores } from '../activities/storage/s3';
 import { ensurePayloadKeyFile } from '../workers/payload-codec';
+import { generateAssertionKeyPair } from '../workers/assertion-keys';
 
 const { values: flags } = parseArgs({
   options: {
@@ -43,6 +44,7 @@ if (!Number.isInteger(maxWorkerRestarts) || maxWorkerRestarts < 0) {
 const runDir = path.resolve(flags['run-dir']);
 const cliPath = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
 const workerPath = path.join(REPO_ROOT, 'dist', 'workers', 'main.js');
+const apiPath = path.join(REPO_ROOT, 'dist', 'api', 'main.js');
 
 function say(text: string) {
   process.stdout.write(`\x1b[1m[dev]\x1b[0m ${text}\n`);
@@ -174,12 +176,18 @@ function superviseWorker(
 
 const servers: RunningServer[] = [];
 let worker: WorkerSupervisor | undefined;
+let api: ChildProcess | undefined;
 let workerGraceMs = 0;
 let stopping: Promise<void> | undefined;
 
 /** Stops the worker (within its grace), then the servers; once, however often it is asked. */
 function stopAll(): Promise<void> {
   stopping ??= (async () => {
+    if (api && api.exitCode === null && api.signalCode === null) {
+      const exited = once(api, 'exit');
+      api.kill('SIGTERM');
+      await exited;
+    }
     await worker?.stop(workerGraceMs);
     await Promise.all(servers.map((s) => s.stop()));
   })();
@@ -201,6 +209,19 @@ async function main() {
     if (ensurePayloadKeyFile(payloadKeys)) say(`generated the payload encryption key ${payloadKeys} (dev)`);
     process.env.CUSTODY_PAYLOAD_KEYS_FILE = payloadKeys;
   }
+  // Likewise the API's assertion key pair: the API signs people's actions, the workers' bundles trust its half.
+  if (!process.env.CUSTODY_ASSERTION_SIGNING_KEY_FILE && !process.env.CUSTODY_ASSERTION_PUBLIC_KEYS_FILE) {
+    const signing = path.join(runDir, 'assertion-keys', 'signing.json');
+    const trusted = path.join(runDir, 'assertion-keys', 'public.json');
+    if (!existsSync(signing)) {
+      generateAssertionKeyPair(signing, trusted);
+      say(`generated the API's assertion key pair ${signing} (dev)`);
+    }
+    process.env.CUSTODY_ASSERTION_SIGNING_KEY_FILE = signing;
+    process.env.CUSTODY_ASSERTION_PUBLIC_KEYS_FILE = trusted;
+  }
+  // A development stack: the demo rule pack (seconds, not statute) may be applied by a policy change.
+  process.env.CUSTODY_DEV_MODE ??= 'true';
   process.on('SIGINT', () => stopAndExit(0));
   process.on('SIGTERM', () => stopAndExit(0));
 
@@ -242,6 +263,18 @@ async function main() {
   await waitForReady(`http://127.0.0.1:${config.http.port}/readyz`);
   say(
     `workers ready (pools ${config.pools.join(', ')}); metrics at http://127.0.0.1:${config.http.port}/metrics`,
+  );
+  const apiUrl = `http://127.0.0.1:${config.api.port}`;
+  api = spawn(process.execPath, [apiPath], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { CUSTODY_API_INSECURE_HTTP: 'true', CUSTODY_LOG_LEVEL: 'warn', ...process.env },
+  });
+  api.on('exit', (code, signal) => {
+    if (!stopping) stopAndExit(1, `the custody API exited (${signal ?? `code ${code}`})`);
+  });
+  await waitForReady(`${apiUrl}/healthz`);
+  say(
+    `custody API ${apiUrl} (plain HTTP: dev only; OpenAPI at ${apiUrl}/openapi.json) — people act through it`,
   );
   if (flags['no-demo']) {
     showDemoLogins(oidcIssuer);
@@ -348,7 +381,7 @@ async function waitForReady(url: string) {
     if (ok) return;
     await new Promise((r) => setTimeout(r, 300));
   }
-  throw new Error(`workers did not become ready at ${url}`);
+  throw new Error(`nothing ready at ${url} within 60 s`);
 }
 
 /** Prints each state the recording passes through until it reaches one of `targets` (or gets stuck). */

@@ -5,10 +5,12 @@
 #      retention) is left out on purpose. test/integration/platform checks the copies match.
 #   2. helm/custody/capacity/capacity.yaml is policies/capacity/capacity.yaml (the capacity controller's policy,
 #      rendered into its own ConfigMap; not into policies/, whose every file is loaded as a rule pack).
-#   3. k8s/base/generated/custody.yaml is `helm template` of the chart with its default values, the kustomize
+#   3. helm/custody/roles/roles.yaml is policies/roles/roles.yaml (the API's role mapping, rendered into its own
+#      ConfigMap for the same reason as the capacity policy).
+#   4. k8s/base/generated/custody.yaml is `helm template` of the chart with its default values, the kustomize
 #      base that k8s/overlays/* build on. test/integration/platform fails when it drifts from the chart.
 #
-# Usage: bash scripts/render-k8s.sh          write all three
+# Usage: bash scripts/render-k8s.sh          write all four
 #        bash scripts/render-k8s.sh --check  change nothing; exit 1 and name what is stale
 # Needs helm from scripts/install-kube-tools.sh (in .tools/bin). CUSTODY_K8S_BASE_DIR overrides k8s/base (tests).
 set -euo pipefail
@@ -89,7 +91,23 @@ if ! cmp -s "$capacity_source" "$capacity_copy"; then
   fi
 fi
 
-# --- 3. kustomize base ---------------------------------------------------------------------------------------
+# --- 3. role mapping ----------------------------------------------------------------------------------------
+roles_source="$repo_root/policies/roles/roles.yaml"
+roles_copy="$chart_dir/roles/roles.yaml"
+[[ -f $roles_source ]] || {
+  echo "render-k8s: $roles_source is missing (the API's role mapping)" >&2
+  exit 1
+}
+if ! cmp -s "$roles_source" "$roles_copy"; then
+  if [[ $mode == check ]]; then
+    stale+=("helm/custody/roles/roles.yaml differs from policies/roles/roles.yaml")
+  else
+    mkdir -p "$(dirname "$roles_copy")"
+    cp "$roles_source" "$roles_copy"
+  fi
+fi
+
+# --- 4. kustomize base ---------------------------------------------------------------------------------------
 rendered="$(mktemp)"
 trap 'rm -f "$rendered"' EXIT
 {
@@ -113,4 +131,4 @@ if ((${#stale[@]} > 0)); then
   echo "render-k8s: run: bash scripts/render-k8s.sh" >&2
   exit 1
 fi
-[[ $mode == check ]] && echo "render-k8s: helm/custody/policies, helm/custody/capacity and k8s/base are up to date" || echo "render-k8s: wrote helm/custody/policies, helm/custody/capacity and ${target#"$repo_root"/}"
+[[ $mode == check ]] && echo "render-k8s: helm/custody/policies, helm/custody/capacity, helm/custody/roles and k8s/base are up to date" || echo "render-k8s: wrote helm/custody/policies, helm/custody/capacity, helm/custody/roles and ${target#"$repo_root"/}"

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import path from 'node:path';
 import * as ts from 'typescript';
 import { loadConfig, ConfigError, VARIABLES } from './config';
@@ -163,6 +163,70 @@ test('only the default pseudonym key file is generated when missing; a set path 
     file: '/secrets/pseudonym.key',
     generateIfMissing: false,
   });
+});
+
+test('presigned media URLs: 300 s by default, 10–3600 s; below 10 s only in dev mode (tests wait it out)', () => {
+  expect(loadConfig({}).api.mediaUrlSeconds).toBe(300);
+  expect(loadConfig({ CUSTODY_API_MEDIA_URL_SECONDS: '10' }).api.mediaUrlSeconds).toBe(10);
+  expect(loadConfig({ CUSTODY_API_MEDIA_URL_SECONDS: '3600' }).api.mediaUrlSeconds).toBe(3600);
+  expect(() => loadConfig({ CUSTODY_API_MEDIA_URL_SECONDS: '3601' })).toThrow(
+    /CUSTODY_API_MEDIA_URL_SECONDS="3601" is invalid: expected an integer 10–3600/,
+  );
+  expect(() => loadConfig({ CUSTODY_API_MEDIA_URL_SECONDS: '0' })).toThrow(/is invalid/);
+  expect(() => loadConfig({ CUSTODY_API_MEDIA_URL_SECONDS: '1.5' })).toThrow(/is invalid/);
+  expect(() => loadConfig({ CUSTODY_API_MEDIA_URL_SECONDS: '9' })).toThrow(
+    /CUSTODY_API_MEDIA_URL_SECONDS=9 is below 10: allowed only with CUSTODY_DEV_MODE=true/,
+  );
+  expect(
+    loadConfig({ CUSTODY_API_MEDIA_URL_SECONDS: '1', CUSTODY_DEV_MODE: 'true' }).api.mediaUrlSeconds,
+  ).toBe(1);
+});
+
+test('the custody command keeps its sign-in in $CUSTODY_CONFIG_DIR, else $XDG_CONFIG_HOME/custody, else ~/.config/custody', () => {
+  expect(loadConfig({ CUSTODY_CONFIG_DIR: '/run/me/custody' }).cli.configDir).toBe('/run/me/custody');
+  expect(
+    loadConfig({ CUSTODY_CONFIG_DIR: '/run/me/custody', XDG_CONFIG_HOME: '/home/x/.cfg' }).cli.configDir,
+  ).toBe('/run/me/custody');
+  expect(loadConfig({ XDG_CONFIG_HOME: '/home/x/.cfg' }).cli.configDir).toBe('/home/x/.cfg/custody');
+  // The XDG spec: a relative XDG_CONFIG_HOME is invalid and ignored.
+  expect(loadConfig({ XDG_CONFIG_HOME: 'relative/cfg' }).cli.configDir).toBe(
+    path.join(homedir(), '.config', 'custody'),
+  );
+  expect(loadConfig({}).cli).toEqual({
+    configDir: path.join(homedir(), '.config', 'custody'),
+    apiUrl: 'http://127.0.0.1:8443',
+    clientId: 'custody-cli',
+    scope: 'openid',
+  });
+});
+
+test("the API URL for the custody command: command 1's by default; https, or http on loopback only", () => {
+  expect(loadConfig({ CUSTODY_API_URL: 'https://custody.example.org/' }).cli.apiUrl).toBe(
+    'https://custody.example.org',
+  );
+  expect(loadConfig({ CUSTODY_API_URL: 'http://127.0.0.1:8443' }).cli.apiUrl).toBe('http://127.0.0.1:8443');
+  expect(() => loadConfig({ CUSTODY_API_URL: 'http://custody.example.org' })).toThrow(
+    /CUSTODY_API_URL="http:\/\/custody.example.org" is invalid/,
+  );
+});
+
+test('a service account: client id and secret file together, the secret never in the environment itself', () => {
+  expect(
+    loadConfig({ CUSTODY_CLIENT_ID: 'dock-ka-west', CUSTODY_CLIENT_SECRET_FILE: '/secrets/dock' }).cli
+      .serviceAccount,
+  ).toEqual({ clientId: 'dock-ka-west', clientSecretFile: '/secrets/dock' });
+  expect(
+    loadConfig({
+      CUSTODY_CLIENT_ID: 'dock-ka-west',
+      CUSTODY_CLIENT_SECRET_FILE: '/secrets/dock',
+      CUSTODY_CLIENT_SCOPE: 'api://custody-api/.default',
+    }).cli.serviceAccount?.scope,
+  ).toBe('api://custody-api/.default');
+  expect(() => loadConfig({ CUSTODY_CLIENT_ID: 'dock-ka-west' })).toThrow(
+    /CUSTODY_CLIENT_ID and CUSTODY_CLIENT_SECRET_FILE must be set together/,
+  );
+  expect(() => loadConfig({ CUSTODY_CLIENT_SECRET_FILE: '/secrets/dock' })).toThrow(/must be set together/);
+  expect(Object.keys(VARIABLES)).not.toContain('CUSTODY_CLIENT_SECRET');
 });
 
 /**

@@ -7,7 +7,7 @@
  * the value and the form.
  */
 import { z } from 'zod';
-import { hostname, tmpdir } from 'node:os';
+import { homedir, hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { POOL_NAMES, type PoolName } from '../domain/pools';
@@ -203,6 +203,11 @@ export const VARIABLES = {
   CUSTODY_API_TLS_KEY_PATH: spec(nonEmpty.optional(), "a path to the PEM key of the API's certificate"),
   CUSTODY_API_RATE_LIMIT_PER_SUBJECT: spec(positiveInt, 'a positive integer (requests per minute)', '300'),
   CUSTODY_API_RATE_LIMIT_PER_IP: spec(positiveInt, 'a positive integer (requests per minute)', '1200'),
+  CUSTODY_API_MEDIA_URL_SECONDS: spec(
+    z.coerce.number().int().min(1).max(3600),
+    'an integer 10–3600 (seconds a presigned media URL is valid; 1–9 only with CUSTODY_DEV_MODE=true)',
+    '300',
+  ),
   CUSTODY_ROLES_FILE: spec(
     nonEmpty,
     'a path to the role mapping (YAML, policies/roles/roles.schema.json)',
@@ -240,10 +245,53 @@ export const VARIABLES = {
   ),
   CUSTODY_OIDC_UNITS_CLAIM: spec(claimName, 'a claim name, or a dotted path', 'custody_units'),
   CUSTODY_OIDC_OFFICER_CLAIM: spec(claimName, 'a claim name, or a dotted path', 'custody_officer_id'),
+  CUSTODY_API_URL: spec(
+    issuerUrl,
+    "the custody API's base URL for the custody command (https; http on loopback for dev)",
+    'http://127.0.0.1:8443',
+  ),
+  CUSTODY_CONFIG_DIR: spec(
+    nonEmpty.optional(),
+    "a directory for the custody command's cached sign-in (unset: $XDG_CONFIG_HOME/custody or ~/.config/custody)",
+  ),
+  XDG_CONFIG_HOME: spec(nonEmpty.optional(), 'the base directory of user configuration (XDG Base Directory)'),
+  CUSTODY_CLI_CLIENT_ID: spec(
+    nonEmpty,
+    "the custody command's OAuth client id (a public client)",
+    'custody-cli',
+  ),
+  CUSTODY_CLI_SCOPE: spec(nonEmpty, 'the scopes `custody login` asks for, separated by spaces', 'openid'),
+  CUSTODY_CLIENT_ID: spec(
+    nonEmpty.optional(),
+    "a service account's OAuth client id: the custody command then acts with client credentials",
+  ),
+  CUSTODY_CLIENT_SECRET_FILE: spec(
+    nonEmpty.optional(),
+    "a path to the service account's client secret (never in the environment or on the command line)",
+  ),
+  CUSTODY_CLIENT_SCOPE: spec(
+    nonEmpty.optional(),
+    'the scopes a service account asks for, separated by spaces',
+  ),
   CUSTODY_PAYLOAD_KEYS_FILE: spec(
     nonEmpty,
     'a path to the payload encryption keys (JSON or YAML list of { id, key: base64 32 bytes }; the first encrypts)',
     path.join(devRunDir(), 'payload-keys.json'),
+  ),
+  CUSTODY_ASSERTION_PUBLIC_KEYS_FILE: spec(
+    nonEmpty,
+    "a path to the custody API's public assertion keys (a JWKS of Ed25519 keys): the workflows accept a person's action only when one of them verifies it",
+    path.join(devRunDir(), 'assertion-keys', 'public.json'),
+  ),
+  CUSTODY_ASSERTION_SIGNING_KEY_FILE: spec(
+    nonEmpty,
+    "a path to the custody API's private assertion key (an Ed25519 JWK with kid, mode 0600)",
+    path.join(devRunDir(), 'assertion-keys', 'signing.json'),
+  ),
+  CUSTODY_DEV_MODE: spec(
+    bool,
+    'true or false (true: the demo rule pack may be applied to recordings; never in production)',
+    'false',
   ),
   CUSTODY_PAYLOAD_ENCRYPTION: spec(
     z.enum(['on', 'off']),
@@ -306,7 +354,13 @@ export interface CustodyConfig {
   concurrency: Record<Exclude<PoolName, 'controller'>, number>;
   http: { port: number; sdkMetricsPort: number };
   shutdownGraceSeconds: number;
-  policy: { dir: string; defaultPack: string };
+  /** `devMode`: the demo pack (minutes, not statute) may be applied by a policy change. */
+  policy: { dir: string; defaultPack: string; devMode: boolean };
+  /**
+   * Action assertions (domain/assertion.ts): the API signs with `signingKeyFile`; workers build the public keys of
+   * `publicKeysFile` into their workflow bundle. `generateIfMissing`: both paths are the dev defaults.
+   */
+  assertions: { publicKeysFile: string; signingKeyFile: string; generateIfMissing: boolean };
   inbox: { intervalSeconds: number; manifestGraceSeconds: number };
   media: {
     ffmpegPath: string;
@@ -338,12 +392,26 @@ export interface CustodyConfig {
     tls?: { certPath: string; keyPath: string };
     /** Requests per minute. */
     rateLimit: { perSubject: number; perIp: number };
+    /** How long a presigned media URL is valid, in seconds. */
+    mediaUrlSeconds: number;
     rolesFile: string;
     pseudonymKey: {
       file: string;
       /** True when the file is the dev default: the API generates it when absent (a set path must exist). */
       generateIfMissing: boolean;
     };
+  };
+  /** The custody command as a client of the API (cli/auth/, cli/api-client.ts). */
+  cli: {
+    /** Where `custody login` keeps its cached sign-in (mode 0700; the credentials file 0600). */
+    configDir: string;
+    /** The API a sign-in is made for; a person's later commands use the one kept with their sign-in. */
+    apiUrl: string;
+    /** The public client `custody login` signs people in with, and the scopes it asks for. */
+    clientId: string;
+    scope: string;
+    /** Set: the command acts as this service account, with a token fetched per run (client credentials). */
+    serviceAccount?: { clientId: string; clientSecretFile: string; scope?: string };
   };
   /** How the API verifies access tokens (the agreed token contract, docs/api.md). */
   oidc: {
@@ -405,6 +473,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'CUSTODY_API_INSECURE_HTTP=true and CUSTODY_API_TLS_CERT_PATH are both set: choose HTTPS (unset CUSTODY_API_INSECURE_HTTP) or plain HTTP for dev (unset the TLS paths)',
     ]);
   }
+  // Seconds only tests wait out (a URL used after expiry); a deployment keeps URLs usable for a real download.
+  if (v.CUSTODY_API_MEDIA_URL_SECONDS < 10 && !v.CUSTODY_DEV_MODE) {
+    throw new ConfigError([
+      `CUSTODY_API_MEDIA_URL_SECONDS=${v.CUSTODY_API_MEDIA_URL_SECONDS} is below 10: allowed only with CUSTODY_DEV_MODE=true (tests); use 10–3600`,
+    ]);
+  }
+  if (Boolean(v.CUSTODY_CLIENT_ID) !== Boolean(v.CUSTODY_CLIENT_SECRET_FILE)) {
+    throw new ConfigError([
+      'CUSTODY_CLIENT_ID and CUSTODY_CLIENT_SECRET_FILE must be set together (a service account needs its secret)',
+    ]);
+  }
   const prefix = v.CUSTODY_TASK_QUEUE_PREFIX;
   const config: CustodyConfig = {
     temporal: {
@@ -446,7 +525,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     http: { port: v.CUSTODY_HTTP_PORT, sdkMetricsPort: v.CUSTODY_SDK_METRICS_PORT },
     shutdownGraceSeconds: v.CUSTODY_SHUTDOWN_GRACE_SECONDS,
-    policy: { dir: v.CUSTODY_POLICY_DIR, defaultPack: v.CUSTODY_DEFAULT_POLICY },
+    policy: { dir: v.CUSTODY_POLICY_DIR, defaultPack: v.CUSTODY_DEFAULT_POLICY, devMode: v.CUSTODY_DEV_MODE },
+    assertions: {
+      publicKeysFile: v.CUSTODY_ASSERTION_PUBLIC_KEYS_FILE,
+      signingKeyFile: v.CUSTODY_ASSERTION_SIGNING_KEY_FILE,
+      generateIfMissing: !env.CUSTODY_ASSERTION_PUBLIC_KEYS_FILE && !env.CUSTODY_ASSERTION_SIGNING_KEY_FILE,
+    },
     inbox: {
       intervalSeconds: v.CUSTODY_INBOX_INTERVAL_SECONDS,
       manifestGraceSeconds: v.CUSTODY_MANIFEST_GRACE_SECONDS,
@@ -483,11 +567,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           tls: { certPath: v.CUSTODY_API_TLS_CERT_PATH, keyPath: v.CUSTODY_API_TLS_KEY_PATH },
         }),
       rateLimit: { perSubject: v.CUSTODY_API_RATE_LIMIT_PER_SUBJECT, perIp: v.CUSTODY_API_RATE_LIMIT_PER_IP },
+      mediaUrlSeconds: v.CUSTODY_API_MEDIA_URL_SECONDS,
       rolesFile: v.CUSTODY_ROLES_FILE,
       pseudonymKey: {
         file: v.CUSTODY_PSEUDONYM_KEY_FILE,
         generateIfMissing: !env.CUSTODY_PSEUDONYM_KEY_FILE,
       },
+    },
+    cli: {
+      configDir: cliConfigDir(v.CUSTODY_CONFIG_DIR, v.XDG_CONFIG_HOME),
+      apiUrl: v.CUSTODY_API_URL.replace(/\/+$/, ''),
+      clientId: v.CUSTODY_CLI_CLIENT_ID,
+      scope: v.CUSTODY_CLI_SCOPE,
+      ...(v.CUSTODY_CLIENT_ID &&
+        v.CUSTODY_CLIENT_SECRET_FILE && {
+          serviceAccount: {
+            clientId: v.CUSTODY_CLIENT_ID,
+            clientSecretFile: v.CUSTODY_CLIENT_SECRET_FILE,
+            ...(v.CUSTODY_CLIENT_SCOPE && { scope: v.CUSTODY_CLIENT_SCOPE }),
+          },
+        }),
     },
     oidc: {
       ...(v.CUSTODY_OIDC_ISSUER && { issuer: v.CUSTODY_OIDC_ISSUER }),
@@ -513,6 +612,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
   };
   return Object.freeze(config);
+}
+
+/** The XDG Base Directory rule: $XDG_CONFIG_HOME when it is an absolute path, else ~/.config. */
+function cliConfigDir(explicit: string | undefined, xdgConfigHome: string | undefined): string {
+  if (explicit) return path.resolve(explicit);
+  const base =
+    xdgConfigHome && path.isAbsolute(xdgConfigHome) ? xdgConfigHome : path.join(homedir(), '.config');
+  return path.join(base, 'custody');
 }
 
 function parseDeployments(pairs: string): Partial<Record<PoolName, string>> {

@@ -9,6 +9,7 @@ import { createMetrics } from './metrics';
 import { startHttpServer } from './http';
 import { startCustodyWorkers } from './run';
 import { PayloadKeyError } from './payload-codec';
+import { AssertionKeyError } from './assertion-keys';
 import { createS3Client, bootstrapStores } from '../activities/storage/s3';
 import { createMediaTools } from '../activities/media/ffmpeg';
 import { freeLoopbackPort } from './ports';
@@ -91,8 +92,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  // No usable payload keys: a configuration error, with the fix in the message.
-  if (err instanceof PayloadKeyError) {
+  // No usable payload or assertion keys: a configuration error, with the fix in the message.
+  if (err instanceof PayloadKeyError || err instanceof AssertionKeyError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(78);
   }

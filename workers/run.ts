@@ -2,6 +2,7 @@
  * Creates and runs the Temporal workers of the pools named in config, in one process. Used by the entry point
  * (main.ts) and by integration tests, which run real workers in-process against the real dev server.
  */
+import { trustedKeysBundlerHook } from './workflow-bundle';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Connection, Client } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -12,6 +13,7 @@ import type { CustodyMetrics } from './metrics';
 import { custodyDataConverter, temporalConnectionOptions } from './temporal-connection';
 import { ensureInboxSchedule, ensureFixitySchedule } from './schedules';
 import { startVisibilityGauges } from './visibility-gauges';
+import { ensureDevAssertionKeys, loadTrustedAssertionKeys } from './assertion-keys';
 
 export interface RunningWorkers {
   pools: WorkerPool[];
@@ -42,6 +44,12 @@ export async function startCustodyWorkers(opts: StartWorkersOptions): Promise<Ru
   const { config } = opts;
   // Before connecting: without usable payload keys the process must not start (PayloadKeyError says the fix).
   const dataConverter = custodyDataConverter(config);
+  // Likewise without the API's public keys, when this process runs workflows: none of a person's actions could be
+  // verified (AssertionKeyError says which file). A prebuilt bundle has its keys built in already.
+  const bundlerOptions =
+    config.pools.includes('orchestration') && !opts.workflowBundlePath
+      ? { webpackConfigHook: trustedKeysBundlerHook(trustedAssertionKeys(config)) }
+      : undefined;
   const ownConnection = !opts.connection;
   const connection = opts.connection ?? (await NativeConnection.connect(temporalConnectionOptions(config)));
   // Activities that start workflows need a client; it connects on first use only.
@@ -69,7 +77,7 @@ export async function startCustodyWorkers(opts: StartWorkersOptions): Promise<Ru
         ...(plan.runsWorkflows &&
           (opts.workflowBundlePath
             ? { workflowBundle: { codePath: opts.workflowBundlePath } }
-            : { workflowsPath: require.resolve('../workflows') })),
+            : { workflowsPath: require.resolve('../workflows'), bundlerOptions })),
         activities: plan.activities,
         maxConcurrentActivityTaskExecutions: plan.maxConcurrentActivities,
         // SIGTERM: stop polling, let in-flight activities finish within the grace, then cancel them.
@@ -100,4 +108,10 @@ export async function startCustodyWorkers(opts: StartWorkersOptions): Promise<Ru
       await done;
     },
   };
+}
+
+function trustedAssertionKeys(config: CustodyConfig) {
+  if (ensureDevAssertionKeys(config.assertions))
+    console.log(`generated the dev assertion key pair ${config.assertions.signingKeyFile} (dev default)`);
+  return loadTrustedAssertionKeys(config.assertions.publicKeysFile);
 }

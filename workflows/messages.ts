@@ -5,6 +5,15 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { RecordingStatus, Stage, RulePackRef, QuarantineReason, FixityMismatch } from '../domain/types';
+import type { FourEyesRequest } from '../domain/requests';
+
+/**
+ * A person's action: the custody API's signed assertion (domain/assertion.ts), and nothing beside it — the
+ * workflow reads who acted and every parameter from the verified assertion, so nothing unsigned can ride along.
+ */
+export interface SignedAction {
+  assertion: string;
+}
 
 export const statusQuery = defineQuery<RecordingStatus>('status');
 
@@ -16,10 +25,12 @@ export const statusQuery = defineQuery<RecordingStatus>('status');
  */
 export const awaitReviewReadyUpdate = defineUpdate<RecordingStatus>('awaitReviewReady');
 
-export interface ReplayRequest {
+/** Before signed assertions (until 2026-12), people were named by the caller: such Updates are in histories only. */
+export interface LegacyReplayRequest {
   by: string;
   reason?: string;
 }
+export type ReplayRequest = SignedAction | LegacyReplayRequest;
 export interface ReplayResult {
   stage: Stage;
   replayed: boolean;
@@ -27,13 +38,15 @@ export interface ReplayResult {
 /** Re-runs the parked stage from its start (needs-attention only). */
 export const replayUpdate = defineUpdate<ReplayResult, [ReplayRequest]>('replay');
 
-export interface HoldRequest {
+export interface LegacyHoldRequest {
   caseId: string;
   reason: string;
   by: string;
 }
+export type HoldRequest = SignedAction | LegacyHoldRequest;
 export const holdUpdate = defineUpdate<{ holdId: string; activeHolds: number }, [HoldRequest]>('hold');
 
+/** In histories only: a hold release is a four-eyes request now (createRequestUpdate). */
 export interface ReleaseRequest {
   by: string;
   approvedBy: string;
@@ -45,25 +58,28 @@ export const releaseUpdate = defineUpdate<{ released: string[]; deleteAfter: str
   'release',
 );
 
-export type ExtendRequest = ({ until: string } | { for: string }) & {
+export type LegacyExtendRequest = ({ until: string } | { for: string }) & {
   reason: string;
   by: string;
   caseId?: string;
 };
+export type ExtendRequest = SignedAction | LegacyExtendRequest;
 export const extendUpdate = defineUpdate<{ deleteAfter: string; previous: string }, [ExtendRequest]>(
   'extend',
 );
 
-export interface MarkEvidenceRequest {
+export interface LegacyMarkEvidenceRequest {
   caseId: string;
   by: string;
   reason?: string;
 }
+export type MarkEvidenceRequest = SignedAction | LegacyMarkEvidenceRequest;
 export const markEvidenceUpdate = defineUpdate<
   { lockedUntil: string; objects: number },
   [MarkEvidenceRequest]
 >('markEvidence');
 
+/** In histories only: an early deletion is a four-eyes request now (createRequestUpdate). */
 export interface DeleteEarlyRequest {
   reason: string;
   by: string;
@@ -71,6 +87,7 @@ export interface DeleteEarlyRequest {
 }
 export const deleteEarlyUpdate = defineUpdate<{ accepted: true }, [DeleteEarlyRequest]>('deleteEarly');
 
+/** In histories only: a policy change is a four-eyes request now, naming a pack id and fingerprint. */
 export interface ApplyPolicyRequest {
   pack: RulePackRef;
   by: string;
@@ -83,7 +100,8 @@ export interface ApplyPolicyResult {
 }
 export const applyPolicyUpdate = defineUpdate<ApplyPolicyResult, [ApplyPolicyRequest]>('applyPolicy');
 
-export interface ReleaseQuarantineRequest {
+export type ReleaseQuarantineRequest = SignedAction | LegacyReleaseQuarantineRequest;
+export interface LegacyReleaseQuarantineRequest {
   by: string;
   reason: string;
   /**
@@ -113,8 +131,9 @@ export interface FixityMismatchNotice {
 export const fixityMismatchSignal = defineSignal<[FixityMismatchNotice]>('fixityMismatch');
 
 /**
- * An administrative action taken outside the workflow (a Temporal reset) that belongs in the custody log.
- * A signal, not an Update: a reset run must record it even before its first workflow task completes.
+ * An administrative action taken outside the workflow (a Temporal reset) that belonged in the custody log. In
+ * histories only: a signal has no validator, so anyone reaching Temporal could write `admin.*` entries with it.
+ * It arrives as recordAdministrativeNoteUpdate now, signed.
  */
 export interface AdministrativeNote {
   action: 'reset';
@@ -123,3 +142,21 @@ export interface AdministrativeNote {
   details: Record<string, string | number | boolean | null>;
 }
 export const administrativeNoteSignal = defineSignal<[AdministrativeNote]>('administrativeNote');
+
+/** Records an administrative action outside the workflow (a reset) in the custody log: `admin.note`, signed. */
+export const recordAdministrativeNoteUpdate = defineUpdate<{ recorded: true }, [SignedAction]>(
+  'recordAdministrativeNote',
+);
+
+/**
+ * Four-eyes requests (domain/requests.ts): one person asks (`request.create`), a different approver decides
+ * (`request.decide`), only the requester may cancel (`request.cancel`). Each returns the request as it now is.
+ */
+export const createRequestUpdate = defineUpdate<FourEyesRequest, [SignedAction]>('createRequest');
+export interface DecideRequestResult {
+  request: FourEyesRequest;
+  /** What the approved action did (absent when rejected). */
+  outcome?: Record<string, unknown>;
+}
+export const decideRequestUpdate = defineUpdate<DecideRequestResult, [SignedAction]>('decideRequest');
+export const cancelRequestUpdate = defineUpdate<FourEyesRequest, [SignedAction]>('cancelRequest');

@@ -12,6 +12,8 @@ export interface RecordingFilter {
   device?: string;
   /** Only recordings of these units (CustodyUnit); undefined: every recording, with or without a unit. */
   units?: readonly string[];
+  /** Only recordings with a pending four-eyes request of one of these kinds (CustodyOpenRequests). */
+  openRequests?: readonly string[];
 }
 
 export const ALL_LIFECYCLES = `WorkflowType = 'recordingLifecycle'`;
@@ -31,6 +33,8 @@ export function recordingListQuery(filter: RecordingFilter, base = ALL_LIFECYCLE
     if (filter.units.length === 0) throw new Error('recordingListQuery: an empty unit list selects nothing');
     clauses.push(`CustodyUnit IN (${filter.units.map(quoteVisibilityValue).join(', ')})`);
   }
+  if (filter.openRequests?.length)
+    clauses.push(`CustodyOpenRequests IN (${filter.openRequests.map(quoteVisibilityValue).join(', ')})`);
   return clauses.join(' AND ');
 }
 

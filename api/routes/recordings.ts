@@ -57,7 +57,15 @@ export function recordingRoutes(app: FastifyInstance, reads: RecordingReads): vo
     },
   );
 
-  app.get<{ Querystring: { state?: LifecycleState; stage?: Stage; limit: number; pageToken?: string } }>(
+  app.get<{
+    Querystring: {
+      state?: LifecycleState;
+      stage?: Stage;
+      policy?: string;
+      limit: number;
+      pageToken?: string;
+    };
+  }>(
     '/v1/recordings',
     {
       config: { permission: 'recording.read' },
@@ -69,12 +77,17 @@ export function recordingRoutes(app: FastifyInstance, reads: RecordingReads): vo
       },
     },
     async (request) => {
-      const { state, stage, limit, pageToken } = request.query;
+      const { state, stage, policy, limit, pageToken } = request.query;
       const units = unitsFilter(request.identity!);
       // A caller of no unit sees nothing; there is nothing to ask Temporal.
       if (units?.length === 0) return { rows: [] };
       return reads.list(
-        { ...(state && { state }), ...(stage && { stage }), ...(units && { units }) },
+        {
+          ...(state && { state }),
+          ...(stage && { stage }),
+          ...(policy && { policy }),
+          ...(units && { units }),
+        },
         { limit, ...(pageToken && { pageToken }) },
       );
     },

@@ -2,6 +2,7 @@
  * Starts the real servers once per `npm test` run and hands their endpoints to the tests through the
  * environment. global-teardown.ts stops them by PID; the watchdogs in servers.ts cover a killed jest.
  */
+import { trustedKeysBundlerHook } from '../../workers/workflow-bundle';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { buildTestOnlyBundles } from './test-bundles';
 import { quietLogger } from './quiet-logger';
 import { ensurePayloadKeyFile } from '../../workers/payload-codec';
 import { FAILURE_CONVERTER_PATH } from '../../workers/temporal-connection';
+import { generateAssertionKeyPair, loadTrustedAssertionKeys } from '../../workers/assertion-keys';
 
 declare global {
   var __CUSTODY_TEST_SERVERS__: { servers: RunningServer[]; dataDir: string } | undefined;
@@ -42,6 +44,17 @@ export default async function globalSetup(): Promise<void> {
   const payloadKeysFile = path.join(dataDir, 'payload-keys.json');
   ensurePayloadKeyFile(payloadKeysFile);
   process.env.CUSTODY_PAYLOAD_KEYS_FILE = payloadKeysFile;
+  // One assertion key pair likewise: the API processes sign with it, tests that act as the API too
+  // (test/harness/signed-actions.ts), and every worker's bundle trusts its public half.
+  const assertionKeys = {
+    signing: path.join(dataDir, 'assertion-keys', 'signing.json'),
+    public: path.join(dataDir, 'assertion-keys', 'public.json'),
+  };
+  generateAssertionKeyPair(assertionKeys.signing, assertionKeys.public);
+  process.env.CUSTODY_ASSERTION_SIGNING_KEY_FILE = assertionKeys.signing;
+  process.env.CUSTODY_ASSERTION_PUBLIC_KEYS_FILE = assertionKeys.public;
+  // The demo pack (minutes) is what most tests apply: the test workers run in dev mode.
+  process.env.CUSTODY_DEV_MODE = 'true';
   // Workflow code is bundled once per run, here: webpack cannot run inside jest's module sandbox, and one
   // bundle for every test file saves a few seconds each.
   const [temporal, s3, identityProvider, bundle, testOnlyBundles] = await Promise.all([
@@ -52,8 +65,13 @@ export default async function globalSetup(): Promise<void> {
       workflowsPath: require.resolve('../../workflows'),
       failureConverterPath: FAILURE_CONVERTER_PATH, // workflow failures' messages are encrypted too
       logger: quietLogger,
+      webpackConfigHook: trustedKeysBundlerHook(loadTrustedAssertionKeys(assertionKeys.public)),
     }),
-    buildTestOnlyBundles(dataDir, quietLogger), // fault injection (reset tests), replay-gate self-check
+    buildTestOnlyBundles(
+      dataDir,
+      quietLogger,
+      trustedKeysBundlerHook(loadTrustedAssertionKeys(assertionKeys.public)),
+    ), // fault injection (reset tests), replay-gate self-check
   ]);
   const bundlePath = path.join(dataDir, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);

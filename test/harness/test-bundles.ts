@@ -11,11 +11,13 @@ import { FAILURE_CONVERTER_PATH } from '../../workers/temporal-connection';
 export async function buildTestOnlyBundles(
   dataDir: string,
   logger: BundleOptions['logger'],
+  webpackConfigHook: NonNullable<BundleOptions['webpackConfigHook']>,
 ): Promise<Record<'CUSTODY_TEST_FAULTY_WORKFLOW_BUNDLE' | 'CUSTODY_TEST_REORDERED_WORKFLOW_BUNDLE', string>> {
   const faulty = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
     workflowInterceptorModules: [require.resolve('./fault-injection-interceptors')],
     failureConverterPath: FAILURE_CONVERTER_PATH,
+    webpackConfigHook,
     ...(logger && { logger }),
   });
   const reordered = await bundleWorkflowCode({

@@ -1,7 +1,7 @@
 /**
  * The `custody` command as a user runs it (the built dist/cli/main.js as a child process) against the real
  * stack: ingest of a large file with its hash checked independently, status, log, and verify catching
- * tampering with the custody log and with a stored original.
+ * tampering with the custody log and with a stored original; a person's action without a sign-in is refused.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -234,6 +234,27 @@ test('bad CLI input names the problem and the fix', async () => {
   const badConfig = await custody(['status', 'x'], { AWS_ENDPOINT_URL_S3: 'not a url' });
   expect(badConfig.code).toBe(78);
   expect(badConfig.stderr).toContain('AWS_ENDPOINT_URL_S3="not a url" is invalid');
+});
+
+test('acting without a sign-in says to log in and changes nothing', async () => {
+  const nobody = { CUSTODY_CONFIG_DIR: path.join(scratch, 'nobody-signed-in') };
+  const before = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, ingested.recordingId);
+  for (const args of [
+    ['hold', ingested.recordingId, '--case', 'AZ-1', '--reason', 'complaint'],
+    ['release', ingested.recordingId, '--reason', 'case closed'],
+    ['delete-early', ingested.recordingId, '--reason', 'not relevant'],
+    ['replay', ingested.recordingId],
+  ]) {
+    const run = await custody(args, nobody);
+    expect({ args, code: run.code, stderr: run.stderr }).toEqual({
+      args,
+      code: 1,
+      stderr: 'custody: not logged in: run custody login\n',
+    });
+  }
+  expect(await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, ingested.recordingId)).toEqual(
+    before,
+  );
 });
 
 // Last in this file: it lays a version over the real log of `ingested`, which every later verify would report.

@@ -25,7 +25,9 @@ import { evidenceOriginalKey } from '../../activities/storage/keys';
 import { deletionInventoryKey } from '../../activities/delete-recording';
 import { freeLoopbackPort } from '../../workers/ports';
 import { verifyChain } from '../../activities/custody-log/chain';
-import { holdUpdate, releaseUpdate, deleteEarlyUpdate } from '../../workflows/messages';
+import { holdUpdate } from '../../workflows/messages';
+import { act, approved } from '../harness/signed-actions';
+import { updateRejection } from '../harness/updates';
 
 const policyDir = testPolicyDir({ 'test-20s': 'PT20S', 'test-15s': 'PT15S', 'test-1h': 'PT1H' });
 let scratch: string;
@@ -211,23 +213,33 @@ test('a recording that waits long continues as new when Temporal suggests it, wi
     await stack.waitForState(recordingId, 'retained');
     const handle = stack.clients.client.workflow.getHandle(workflowId);
     const firstRun = (await handle.describe()).runId;
-    // Holds and releases add history; the workflow must continue as new on the way.
+    // Holds and releases (four-eyes requests) add history; the workflow must continue as new on the way.
     for (let i = 1; i <= 8; i++) {
-      await handle.executeUpdate(holdUpdate, { args: [{ caseId: `AZ-${i}`, reason: 'review', by: 'u1' }] });
-      await handle.executeUpdate(releaseUpdate, { args: [{ by: 'u1', approvedBy: 'u2' }] });
+      await act(handle, 'hold.place', { caseId: `AZ-${i}`, reason: 'review' }, 'u1');
+      await approved(handle, { kind: 'hold.release', reason: 'review done', params: {} }, 'u1', 'u2');
     }
     const latest = await stack.clients.client.workflow.getHandle(workflowId).describe();
     expect(latest.runId).not.toBe(firstRun);
     const status = await stack.waitForState(recordingId, 'retained');
     expect(status.retention?.holds).toHaveLength(8);
     expect(status.retention?.holds.every((h) => h.releasedAt)).toBe(true);
-    await stack.clients.client.workflow
-      .getHandle(workflowId)
-      .executeUpdate(deleteEarlyUpdate, { args: [{ reason: 'not relevant', by: 'u1', approvedBy: 'u2' }] });
+    expect(status.requests?.map((r) => `${r.kind}:${r.state}`)).toEqual(
+      Array(8).fill('hold.release:approved'),
+    );
+    // The assertions a run has accepted go with it: the first hold's, sent again to the new run, is refused.
+    const firstHold = (await readCustodyLog(stack.clients.s3, config.buckets.audit, recordingId)).find(
+      (e) => e.action === 'hold.placed',
+    )!;
+    const assertion = (firstHold.details as { assertion: string }).assertion;
+    expect(await updateRejection(handle.executeUpdate(holdUpdate, { args: [{ assertion }] }))).toMatch(
+      /was used already/,
+    );
+    await approved(handle, { kind: 'deletion.early', reason: 'not relevant', params: {} }, 'u1', 'u2');
     await stack.waitForState(recordingId, 'deleted', 60_000);
     const log = await readCustodyLog(stack.clients.s3, config.buckets.audit, recordingId);
     expect(verifyChain(log).ok).toBe(true);
     expect(log.filter((e) => e.action === 'hold.placed')).toHaveLength(8);
+    expect(log.filter((e) => e.action === 'request.approved')).toHaveLength(9);
   } finally {
     await stack.stop();
     await server.stop();

@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ListObjectVersionsCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { updateRejection } from '../harness/updates';
+import { act, approved } from '../harness/signed-actions';
 import { createTestStack, type TestStack } from '../harness/stack';
 import { testPolicyDir } from '../harness/test-policies';
 import { testWorkflowBundle } from '../harness/env';
@@ -21,8 +22,8 @@ import { createMediaTools } from '../../activities/media/ffmpeg';
 import { readCustodyLog } from '../../activities/custody-log/read';
 import { verifyChain } from '../../activities/custody-log/chain';
 import { fixitySweepInput } from '../../workers/schedules';
-import type { FixitySweepSummary } from '../../workflows/fixity-sweep';
 import * as messages from '../../workflows/messages';
+import type { FixitySweepSummary } from '../../workflows/fixity-sweep';
 
 let stack: TestStack;
 let clip: Buffer;
@@ -103,8 +104,7 @@ describe('a transcode that fails on a broken worker', () => {
     broken.kill('SIGTERM');
     await brokenExit;
     await startPool('transcode');
-    const replay = (by: string) =>
-      rec.handle.executeUpdate(messages.replayUpdate, { args: [{ by, reason: 'ffmpeg path fixed' }] });
+    const replay = (by: string) => act(rec.handle, 'recording.replay', { reason: 'ffmpeg path fixed' }, by);
     // Two administrators at once: whichever arrives first replays, the other is refused by the validator.
     const both = await Promise.allSettled([replay('admin-1'), replay('admin-2')]);
     const accepted = both.filter((r) => r.status === 'fulfilled');
@@ -172,6 +172,34 @@ describe('fixity', () => {
     expect(clean.objects).toBeGreaterThanOrEqual(4); // original, proxy, sprite, poster
     expect(await counter('custody_fixity_mismatches_total')).toBe(0);
 
+    // A forged report (anyone reaching Temporal can signal) makes the recording check itself: it finds its
+    // objects intact, parks nothing and writes nothing to the custody log.
+    // The confirming check counts its work (bytes hashed), not a second check result.
+    const hashedBefore = await counter('custody_fixity_bytes_hashed_total');
+    const logBefore = await actions(rec.recordingId);
+    await rec.handle.signal(messages.fixityMismatchSignal, {
+      checkedAt: new Date().toISOString(),
+      checkedBy: 'mallory',
+      mismatches: [
+        {
+          kind: 'original',
+          bucket: original.bucket,
+          key: original.key,
+          expectedSha256: original.sha256,
+          actualSha256: '0'.repeat(64),
+          problem: 'hash-mismatch',
+        },
+      ],
+      logProblems: [],
+    });
+    await waitFor(
+      "the recording's own check after the forged report",
+      async () => (await counter('custody_fixity_bytes_hashed_total')) > hashedBefore,
+      30_000,
+    );
+    expect((await rec.handle.query(messages.statusQuery)).state).toBe('retained');
+    expect(await actions(rec.recordingId)).toEqual(logBefore);
+
     // Tamper with the stored original behind the S3 API: flip one byte in versitygw's posix file.
     const file = path.join(process.env.CUSTODY_TEST_DATA_DIR!, 's3-root', original.bucket, original.key);
     const pristine = readFileSync(file);
@@ -186,11 +214,14 @@ describe('fixity', () => {
     const parked = await stack.waitForState(rec.recordingId, 'needs-attention', 30_000);
     expect(parked.lastError).toMatchObject({ stage: 'fixity', type: 'FixityMismatch' });
     expect(parked.lastError?.message).toContain(createHash('sha256').update(tampered).digest('hex'));
+    // Two checks found it — the sweep's, and the recording's own, which a report must pass before it parks anything
+    // (a fixityMismatch signal is not trusted on its word) — but one incident is counted once.
     expect(
       await counter('custody_fixity_mismatches_total', { kind: 'original', problem: 'hash-mismatch' }),
     ).toBe(1);
     expect(await counter('custody_fixity_checks_total', { result: 'mismatch' })).toBe(1);
     const log = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, rec.recordingId);
+    expect(log.filter((e) => e.action === 'fixity.mismatch')).toHaveLength(1);
     const mismatch = log.find((e) => e.action === 'fixity.mismatch');
     expect(mismatch?.details).toMatchObject({
       mismatches: [
@@ -200,15 +231,13 @@ describe('fixity', () => {
     expect(verifyChain(log, { recordingId: rec.recordingId }).ok).toBe(true);
 
     // A replay while the bytes are still wrong checks again and stays parked.
-    await rec.handle.executeUpdate(messages.replayUpdate, {
-      args: [{ by: 'admin-1', reason: 'check again' }],
-    });
+    await act(rec.handle, 'recording.replay', { reason: 'check again' }, 'admin-1');
     await waitForLogAction(rec.recordingId, 'fixity.mismatch', 2);
     expect((await stack.waitForState(rec.recordingId, 'needs-attention')).lastError?.stage).toBe('fixity');
 
     // Restored from a backup: the replay finds it intact and the recording is retained again.
     writeFileSync(file, pristine);
-    await rec.handle.executeUpdate(messages.replayUpdate, { args: [{ by: 'admin-1', reason: 'restored' }] });
+    await act(rec.handle, 'recording.replay', { reason: 'restored' }, 'admin-1');
     await stack.waitForState(rec.recordingId, 'retained', 30_000);
     expect(await actions(rec.recordingId)).toContain('fixity.restored');
     expect((await runFixity()).mismatched).toEqual([]);
@@ -216,26 +245,27 @@ describe('fixity', () => {
 });
 
 describe('release from quarantine', () => {
-  it('sends a hash-mismatch recording back into processing only with --accept-received-hash', async () => {
+  it('sends a hash-mismatch recording back into processing only by a request to accept the received hash, approved by a second person', async () => {
     const body = uniqueClip();
     const rec = await ingest(body, { declared: { sha256: 'f'.repeat(64) } });
     const quarantined = await stack.waitForState(rec.recordingId, 'quarantined');
     expect(quarantined.quarantine?.reason).toBe('hash-mismatch');
     const held = quarantined.quarantine!.object;
 
-    const release = (request: messages.ReleaseQuarantineRequest) =>
-      rec.handle.executeUpdate(messages.releaseQuarantineUpdate, { args: [request] });
-    expect(await updateRejection(release({ by: 'admin-1', reason: 'dock firmware bug' }))).toMatch(
-      /--accept-received-hash/,
-    );
-    expect(await updateRejection(release({ by: 'admin-1', reason: '', acceptReceivedHash: true }))).toMatch(
-      /--reason/,
-    );
+    const acceptHash = (reason: string) =>
+      ({ kind: 'quarantine.release', reason, params: { acceptReceivedHash: true } }) as const;
     expect(
-      await release({ by: 'admin-1', reason: 'dock firmware bug #4711', acceptReceivedHash: true }),
-    ).toEqual({
-      released: true,
-      reason: 'hash-mismatch',
+      await updateRejection(
+        act(rec.handle, 'quarantine.release', { reason: 'dock firmware bug' }, 'admin-1'),
+      ),
+    ).toMatch(/release only by a request to accept the received hash/);
+    expect(await updateRejection(act(rec.handle, 'request.create', acceptHash(' '), 'admin-1'))).toMatch(
+      /needs a reason/,
+    );
+    const decided = await approved(rec.handle, acceptHash('dock firmware bug #4711'), 'admin-1', 'admin-2');
+    expect(decided).toMatchObject({
+      request: { kind: 'quarantine.release', state: 'approved', decidedBy: { subject: 'admin-2' } },
+      outcome: { released: true, reason: 'hash-mismatch' },
     });
     const retained = await stack.waitForState(rec.recordingId, 'retained', 120_000);
     expect(retained.sha256).toBe(createHash('sha256').update(body).digest('hex'));
@@ -243,17 +273,22 @@ describe('release from quarantine', () => {
     // Moved, not copied: the quarantined version is gone once the evidence copy is verified.
     expect(await versionsUnder(held.bucket, held.key)).toHaveLength(0);
     const log = await actions(rec.recordingId);
-    expect(log.indexOf('quarantine.released')).toBeGreaterThan(log.indexOf('recording.quarantined'));
+    expect(log.indexOf('quarantine.released')).toBeGreaterThan(log.indexOf('request.approved'));
+    expect(log.indexOf('request.approved')).toBeGreaterThan(log.indexOf('request.created'));
+    expect(log.indexOf('request.created')).toBeGreaterThan(log.indexOf('recording.quarantined'));
     expect(log).toContain('ingest.completed');
+    const entries = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, rec.recordingId);
+    expect(entries.find((e) => e.action === 'quarantine.released')).toMatchObject({
+      actor: 'admin-1',
+      details: { acceptReceivedHash: true, approvedBy: 'admin-2', reason: 'dock firmware bug #4711' },
+    });
   }, 200_000);
 
   it('keeps the quarantined bytes when a released recording fails again', async () => {
     const rec = await ingest(randomBytes(64 * 1024));
     const first = await stack.waitForState(rec.recordingId, 'quarantined');
     expect(first.quarantine?.reason).toBe('not-media');
-    await rec.handle.executeUpdate(messages.releaseQuarantineUpdate, {
-      args: [{ by: 'admin-2', reason: 'probe upgraded' }],
-    });
+    await act(rec.handle, 'quarantine.release', { reason: 'probe upgraded' }, 'admin-2');
     await waitForLogAction(rec.recordingId, 'recording.quarantined', 2);
     const again = await stack.waitForState(rec.recordingId, 'quarantined');
     expect(again.quarantine?.reason).toBe('not-media');
@@ -270,20 +305,12 @@ describe('release from quarantine', () => {
     const empty = await ingest(Buffer.alloc(0));
     await stack.waitForState(empty.recordingId, 'quarantined');
     expect(
-      await updateRejection(
-        empty.handle.executeUpdate(messages.releaseQuarantineUpdate, {
-          args: [{ by: 'admin-1', reason: 'retry' }],
-        }),
-      ),
+      await updateRejection(act(empty.handle, 'quarantine.release', { reason: 'retry' }, 'admin-1')),
     ).toMatch(/zero bytes/);
     const rec = await ingest(uniqueClip());
     await stack.waitForState(rec.recordingId, ['transcoding', 'retained']);
     expect(
-      await updateRejection(
-        rec.handle.executeUpdate(messages.releaseQuarantineUpdate, {
-          args: [{ by: 'admin-1', reason: 'retry' }],
-        }),
-      ),
+      await updateRejection(act(rec.handle, 'quarantine.release', { reason: 'retry' }, 'admin-1')),
     ).toMatch(/not quarantined/);
   }, 60_000);
 });

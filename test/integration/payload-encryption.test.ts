@@ -14,7 +14,7 @@ import { createTestStack, type TestStack } from '../harness/stack';
 import { testPolicyDir } from '../harness/test-policies';
 import { decodeHistoryPayloads } from '../harness/history-payloads';
 import { syntheticClip } from '../fixtures/media';
-import * as messages from '../../workflows/messages';
+import { act, approved } from '../harness/signed-actions';
 import { workflowIdFor } from '../../domain/ids';
 import { ENCRYPTED_ENCODING } from '../../workers/payload-codec';
 import { custodyDataConverter } from '../../workers/temporal-connection';
@@ -115,16 +115,17 @@ test('a whole lifecycle with a hold leaves no officer, device, file name, case i
   });
   const handle = stack.clients.client.workflow.getHandle(workflowId);
   const retained = await stack.waitForState(recordingId, 'retained', 90_000);
-  await handle.executeUpdate(messages.holdUpdate, {
-    args: [{ caseId: secrets.caseId, reason: secrets.holdReason, by: 'investigator-1' }],
-  });
-  // Past the deadline the hold keeps it; the release (four-eyes) then lets the deletion run.
+  await act(handle, 'hold.place', { caseId: secrets.caseId, reason: secrets.holdReason }, 'investigator-1');
+  // Past the deadline the hold keeps it; the release (a four-eyes request, approved) then lets the deletion run.
   const pastDeadline = Date.parse(retained.retention!.deleteAfter) + 2_000 - Date.now();
   await new Promise((r) => setTimeout(r, Math.max(0, pastDeadline)));
   await stack.waitForState(recordingId, 'held', 10_000);
-  await handle.executeUpdate(messages.releaseUpdate, {
-    args: [{ by: 'investigator-1', approvedBy: 'supervisor-2', reason: secrets.releaseReason }],
-  });
+  await approved(
+    handle,
+    { kind: 'hold.release', reason: secrets.releaseReason, params: {} },
+    'investigator-1',
+    'supervisor-2',
+  );
   await stack.waitForState(recordingId, 'deleted', 90_000);
 
   const raw = await rawHistory(workflowId);

@@ -1,13 +1,17 @@
 /**
  * `custody reset` on the real stack: a lifecycle failed on purpose (the fault-injection bundle fails it where
  * it would start the deletion) is reset to its last good workflow task with a normal worker, and
- * the recording reaches `deleted` with exactly one certificate and the reset in its custody log. A bulk
- * --dry-run changes nothing; a reset with nothing to reset to is refused with the reason.
+ * the recording reaches `deleted` with exactly one certificate and the reset in its custody log, recorded through
+ * the custody API as the signed-in operator. A bulk --dry-run changes nothing; a reset with nothing to reset to,
+ * without a sign-in, or by someone who is not an operator is refused with the reason.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
 import { createTestStack, type TestStack } from '../harness/stack';
+import { startCliApi, type CliApi } from '../harness/cli-session';
 import { testPolicyDir } from '../harness/test-policies';
 import { builtEntryPoint, envForConfig, runNode } from '../harness/processes';
 import { faultInjectionWorkflowBundle, startLifecycleWithFault } from '../harness/fault-injection';
@@ -22,20 +26,41 @@ import { certificateKey } from '../../activities/storage/keys';
 import type { ResetRow } from '../../cli/reset';
 
 let stack: TestStack;
+let cliApi: CliApi;
 let env: NodeJS.ProcessEnv;
 let clip: Buffer;
+const sessions: Record<'operator' | 'investigator', Record<string, string>> = {
+  operator: {},
+  investigator: {},
+};
 
 beforeAll(async () => {
   stack = await createTestStack('reset', {
     workers: false,
     overrides: { CUSTODY_POLICY_DIR: testPolicyDir({ 'test-5s': 'PT5S' }) },
   });
-  env = envForConfig(stack.config);
+  // A config dir of no one: without a session the CLI is signed in as nobody, whatever the machine's user did.
+  env = envForConfig(stack.config, {
+    CUSTODY_CONFIG_DIR: mkdtempSync(path.join(tmpdir(), 'custody-reset-nobody-')),
+  });
   clip = readFileSync(await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 }));
+  cliApi = await startCliApi(stack.config);
+  sessions.operator = await cliApi.as({ subject: 'admin-1', roles: ['operator'] });
+  sessions.investigator = await cliApi.as({ subject: 'investigator-1', roles: ['investigator', 'viewer'] });
 });
-afterAll(() => stack?.stop());
+afterAll(async () => {
+  await cliApi?.stop();
+  await stack?.stop();
+});
 
-const custody = (args: string[]) => runNode(builtEntryPoint('cli/main.js'), args, env, 120_000);
+/** The built CLI as the operator admin-1, as an investigator, or signed in as nobody. */
+const custody = (args: string[], as: keyof typeof sessions | 'nobody' = 'operator') =>
+  runNode(
+    builtEntryPoint('cli/main.js'),
+    args,
+    { ...env, ...(as === 'nobody' ? {} : sessions[as]) },
+    120_000,
+  );
 
 /**
  * A recording whose lifecycle fails outright when its deadline has passed, where it would schedule the deletion
@@ -137,25 +162,28 @@ test('reset --to last-good of a workflow failed on purpose: it reaches deleted w
     events: failed.historyLength,
   });
 
-  // Reset, then the fix is deployed (a normal worker), which re-runs the task that failed.
-  const reset = await custody([
+  // Reset, then the fix is deployed (a normal worker), which re-runs the task that failed. The reset's note for
+  // the custody log is an Update of the new run, which completes once a worker runs it: the command waits so long.
+  const resetting = custody([
     'reset',
     recordingId,
     '--to',
     'last-good',
     '--reason',
     'deletion scheduling fixed',
-    '--by',
-    'admin-1',
     '--json',
   ]);
+  const waitUntil = Date.now() + 60_000;
+  while ((await handle.describe()).runId === failed.runId && Date.now() < waitUntil)
+    await new Promise((r) => setTimeout(r, 100));
+  await stack.startWorkers();
+  const reset = await resetting;
   expect(reset.stderr).toBe('');
   expect(reset.code).toBe(0);
   const row = JSON.parse(reset.stdout) as ResetRow;
   expect(row).toMatchObject({ outcome: 'reset', fromRunId: failed.runId, eventId, to: 'last-good' });
   expect(row.toRunId).toBeTruthy();
   expect(row.toRunId).not.toBe(failed.runId);
-  await stack.startWorkers();
 
   const deleted = await stack.waitForState(recordingId, 'deleted', 90_000);
   expect(deleted.certificate).toBeDefined();
@@ -177,25 +205,30 @@ test('reset --to last-good of a workflow failed on purpose: it reaches deleted w
       toRunId: row.toRunId,
       eventId,
       to: 'last-good',
+      signedBy: { roles: ['operator'] },
     },
   });
 
   // The new run completed: there is no failure left to reset before.
-  const again = await custody(['reset', recordingId, '--reason', 'again', '--by', 'admin-1']);
+  const again = await custody(['reset', recordingId, '--reason', 'again']);
   expect(again.code).toBe(4);
   expect(again.stderr).toMatch(/nothing to reset to: this run has no failed workflow task/);
 });
 
-test('reset refuses with a reason: unknown id, no --by, and a reset that would rewrite the custody log', async () => {
-  const unknown = await custody(['reset', 'ffffffffffffffffffff', '--reason', 'r', '--by', 'admin-1']);
+test('reset refuses with a reason: unknown id, no sign-in, not an operator, and a reset that would rewrite the custody log', async () => {
+  const unknown = await custody(['reset', 'ffffffffffffffffffff', '--reason', 'r']);
   expect(unknown.code).toBe(2);
   expect(unknown.stderr).toMatch(/unknown recording id ffffffffffffffffffff/);
 
-  const noActor = await custody(['reset', 'ffffffffffffffffffff', '--reason', 'r']);
-  expect(noActor.code).toBe(1);
-  expect(noActor.stderr).toMatch(/say who you are with --by/);
+  // The operator is whoever signed in: without a sign-in there is no one to name.
+  const nobody = await custody(['reset', 'ffffffffffffffffffff', '--reason', 'r'], 'nobody');
+  expect(nobody.code).toBe(1);
+  expect(nobody.stderr).toBe('custody: not logged in: run custody login\n');
+  const notOperator = await custody(['reset', 'ffffffffffffffffffff', '--reason', 'r'], 'investigator');
+  expect(notOperator.code).toBe(4);
+  expect(notOperator.stderr).toMatch(/investigator-1 may not reset recordings: it needs the operator role/);
 
-  const noTarget = await custody(['reset', '--dry-run']);
+  const noTarget = await custody(['reset', '--dry-run'], 'nobody');
   expect(noTarget.code).toBe(1);
   expect(noTarget.stderr).toMatch(/a recording id, --query .* or --failed-workflows/);
 
@@ -204,7 +237,7 @@ test('reset refuses with a reason: unknown id, no --by, and a reset that would r
   await stack.workers?.shutdown();
   delete stack.workers;
   const { recordingId } = await failedOnPurpose();
-  const first = await custody(['reset', recordingId, '--to', 'first', '--reason', 'r', '--by', 'admin-1']);
+  const first = await custody(['reset', recordingId, '--to', 'first', '--reason', 'r']);
   expect(first.code).toBe(4);
   expect(first.stderr).toMatch(/custody-log entries again/);
   const stillFailed = await stack.clients.client.workflow.getHandle(`rec-${recordingId}`).describe();

@@ -1,7 +1,9 @@
 /**
  * Retention and deletion on the real Temporal dev server and versitygw, with second-long rule packs: deadlines
  * fire, holds keep, four-eyes rules reject, evidence is WORM-locked, policy changes re-arm, and every deletion
- * leaves no version behind and exactly one certificate.
+ * leaves no version behind and exactly one certificate. People act through the built CLI, signed in, which goes
+ * through the real custody API; where a step must be quick (before a 10 s deadline) the test signs the action
+ * itself and sends it as the API would.
  */
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -11,6 +13,8 @@ import {
   ListObjectVersionsCommand,
 } from '@aws-sdk/client-s3';
 import { updateRejection } from '../harness/updates';
+import { act } from '../harness/signed-actions';
+import { ALL_ROLES, startCliApi, type CliApi } from '../harness/cli-session';
 import { createTestStack, type TestStack } from '../harness/stack';
 import { testPolicyDir } from '../harness/test-policies';
 import { builtEntryPoint, envForConfig, runNode } from '../harness/processes';
@@ -22,6 +26,7 @@ import { verifyChain } from '../../activities/custody-log/chain';
 import type { RecordingStatus } from '../../domain/types';
 
 let stack: TestStack;
+let cliApi: CliApi;
 let clip: Buffer;
 let env: NodeJS.ProcessEnv;
 const policyDir = testPolicyDir({ 'test-10s': 'PT10S', 'test-1h': 'PT1H', 'test-1d': 'P1D' });
@@ -30,10 +35,28 @@ beforeAll(async () => {
   stack = await createTestStack('retention', { overrides: { CUSTODY_POLICY_DIR: policyDir } });
   clip = readFileSync(await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 }));
   env = envForConfig(stack.config);
+  cliApi = await startCliApi(stack.config);
 });
-afterAll(() => stack?.stop());
+afterAll(async () => {
+  await cliApi?.stop();
+  await stack?.stop();
+});
 
-const custody = (args: string[]) => runNode(builtEntryPoint('cli/main.js'), args, env, 120_000);
+const sessions = new Map<string, Promise<Record<string, string>>>();
+/** The CLI as `person` (signed in with every custody role), or with no sign-in for commands that need none. */
+const custody = async (args: string[], person?: string) => {
+  let session: Record<string, string> = {};
+  if (person) {
+    if (!sessions.has(person)) sessions.set(person, cliApi.as({ subject: person, roles: ALL_ROLES }));
+    session = await sessions.get(person)!;
+  }
+  return runNode(builtEntryPoint('cli/main.js'), args, { ...env, ...session }, 120_000);
+};
+
+interface DecidedRequest {
+  request: { id: string; kind: string; state: string; decidedBy?: { subject: string } };
+  outcome?: Record<string, unknown>;
+}
 
 let counter = 0;
 /** Ingests a small clip under `policy`, recorded now; resolves once it is retained (transcoded). */
@@ -100,11 +123,10 @@ test('a PT10S recording is deleted within seconds of its deadline, every version
   expect(cli.stdout).toMatch(/verified\s+certificate hash OK/);
 });
 
-test('hold → kept past the deadline → release by the same person rejected → released by a second person → deleted', async () => {
+test('hold → kept past the deadline → release approved by its requester refused → approved by a second person → deleted', async () => {
   const { recordingId, handle } = await retainedRecording('test-10s');
-  await handle.executeUpdate(messages.holdUpdate, {
-    args: [{ caseId: 'AZ-2026-117', reason: 'complaint filed', by: 'supervisor-1' }],
-  });
+  // Signed here, as the API would: through the CLI the hold might come after the 10 s deadline.
+  await act(handle, 'hold.place', { caseId: 'AZ-2026-117', reason: 'complaint filed' }, 'supervisor-1');
   const held = await stack.waitForState(recordingId, 'held');
   await new Promise((r) =>
     setTimeout(r, Math.max(0, Date.parse(held.retention!.deleteAfter) + 3000 - Date.now())),
@@ -112,33 +134,37 @@ test('hold → kept past the deadline → release by the same person rejected �
   expect((await handle.query(messages.statusQuery)).state).toBe('held');
   expect(await versionsOf(recordingId)).toHaveLength(5);
 
-  const same = await custody([
-    'release',
-    recordingId,
-    '--by',
+  // A release is a request; its requester cannot approve it, even holding the approver role.
+  const asked = await custody(
+    ['release', recordingId, '--reason', 'complaint withdrawn', '--json'],
     'supervisor-1',
-    '--approved-by',
+  );
+  expect(asked.stderr).toBe('');
+  expect(asked.code).toBe(0);
+  const request = JSON.parse(asked.stdout) as { id: string; kind: string; state: string };
+  expect(request).toMatchObject({ kind: 'hold.release', state: 'pending' });
+  const same = await custody(
+    ['request', 'approve', recordingId, request.id, '--reason', 'mine'],
     'supervisor-1',
-  ]);
+  );
   expect(same.code).toBe(4);
   expect(same.stderr).toContain('four-eyes');
   expect(
     await updateRejection(
-      handle.executeUpdate(messages.deleteEarlyUpdate, { args: [{ reason: 'x', by: 'a', approvedBy: 'b' }] }),
+      act(handle, 'request.create', { kind: 'deletion.early', reason: 'x', params: {} }, 'a'),
     ),
   ).toContain('held');
 
-  const released = await custody([
-    'release',
-    recordingId,
-    '--by',
-    'supervisor-1',
-    '--approved-by',
+  const released = await custody(
+    ['request', 'approve', recordingId, request.id, '--reason', 'withdrawal confirmed', '--json'],
     'dpo-2',
-    '--json',
-  ]);
+  );
+  expect(released.stderr).toBe('');
   expect(released.code).toBe(0);
-  expect(JSON.parse(released.stdout)).toMatchObject({ released: ['hold-1'] });
+  expect(JSON.parse(released.stdout)).toMatchObject({
+    request: { id: request.id, state: 'approved', decidedBy: { subject: 'dpo-2' } },
+    outcome: { released: ['hold-1'] },
+  });
   await stack.waitForState(recordingId, 'deleted', 30_000);
   expect(await versionsOf(recordingId)).toEqual([]);
   const actions = (await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId)).map(
@@ -147,10 +173,13 @@ test('hold → kept past the deadline → release by the same person rejected �
   expect(actions).toEqual(
     expect.arrayContaining([
       'supervisor-1:hold.placed',
+      'supervisor-1:request.created',
+      'dpo-2:request.approved',
       'supervisor-1:hold.released',
       'system:recording.deleted',
     ]),
   );
+  expect(actions.filter((a) => a.endsWith(':request.approved'))).toEqual(['dpo-2:request.approved']);
 });
 
 test('an extension only lengthens; delete-early needs two people and a reason', async () => {
@@ -158,37 +187,37 @@ test('an extension only lengthens; delete-early needs two people and a reason', 
   const deadline = status.retention!.deleteAfter;
   const earlier = new Date(Date.parse(deadline) - 60_000).toISOString();
   expect(
-    await updateRejection(
-      handle.executeUpdate(messages.extendUpdate, { args: [{ until: earlier, reason: 'r', by: 'u1' }] }),
-    ),
+    await updateRejection(act(handle, 'retention.extend', { until: earlier, reason: 'r' }, 'u1')),
   ).toContain('may only lengthen');
-  const cli = await custody([
-    'extend',
-    recordingId,
-    '--for',
-    'P1D',
-    '--reason',
-    'court date set',
-    '--by',
+  const cli = await custody(
+    ['extend', recordingId, '--for', 'P1D', '--reason', 'court date set', '--json'],
     'u1',
-    '--json',
-  ]);
+  );
+  expect(cli.stderr).toBe('');
   expect(cli.code).toBe(0);
   expect(JSON.parse(cli.stdout)).toEqual({
     previous: deadline,
     deleteAfter: new Date(Date.parse(deadline) + 86_400_000).toISOString(),
   });
 
-  expect(
-    await updateRejection(
-      handle.executeUpdate(messages.deleteEarlyUpdate, {
-        args: [{ reason: 'not relevant', by: 'u1', approvedBy: 'u1' }],
-      }),
-    ),
-  ).toContain('four-eyes');
-  await handle.executeUpdate(messages.deleteEarlyUpdate, {
-    args: [{ reason: 'not relevant', by: 'u1', approvedBy: 'u2' }],
-  });
+  const noReason = await custody(['delete-early', recordingId, '--reason', ' '], 'u1');
+  expect(noReason.code).toBe(1);
+  expect(noReason.stderr).toMatch(/reason/);
+  const asked = await custody(['delete-early', recordingId, '--reason', 'not relevant', '--json'], 'u1');
+  expect(asked.code).toBe(0);
+  const request = JSON.parse(asked.stdout) as { id: string };
+  const self = await custody(['request', 'approve', recordingId, request.id, '--reason', 'ok'], 'u1');
+  expect(self.code).toBe(4);
+  expect(self.stderr).toContain('four-eyes');
+  expect((await handle.query(messages.statusQuery)).state).toBe('retained');
+
+  const approved = await custody(
+    ['request', 'approve', recordingId, request.id, '--reason', 'checked with the station'],
+    'u2',
+  );
+  expect(approved.stderr).toBe('');
+  expect(approved.code).toBe(0);
+  expect(approved.stdout).toContain(`request ${request.id} (deletion.early) approved`);
   const deleted = await stack.waitForState(recordingId, 'deleted', 30_000);
   const certificate = (await readCertificate(stack.clients.s3, stack.config.buckets.audit, recordingId))!
     .certificate!;
@@ -202,15 +231,8 @@ test('an extension only lengthens; delete-early needs two people and a reason', 
 
 test('evidence: COMPLIANCE lock until the deadline on original and derivatives; storage refuses a direct delete', async () => {
   const { recordingId, status } = await retainedRecording('test-1d');
-  const marked = await custody([
-    'mark-evidence',
-    recordingId,
-    '--case',
-    'AZ-9',
-    '--by',
-    'custodian-3',
-    '--json',
-  ]);
+  const marked = await custody(['mark-evidence', recordingId, '--case', 'AZ-9', '--json'], 'custodian-3');
+  expect(marked.stderr).toBe('');
   expect(marked.code).toBe(0);
   const deadline = status.retention!.deleteAfter;
   const now = await stack.clients.client.workflow.getHandle(`rec-${recordingId}`).query(messages.statusQuery);
@@ -234,20 +256,13 @@ test('evidence: COMPLIANCE lock until the deadline on original and derivatives; 
       }),
     ),
   ).rejects.toThrow(/object lock/i);
-  const early = await custody([
-    'delete-early',
-    recordingId,
-    '--reason',
-    'x',
-    '--by',
-    'a',
-    '--approved-by',
-    'b',
-  ]);
+  // Not even the request is accepted: evidence is not deleted early.
+  const early = await custody(['delete-early', recordingId, '--reason', 'x'], 'records-admin-4');
   expect(early.code).toBe(4);
   expect(early.stderr).toContain('evidence');
   // An extension extends the lock.
-  await custody(['extend', recordingId, '--for', 'P1D', '--reason', 'trial', '--by', 'custodian-3']);
+  const extend = await custody(['extend', recordingId, '--for', 'P1D', '--reason', 'trial'], 'custodian-3');
+  expect(extend.code).toBe(0);
   const extended = await stack.clients.s3.send(
     new GetObjectRetentionCommand({
       Bucket: now.original!.bucket,
@@ -258,31 +273,78 @@ test('evidence: COMPLIANCE lock until the deadline on original and derivatives; 
   expect(extended.Retention!.RetainUntilDate!.getTime()).toBeGreaterThan(Date.parse(deadline) + 86_000_000);
 });
 
-test('policy apply: the dry run changes nothing; applying a shorter pack deletes those now past due', async () => {
+test('policy apply: the dry run changes nothing; an approved shorter pack deletes those now past due', async () => {
   const recordedAt = new Date(Date.now() - 60_000).toISOString(); // a minute ago: past a 10 s deadline
   const { recordingId } = await retainedRecording('test-1h', recordedAt);
-  const selector = `CustodyRecordingId = '${recordingId}'`;
-  const dry = await custody(['policy', 'apply', 'test-10s', '--selector', selector, '--dry-run', '--json']);
+  const dry = await custody(
+    ['policy', 'apply', 'test-10s', '--recording', recordingId, '--dry-run', '--json'],
+    'dpo-1',
+  );
+  expect(dry.stderr).toBe('');
   expect(dry.code).toBe(0);
   const plan = JSON.parse(dry.stdout) as {
-    recordings: { recordingId: string; change: string; newDeleteAfter: string }[];
+    dryRun: boolean;
+    recordings: { recordingId: string; change: string; request?: string }[];
   };
+  expect(plan.dryRun).toBe(true);
   expect(plan.recordings).toEqual([expect.objectContaining({ recordingId, change: 'shortened' })]);
+  expect(plan.recordings[0]!.request).toBeUndefined();
   const unchanged: RecordingStatus = await stack.clients.client.workflow
     .getHandle(`rec-${recordingId}`)
     .query(messages.statusQuery);
   expect(unchanged.retention?.pack.id).toBe('test-1h');
   expect(unchanged.state).toBe('retained');
+  expect(unchanged.requests ?? []).toEqual([]);
 
-  const applied = await custody(['policy', 'apply', 'test-10s', '--selector', selector, '--by', 'dpo-1']);
-  expect(applied.code).toBe(0);
-  expect(applied.stdout).toContain('applied test-10s v1 to 1 recordings');
+  const noReason = await custody(['policy', 'apply', 'test-10s', '--recording', recordingId], 'dpo-1');
+  expect(noReason.code).toBe(1);
+  expect(noReason.stderr).toMatch(/--reason/);
+  const asked = await custody(
+    ['policy', 'apply', 'test-10s', '--recording', recordingId, '--reason', 'the station moved'],
+    'dpo-1',
+  );
+  expect(asked.stderr).toBe('');
+  expect(asked.code).toBe(0);
+  expect(asked.stdout).toContain('asked for test-10s v1 on 1 recordings');
+  // Nothing changes until a second person approves.
+  expect(
+    (await stack.clients.client.workflow.getHandle(`rec-${recordingId}`).query(messages.statusQuery)).state,
+  ).toBe('retained');
+  const listed = await custody(['requests', '--recording', recordingId, '--json'], 'dpo-2');
+  expect(listed.code).toBe(0);
+  const pending = JSON.parse(listed.stdout) as { id: string; kind: string; state: string; params: object }[];
+  expect(pending).toEqual([
+    expect.objectContaining({
+      kind: 'policy.apply',
+      state: 'pending',
+      params: expect.objectContaining({ packId: 'test-10s' }) as object,
+    }),
+  ]);
+
+  const approved = await custody(
+    ['request', 'approve', recordingId, pending[0]!.id, '--reason', 'confirmed', '--json'],
+    'dpo-2',
+  );
+  expect(approved.stderr).toBe('');
+  expect(approved.code).toBe(0);
+  expect((JSON.parse(approved.stdout) as DecidedRequest).outcome).toMatchObject({ change: 'shortened' });
   await stack.waitForState(recordingId, 'deleted', 30_000);
   const certificate = (await readCertificate(stack.clients.s3, stack.config.buckets.audit, recordingId))!
     .certificate!;
-  expect(certificate).toMatchObject({ cause: 'policy', rulePack: { id: 'test-10s' } });
+  expect(certificate).toMatchObject({
+    cause: 'policy',
+    rulePack: { id: 'test-10s' },
+    requestedBy: 'dpo-1',
+    approvals: [{ actor: 'dpo-2' }],
+  });
   // The deadline was recordedAt + 10 s: already past, so deleted at once (deadlines are ceilings).
   expect(Date.parse(certificate.deadline)).toBe(Date.parse(recordedAt) + 10_000);
+  const log = (await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId)).map(
+    (e) => `${e.actor}:${e.action}`,
+  );
+  expect(log).toEqual(
+    expect.arrayContaining(['dpo-1:request.created', 'dpo-2:request.approved', 'dpo-1:policy.applied']),
+  );
 });
 
 test('policy list and show', async () => {
@@ -323,7 +385,8 @@ describe('undecodable media parks in needs-attention (stage transcode) and never
       (JSON.parse(listed.stdout) as { rows: { recordingId: string }[] }).rows.map((r) => r.recordingId),
     ).toContain(recordingId);
 
-    const replay = await custody(['replay', recordingId, '--by', 'admin-7', '--reason', 'after ffmpeg fix']);
+    const replay = await custody(['replay', recordingId, '--reason', 'after ffmpeg fix'], 'admin-7');
+    expect(replay.stderr).toBe('');
     expect(replay.code).toBe(0);
     await stack.waitForState(recordingId, 'transcoding', 30_000).catch(() => undefined);
     const again = await stack.waitForState(recordingId, 'needs-attention', 120_000);
@@ -332,10 +395,10 @@ describe('undecodable media parks in needs-attention (stage transcode) and never
     expect(log.filter((e) => e.action === 'stage.failed')).toHaveLength(2);
     expect(log.find((e) => e.action === 'stage.replay-requested')).toMatchObject({
       actor: 'admin-7',
-      details: { stage: 'transcode' },
+      details: { stage: 'transcode', reason: 'after ffmpeg fix' },
     });
-    const notParked = await custody(['replay', 'ffffffffffffffffffff', '--by', 'admin-7']);
-    expect(notParked.code).toBe(2);
+    const unknown = await custody(['replay', 'ffffffffffffffffffff'], 'admin-7');
+    expect(unknown.code).toBe(2);
   });
 
   test('a parked transcode does not delay deletion at the deadline', async () => {

@@ -12,7 +12,7 @@ import { createTestStack, type TestStack } from '../harness/stack';
 import { builtEntryPoint, envForConfig, startNode } from '../harness/processes';
 import { testPolicyDir } from '../harness/test-policies';
 import { syntheticClip } from '../fixtures/media';
-import { deleteEarlyUpdate } from '../../workflows/messages';
+import { approved } from '../harness/signed-actions';
 import { workflowIdFor } from '../../domain/ids';
 import { readCertificate } from '../../activities/write-certificate';
 import { createActivities } from '../../activities';
@@ -57,9 +57,12 @@ test('an early deletion during a long transcode cancels it cleanly before deleti
     await new Promise((r) => setTimeout(r, 100));
   expect(ffmpegProcesses().length).toBeGreaterThan(0);
 
-  await stack.clients.client.workflow.getHandle(workflowIdFor(recordingId)).executeUpdate(deleteEarlyUpdate, {
-    args: [{ reason: 'recorded by mistake', by: 'officer-lead-1', approvedBy: 'dpo-1' }],
-  });
+  await approved(
+    stack.clients.client.workflow.getHandle(workflowIdFor(recordingId)),
+    { kind: 'deletion.early', reason: 'recorded by mistake', params: {} },
+    'officer-lead-1',
+    'dpo-1',
+  );
   const deleted = await stack.waitForState(recordingId, 'deleted', 90_000);
 
   expect(ffmpegProcesses()).toEqual([]);

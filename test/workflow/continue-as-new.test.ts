@@ -5,7 +5,9 @@
  */
 import { startWorkflowTier, type Recording, type WorkflowTier } from './support/tier';
 import type { Gate } from './support/stub-world';
-import * as messages from '../../workflows/messages';
+import { act, approved, sendSigned, signedAction } from '../harness/signed-actions';
+import { updateRejection } from '../harness/updates';
+import { decodeActionAssertion } from '../../domain/assertion';
 
 let tier: WorkflowTier;
 beforeAll(async () => {
@@ -29,13 +31,17 @@ async function untilContinuedAsNew(rec: Recording, firstRunId: string): Promise<
 }
 
 const hold = (rec: Recording, caseId: string) =>
-  rec.handle.executeUpdate(messages.holdUpdate, {
-    args: [{ caseId, reason: 'complaint', by: 'supervisor-1' }],
-  });
-const release = (rec: Recording, holdId?: string) =>
-  rec.handle.executeUpdate(messages.releaseUpdate, {
-    args: [{ by: 'supervisor-1', approvedBy: 'dpo-2', ...(holdId && { holdId }) }],
-  });
+  act(rec.handle, 'hold.place', { caseId, reason: 'complaint' }, 'supervisor-1');
+/** A release is a four-eyes request: asked by the supervisor, approved by the data-protection officer. */
+const release = async (rec: Recording, holdId?: string) =>
+  (
+    await approved(
+      rec.handle,
+      { kind: 'hold.release', reason: 'case closed', params: { ...(holdId && { holdId }) } },
+      'supervisor-1',
+      'dpo-2',
+    )
+  ).outcome;
 
 test.concurrent(
   'while held: holds, extensions and the log head carry over; deleted on time once released',
@@ -47,11 +53,21 @@ test.concurrent(
       arrange: (id) => (transcode = tier.world.gate(id, 'transcodeRecording')),
     });
     await transcode.entered; // Updates land long before the short deadline
-    await hold(rec, 'AZ-1');
+    // Kept to send again after continue-as-new: the new run must remember that it was used.
+    const firstHold = await signedAction(
+      rec.recordingId,
+      'hold.place',
+      { caseId: 'AZ-1', reason: 'complaint' },
+      'supervisor-1',
+    );
+    await sendSigned(rec.handle, 'hold.place', firstHold);
     await hold(rec, 'AZ-2');
-    const extended = await rec.handle.executeUpdate(messages.extendUpdate, {
-      args: [{ for: 'PT2S', reason: 'court date', by: 'u1', caseId: 'AZ-2' }],
-    });
+    const extended = (await act(
+      rec.handle,
+      'retention.extend',
+      { for: 'PT2S', reason: 'court date', caseId: 'AZ-2' },
+      'u1',
+    )) as { deleteAfter: string };
     transcode.open();
     expect((await rec.settled()).state).toBe('held');
     await release(rec, 'hold-1');
@@ -75,6 +91,12 @@ test.concurrent(
       ['hold-2', null],
     ]);
     expect(await rec.historyLength()).toBeLessThan(30); // a fresh run
+    // The requests and the assertions already used carry over: the first run's hold cannot be placed again.
+    expect(after.requests).toEqual(before.requests);
+    expect(after.requests?.map((r) => [r.kind, r.state])).toEqual([['hold.release', 'approved']]);
+    expect(await updateRejection(sendSigned(rec.handle, 'hold.place', firstHold))).toBe(
+      `action assertion ${decodeActionAssertion(firstHold.assertion).jti} was used already: an assertion acts once`,
+    );
 
     // The new run writes on from the head it inherited, and keeps the extended deadline.
     expect(await release(rec)).toEqual({ released: ['hold-2'], deleteAfter: extended.deleteAfter });
@@ -85,11 +107,15 @@ test.concurrent(
     const lateMs = Date.parse(certificate.deletedAt) - Date.parse(extended.deleteAfter);
     expect(lateMs).toBeGreaterThanOrEqual(0);
     expect(lateMs).toBeLessThan(5_000); // the timer fires within a second; the rest is slack for a busy machine
-    expect(rec.actions().filter((a) => /hold\.|deadline\.extended/.test(a))).toEqual([
+    expect(rec.actions().filter((a) => /hold\.|deadline\.extended|request\./.test(a))).toEqual([
       'supervisor-1:hold.placed',
       'supervisor-1:hold.placed',
       'u1:deadline.extended',
+      'supervisor-1:request.created',
+      'dpo-2:request.approved',
       'supervisor-1:hold.released',
+      'supervisor-1:request.created',
+      'dpo-2:request.approved',
       'supervisor-1:hold.released',
     ]);
     tier.expectSound(rec.recordingId); // one chain across both runs, no gaps

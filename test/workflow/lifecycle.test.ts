@@ -2,9 +2,10 @@
  * A recording's life on stub activities: what the status query says at each point, the awaitReviewReady Update,
  * and the custody log of a good ingest — entries, actors, order, one unbroken chain.
  */
-import { startWorkflowTier, type WorkflowTier } from './support/tier';
+import { signedProof, startWorkflowTier, type WorkflowTier } from './support/tier';
 import { SAMPLE_MEDIA } from './support/stub-world';
 import * as messages from '../../workflows/messages';
+import { act } from '../harness/signed-actions';
 
 let tier: WorkflowTier;
 beforeAll(async () => {
@@ -121,20 +122,36 @@ test.concurrent('awaitReviewReady waits through transcoding and answers with the
   tier.expectSound(rec.recordingId);
 });
 
-test.concurrent('a reset recorded by the administrative note signal lands in the custody log', async () => {
-  const rec = await tier.start();
-  await rec.settled();
-  await rec.handle.signal(messages.administrativeNoteSignal, {
-    action: 'reset',
-    by: 'admin-4',
-    reason: 'non-determinism after deploy',
-    details: { toEventId: 12, previousRunId: 'r-1' },
-  });
-  await rec.waitFor(() => rec.actions().includes('admin-4:admin.reset'));
-  expect(tier.world.log(rec.recordingId).at(-1)?.details).toEqual({
-    reason: 'non-determinism after deploy',
-    toEventId: 12,
-    previousRunId: 'r-1',
-  });
-  tier.expectSound(rec.recordingId);
-});
+// Anyone reaching Temporal could send the old signal with any name in it: it writes nothing now. The note comes as
+// an Update the custody API signed, and its entry names the signer.
+test.concurrent(
+  'the administrativeNote signal writes nothing; a signed note lands in the custody log',
+  async () => {
+    const rec = await tier.start();
+    await rec.settled();
+    await rec.handle.signal(messages.administrativeNoteSignal, {
+      action: 'reset',
+      by: 'mallory',
+      reason: 'forged',
+      details: { toEventId: 1 },
+    });
+    const note = {
+      action: 'reset' as const,
+      reason: 'non-determinism after deploy',
+      details: { toEventId: 12, previousRunId: 'r-1' },
+    };
+    // Sent after the signal, so the signal was handled before this answer.
+    expect(await act(rec.handle, 'admin.note', note, { subject: 'admin-4', roles: ['operator'] })).toEqual({
+      recorded: true,
+    });
+    await rec.caughtUp();
+    expect(rec.actions().filter((a) => a.includes('admin.'))).toEqual(['admin-4:admin.reset']);
+    expect(tier.world.log(rec.recordingId).at(-1)?.details).toEqual({
+      reason: 'non-determinism after deploy',
+      toEventId: 12,
+      previousRunId: 'r-1',
+      ...signedProof(['operator']),
+    });
+    tier.expectSound(rec.recordingId);
+  },
+);

@@ -3,10 +3,10 @@
  * person; a release sends the recording back into ingest from the quarantined bytes (moved, not copied), and a
  * recording that fails again is quarantined again with its bytes kept.
  */
-import { startWorkflowTier, type Recording, type WorkflowTier } from './support/tier';
+import { signedProof, startWorkflowTier, type WorkflowTier } from './support/tier';
 import { BUCKETS } from './support/stub-world';
-import * as messages from '../../workflows/messages';
 import type { QuarantineReason } from '../../domain/types';
+import { act, approved } from '../harness/signed-actions';
 
 let tier: WorkflowTier;
 beforeAll(async () => {
@@ -15,9 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => tier?.stop());
 
-const releaseQuarantine = (rec: Recording, request: messages.ReleaseQuarantineRequest) =>
-  rec.handle.executeUpdate(messages.releaseQuarantineUpdate, { args: [request] });
-
+const OPERATOR = ['operator'] as const;
 /** Starts a recording and waits until it is quarantined and its entry is written. */
 async function quarantined(options: Parameters<WorkflowTier['start']>[0]) {
   const rec = await tier.start(options);
@@ -102,13 +100,17 @@ test.concurrent.each(cases)(
 );
 
 test.concurrent(
-  'hash mismatch, released with acceptReceivedHash: ingested from the quarantined bytes',
+  'hash mismatch, released on an approved request to accept the received hash: ingested from the quarantined bytes',
   async () => {
     const { rec, status } = await quarantined({ declared: { sha256: 'f'.repeat(64) } });
     const held = status.quarantine!.object;
-    expect(
-      await releaseQuarantine(rec, { by: 'admin-1', reason: 'dock firmware bug', acceptReceivedHash: true }),
-    ).toEqual({ released: true, reason: 'hash-mismatch' });
+    const decided = await approved(
+      rec.handle,
+      { kind: 'quarantine.release', reason: 'dock firmware bug', params: { acceptReceivedHash: true } },
+      { subject: 'admin-1', roles: OPERATOR },
+      { subject: 'lead-1', roles: ['approver'] },
+    );
+    expect(decided.outcome).toEqual({ released: true, reason: 'hash-mismatch' });
     const retained = await rec.settled();
     expect(retained).toMatchObject({
       state: 'retained',
@@ -134,17 +136,21 @@ test.concurrent(
       'system:deadline.set',
       'system:original.stored',
       'system:recording.quarantined',
+      'admin-1:request.created',
+      'lead-1:request.approved',
       'admin-1:quarantine.released',
       'system:original.stored',
       'system:media.probed',
       'system:ingest.completed',
       'system:derivatives.stored',
     ]);
-    expect(tier.world.log(rec.recordingId)[4]!.details).toEqual({
+    expect(tier.world.log(rec.recordingId)[6]!.details).toEqual({
       reason: 'dock firmware bug',
       quarantineReason: 'hash-mismatch',
       acceptReceivedHash: true,
       quarantineKey: held.key,
+      approvedBy: 'lead-1',
+      requestId: decided.request.id,
     });
     tier.expectSound(rec.recordingId);
   },
@@ -159,7 +165,14 @@ test.concurrent(
     });
     const held = status.quarantine!.object;
     expect(tier.world.calls(rec.recordingId, 'storeOriginal')[0]?.manifestKey).toBe('dock/clip.json');
-    await releaseQuarantine(rec, { by: 'admin-2', reason: 'probe upgraded' });
+    expect(
+      await act(
+        rec.handle,
+        'quarantine.release',
+        { reason: 'probe upgraded' },
+        { subject: 'admin-2', roles: OPERATOR },
+      ),
+    ).toEqual({ released: true, reason: 'not-media' });
     await rec.logged('recording.quarantined', 2);
     const again = await rec.caughtUp();
     expect(again).toMatchObject({
@@ -174,7 +187,12 @@ test.concurrent(
     expect((await rec.settled()).state).toBe('quarantined');
 
     tier.world.script(rec.recordingId).mediaProblem = undefined;
-    await releaseQuarantine(rec, { by: 'admin-2', reason: 'probe upgraded, really' });
+    await act(
+      rec.handle,
+      'quarantine.release',
+      { reason: 'probe upgraded, really' },
+      { subject: 'admin-2', roles: OPERATOR },
+    );
     expect(await rec.settled()).toMatchObject({ state: 'retained', reviewReady: true });
     expect(tier.world.versions({ bucket: held.bucket, key: held.key })).toEqual([]);
     expect(rec.actions()).toEqual([
@@ -191,6 +209,14 @@ test.concurrent(
       'system:ingest.completed',
       'system:derivatives.stored',
     ]);
+    // An operator releases alone what is not a hash mismatch; the entry carries the operator's assertion.
+    expect(tier.world.log(rec.recordingId)[4]!.details).toEqual({
+      reason: 'probe upgraded',
+      quarantineReason: 'not-media',
+      acceptReceivedHash: false,
+      quarantineKey: held.key,
+      ...signedProof(OPERATOR),
+    });
     tier.expectSound(rec.recordingId);
   },
 );
@@ -240,12 +266,15 @@ test.concurrent(
       declared: { recordedAt: new Date().toISOString() },
       size: 0,
     });
-    await rec.handle.executeUpdate(messages.holdUpdate, {
-      args: [{ caseId: 'AZ-7', reason: 'complaint about the recording', by: 'inv-1' }],
-    });
+    await act(rec.handle, 'hold.place', { caseId: 'AZ-7', reason: 'complaint about the recording' }, 'inv-1');
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     expect((await rec.status()).state).toBe('quarantined');
-    await rec.handle.executeUpdate(messages.releaseUpdate, { args: [{ by: 'inv-1', approvedBy: 'lead-1' }] });
+    await approved(
+      rec.handle,
+      { kind: 'hold.release', reason: 'complaint withdrawn', params: {} },
+      'inv-1',
+      'lead-1',
+    );
     expect((await rec.result()).state).toBe('deleted');
     expect(tier.world.certificates.get(rec.recordingId)!.cause).toBe('deadline');
     expect(tier.world.versions({ recordingId: rec.recordingId })).toEqual([]);

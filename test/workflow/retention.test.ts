@@ -1,12 +1,15 @@
 /**
  * The deadline loop on the dev server's real clock, with second-long rule packs: deletion after the deadline
- * with a certificate; holds keep a recording past it until two people release them; extensions move it later;
- * a policy change re-arms it (a shorter one deletes sooner, cause `policy`); early deletion; evidence locks.
+ * with a certificate; holds keep a recording past it until a release one person asks for and another approves;
+ * extensions move it later; an approved policy change re-arms it (a shorter one deletes sooner, cause `policy`);
+ * an approved early deletion; evidence locks. People act through signed assertions (test/harness/signed-actions.ts).
  */
-import { startWorkflowTier, type Recording, type WorkflowTier } from './support/tier';
+import { signedProof, startWorkflowTier, type Recording, type WorkflowTier } from './support/tier';
 import type { Gate } from './support/stub-world';
 import { verifyCertificate } from '../../activities/certificate';
-import * as messages from '../../workflows/messages';
+import { REQUEST_LIFETIME_MS } from '../../domain/requests';
+import type * as messages from '../../workflows/messages';
+import { act, approved, TEST_ISSUER } from '../harness/signed-actions';
 
 let tier: WorkflowTier;
 beforeAll(async () => {
@@ -31,9 +34,24 @@ async function startTranscoding(policy: string): Promise<{ rec: Recording; trans
   await transcode.entered;
   return { rec, transcode };
 }
-/** A rule pack as `custody policy apply` resolves it (the stub knows it too, which is harmless). */
+/** A rule pack in the worker's policy store (the stub's); a request names it by id and fingerprint. */
 const packRef = (id: string, retention: string, version = 1) =>
   tier.world.addRulePack(id, retention, { version });
+/** A policy change as four-eyes: the records administrator asks, the approver approves; the change's result. */
+async function applyPolicy(
+  rec: Recording,
+  pack: { id: string; fingerprint: string },
+  reason = 'new statute',
+) {
+  const decided = await approved(
+    rec.handle,
+    { kind: 'policy.apply', reason, params: { packId: pack.id, fingerprint: pack.fingerprint } },
+    'dpo-1',
+    'approver-2',
+  );
+  return decided.outcome as unknown as messages.ApplyPolicyResult;
+}
+type Extended = { deleteAfter: string; previous: string };
 const DELETION = ['system:deletion.started', 'system:recording.deleted', 'system:certificate.written'];
 
 /** The certificate the stub store holds: sealed, and naming exactly the log entry before its own. */
@@ -52,9 +70,9 @@ function certificateOf(rec: Recording) {
 // The slow ones first: at most five tests of a file run at once.
 test.concurrent('evidence: deletion at the deadline waits until the WORM lock has expired', async () => {
   const { rec, transcode } = await startTranscoding('wf-2s');
-  const marked = await rec.handle.executeUpdate(messages.markEvidenceUpdate, {
-    args: [{ caseId: 'AZ-5', by: 'custodian-3' }],
-  });
+  const marked = (await act(rec.handle, 'evidence.mark', { caseId: 'AZ-5' }, 'custodian-3')) as {
+    lockedUntil: string;
+  };
   transcode.open();
   const deleted = await rec.result();
   expect(deleted.state).toBe('deleted');
@@ -70,17 +88,23 @@ test.concurrent('evidence: deletion at the deadline waits until the WORM lock ha
 test.concurrent('an extension moves the deletion later: for a duration, or until an instant', async () => {
   const { rec, transcode } = await startTranscoding('wf-2s');
   const deadline = (await rec.status()).retention!.deleteAfter;
-  const byDuration = await rec.handle.executeUpdate(messages.extendUpdate, {
-    args: [{ for: 'PT2S', reason: 'complaint expected', by: 'u1' }],
-  });
+  const byDuration = (await act(
+    rec.handle,
+    'retention.extend',
+    { for: 'PT2S', reason: 'complaint expected' },
+    'u1',
+  )) as Extended;
   expect(byDuration).toEqual({
     previous: deadline,
     deleteAfter: new Date(Date.parse(deadline) + 2_000).toISOString(),
   });
   const until = new Date(Date.parse(deadline) + 4_000).toISOString();
-  const byInstant = await rec.handle.executeUpdate(messages.extendUpdate, {
-    args: [{ until, reason: 'court date', by: 'u2', caseId: 'AZ-8' }],
-  });
+  const byInstant = await act(
+    rec.handle,
+    'retention.extend',
+    { until, reason: 'court date', caseId: 'AZ-8' },
+    'u2',
+  );
   expect(byInstant).toEqual({ previous: byDuration.deleteAfter, deleteAfter: until });
   transcode.open();
   const deleted = await rec.result();
@@ -99,79 +123,154 @@ test.concurrent('an extension moves the deletion later: for a duration, or until
   expect(extended.map((e) => [e.actor, e.details])).toEqual([
     [
       'u1',
-      { previous: deadline, deleteAfter: byDuration.deleteAfter, reason: 'complaint expected', caseId: null },
+      {
+        previous: deadline,
+        deleteAfter: byDuration.deleteAfter,
+        reason: 'complaint expected',
+        caseId: null,
+        ...signedProof(),
+      },
     ],
-    ['u2', { previous: byDuration.deleteAfter, deleteAfter: until, reason: 'court date', caseId: 'AZ-8' }],
+    [
+      'u2',
+      {
+        previous: byDuration.deleteAfter,
+        deleteAfter: until,
+        reason: 'court date',
+        caseId: 'AZ-8',
+        ...signedProof(),
+      },
+    ],
   ]);
   tier.expectSound(rec.recordingId);
 });
 
-test.concurrent('holds keep it past the deadline; released by a second person, it is deleted', async () => {
-  const { rec, transcode } = await startTranscoding('wf-2s');
-  expect(
-    await rec.handle.executeUpdate(messages.holdUpdate, {
-      args: [{ caseId: 'AZ-1', reason: 'complaint filed', by: 'supervisor-1' }],
-    }),
-  ).toEqual({ holdId: 'hold-1', activeHolds: 1 });
-  expect(
-    await rec.handle.executeUpdate(messages.holdUpdate, {
-      args: [{ caseId: 'AZ-2', reason: 'second complaint', by: 'supervisor-2' }],
-    }),
-  ).toEqual({ holdId: 'hold-2', activeHolds: 2 });
-  transcode.open();
-  const held = await rec.settled();
-  expect(held).toMatchObject({ state: 'held', reviewReady: true });
-  await sleepUntil(held.retention!.deleteAfter, 1_500);
-  expect((await rec.status()).state).toBe('held');
-  expect(await rec.searchAttributes()).toEqual({ state: 'held' });
-  expect(tier.world.calls(rec.recordingId, 'deleteAndCertify')).toEqual([]);
+test.concurrent(
+  'holds keep it past the deadline; released on a request a second person approves',
+  async () => {
+    const { rec, transcode } = await startTranscoding('wf-2s');
+    const investigator = (subject: string) => ({ subject, roles: ['investigator'] as const });
+    expect(
+      await act(
+        rec.handle,
+        'hold.place',
+        { caseId: 'AZ-1', reason: 'complaint filed' },
+        investigator('supervisor-1'),
+      ),
+    ).toEqual({ holdId: 'hold-1', activeHolds: 1 });
+    expect(
+      await act(
+        rec.handle,
+        'hold.place',
+        { caseId: 'AZ-2', reason: 'second complaint' },
+        investigator('supervisor-2'),
+      ),
+    ).toEqual({ holdId: 'hold-2', activeHolds: 2 });
+    transcode.open();
+    const held = await rec.settled();
+    expect(held).toMatchObject({ state: 'held', reviewReady: true });
+    await sleepUntil(held.retention!.deleteAfter, 1_500);
+    expect((await rec.status()).state).toBe('held');
+    expect(await rec.searchAttributes()).toEqual({ state: 'held' });
+    expect(tier.world.calls(rec.recordingId, 'deleteAndCertify')).toEqual([]);
 
-  expect(
-    await rec.handle.executeUpdate(messages.releaseUpdate, {
-      args: [{ by: 'supervisor-1', approvedBy: 'dpo-2', holdId: 'hold-1', reason: 'complaint withdrawn' }],
-    }),
-  ).toEqual({ released: ['hold-1'], deleteAfter: held.retention!.deleteAfter });
-  expect((await rec.caughtUp()).state).toBe('held'); // hold-2 still keeps it
-  const releasedAt = Date.now();
-  expect(
-    await rec.handle.executeUpdate(messages.releaseUpdate, {
-      args: [{ by: 'supervisor-2', approvedBy: 'dpo-2' }],
-    }),
-  ).toMatchObject({ released: ['hold-2'] });
-  const deleted = await rec.result();
-  expect(deleted.retention?.holds).toEqual([
-    expect.objectContaining({
-      id: 'hold-1',
-      caseId: 'AZ-1',
-      by: 'supervisor-1',
-      releasedBy: 'supervisor-1',
-      approvedBy: 'dpo-2',
-    }),
-    expect.objectContaining({
-      id: 'hold-2',
-      caseId: 'AZ-2',
-      by: 'supervisor-2',
-      releasedBy: 'supervisor-2',
-      approvedBy: 'dpo-2',
-    }),
-  ]);
-  const certificate = certificateOf(rec);
-  expect(certificate.cause).toBe('deadline');
-  expect(Date.parse(certificate.deletedAt)).toBeGreaterThanOrEqual(releasedAt - 1_000);
-  expect(rec.actions().filter((a) => /hold\./.test(a))).toEqual([
-    'supervisor-1:hold.placed',
-    'supervisor-2:hold.placed',
-    'supervisor-1:hold.released',
-    'supervisor-2:hold.released',
-  ]);
-  expect(tier.world.log(rec.recordingId).find((e) => e.action === 'hold.released')?.details).toEqual({
-    holdIds: ['hold-1'],
-    approvedBy: 'dpo-2',
-    reason: 'complaint withdrawn',
-  });
-  expect(rec.actions().slice(-3)).toEqual(DELETION);
-  tier.expectSound(rec.recordingId);
-});
+    const approver = { subject: 'dpo-2', roles: ['approver'] as const };
+    const first = await approved(
+      rec.handle,
+      { kind: 'hold.release', reason: 'complaint withdrawn', params: { holdId: 'hold-1' } },
+      investigator('supervisor-1'),
+      approver,
+    );
+    expect(first).toEqual({
+      request: expect.objectContaining({
+        kind: 'hold.release',
+        state: 'approved',
+        requestedBy: { issuer: TEST_ISSUER, subject: 'supervisor-1', roles: ['investigator'] },
+        decidedBy: { issuer: TEST_ISSUER, subject: 'dpo-2', roles: ['approver'] },
+      }) as object,
+      outcome: { released: ['hold-1'], deleteAfter: held.retention!.deleteAfter },
+    });
+    expect(Date.parse(first.request.expiresAt) - Date.parse(first.request.requestedAt)).toBe(
+      REQUEST_LIFETIME_MS,
+    );
+    expect((await rec.caughtUp()).state).toBe('held'); // hold-2 still keeps it
+    const releasedAt = Date.now();
+    const second = await approved(
+      rec.handle,
+      { kind: 'hold.release', reason: 'second complaint withdrawn', params: {} },
+      investigator('supervisor-2'),
+      approver,
+    );
+    expect(second.outcome).toMatchObject({ released: ['hold-2'] });
+    const deleted = await rec.result();
+    expect(deleted.retention?.holds).toEqual([
+      expect.objectContaining({
+        id: 'hold-1',
+        caseId: 'AZ-1',
+        by: 'supervisor-1',
+        releasedBy: 'supervisor-1',
+        approvedBy: 'dpo-2',
+      }),
+      expect.objectContaining({
+        id: 'hold-2',
+        caseId: 'AZ-2',
+        by: 'supervisor-2',
+        releasedBy: 'supervisor-2',
+        approvedBy: 'dpo-2',
+      }),
+    ]);
+    const certificate = certificateOf(rec);
+    expect(certificate.cause).toBe('deadline');
+    expect(Date.parse(certificate.deletedAt)).toBeGreaterThanOrEqual(releasedAt - 1_000);
+    expect(rec.actions().filter((a) => /hold\.|request\./.test(a))).toEqual([
+      'supervisor-1:hold.placed',
+      'supervisor-2:hold.placed',
+      'supervisor-1:request.created',
+      'dpo-2:request.approved',
+      'supervisor-1:hold.released',
+      'supervisor-2:request.created',
+      'dpo-2:request.approved',
+      'supervisor-2:hold.released',
+    ]);
+    const entries = (action: string) =>
+      tier.world
+        .log(rec.recordingId)
+        .filter((e) => e.action === action)
+        .map((e) => e.details);
+    expect(entries('request.created')[0]).toEqual({
+      requestId: first.request.id,
+      kind: 'hold.release',
+      params: { holdId: 'hold-1' },
+      reason: 'complaint withdrawn',
+      expiresAt: first.request.expiresAt,
+      ...signedProof(['investigator']),
+    });
+    expect(entries('request.approved')[0]).toEqual({
+      requestId: first.request.id,
+      kind: 'hold.release',
+      requestedBy: 'supervisor-1',
+      reason: 'approved: complaint withdrawn',
+      ...signedProof(['approver']),
+    });
+    // The release names both people: the requester as its actor, the approver beside.
+    expect(entries('hold.released')).toEqual([
+      {
+        holdIds: ['hold-1'],
+        approvedBy: 'dpo-2',
+        reason: 'complaint withdrawn',
+        requestId: first.request.id,
+      },
+      {
+        holdIds: ['hold-2'],
+        approvedBy: 'dpo-2',
+        reason: 'second complaint withdrawn',
+        requestId: second.request.id,
+      },
+    ]);
+    expect(rec.actions().slice(-3)).toEqual(DELETION);
+    tier.expectSound(rec.recordingId);
+  },
+);
 
 test.concurrent(
   'a policy change re-arms the deadline: longer, unchanged, then shorter — deleted sooner, cause policy',
@@ -180,15 +279,7 @@ test.concurrent(
     const retained = await rec.settled();
     const basis = Date.parse(retained.retention!.deadline.basisTime);
     const apply = (retention: string, id: string, version = 1) =>
-      rec.handle.executeUpdate(messages.applyPolicyUpdate, {
-        args: [
-          {
-            pack: packRef(id, retention, version),
-            by: 'dpo-1',
-            reason: 'new statute',
-          },
-        ],
-      });
+      applyPolicy(rec, packRef(id, retention, version));
     expect(await apply('PT2H', 'wf-2h')).toEqual({
       previous: { pack: 'wf-1h', deleteAfter: retained.retention!.deleteAfter },
       next: { pack: 'wf-2h', deleteAfter: new Date(basis + 7_200_000).toISOString() },
@@ -211,14 +302,19 @@ test.concurrent(
       cause: 'policy',
       rulePack: { id: 'wf-4s', version: 1, fingerprint: packRef('wf-4s', 'PT4S').fingerprint },
       deadline: shortened.next.deleteAfter,
+      requestedBy: 'dpo-1',
+      approvals: [{ actor: 'approver-2', reason: 'new statute' }],
     });
     expect(Date.parse(certificate.deletedAt)).toBeGreaterThanOrEqual(basis + 4_000);
     const applied = tier.world.log(rec.recordingId).filter((e) => e.action === 'policy.applied');
-    expect(applied.map((e) => [e.actor, e.details.change])).toEqual([
-      ['dpo-1', 'lengthened'],
-      ['dpo-1', 'unchanged'],
-      ['dpo-1', 'shortened'],
+    expect(applied.map((e) => [e.actor, e.details.change, e.details.approvedBy])).toEqual([
+      ['dpo-1', 'lengthened', 'approver-2'],
+      ['dpo-1', 'unchanged', 'approver-2'],
+      ['dpo-1', 'shortened', 'approver-2'],
     ]);
+    expect(rec.actions().filter((a) => /request\./.test(a))).toEqual(
+      Array(3).fill(['dpo-1:request.created', 'approver-2:request.approved']).flat(),
+    );
     tier.expectSound(rec.recordingId);
   },
 );
@@ -283,9 +379,7 @@ test.concurrent('a shortened deadline already past deletes at once', async () =>
   const rec = await tier.start({ declared: { recordedAt } });
   await rec.settled();
   const appliedAt = Date.now();
-  await rec.handle.executeUpdate(messages.applyPolicyUpdate, {
-    args: [{ pack: packRef('wf-10s', 'PT10S'), by: 'dpo-1' }],
-  });
+  await applyPolicy(rec, packRef('wf-10s', 'PT10S'));
   await rec.result();
   const certificate = certificateOf(rec);
   expect(certificate).toMatchObject({
@@ -304,10 +398,8 @@ test.concurrent(
     const rec = await tier.start({ declared: recordedNow() });
     const retained = await rec.settled();
     const until = new Date(Date.parse(retained.retention!.deleteAfter) + 3_600_000).toISOString();
-    await rec.handle.executeUpdate(messages.extendUpdate, { args: [{ until, reason: 'trial', by: 'u1' }] });
-    const applied = await rec.handle.executeUpdate(messages.applyPolicyUpdate, {
-      args: [{ pack: packRef('wf-10s', 'PT10S'), by: 'dpo-1' }],
-    });
+    await act(rec.handle, 'retention.extend', { until, reason: 'trial' }, 'u1');
+    const applied = await applyPolicy(rec, packRef('wf-10s', 'PT10S'));
     expect(applied).toMatchObject({
       previous: { deleteAfter: until },
       next: { pack: 'wf-10s', deleteAfter: until },
@@ -318,14 +410,16 @@ test.concurrent(
   },
 );
 
-test.concurrent('early deletion: two people and a reason; the certificate names them', async () => {
+test.concurrent('early deletion: requested, approved by another; the certificate names both', async () => {
   const rec = await tier.start();
   await rec.settled();
-  expect(
-    await rec.handle.executeUpdate(messages.deleteEarlyUpdate, {
-      args: [{ reason: 'recorded by mistake', by: 'u1', approvedBy: 'u2' }],
-    }),
-  ).toEqual({ accepted: true });
+  const decided = await approved(
+    rec.handle,
+    { kind: 'deletion.early', reason: 'recorded by mistake', params: {} },
+    { subject: 'u1', roles: ['records-admin'] },
+    { subject: 'u2', roles: ['approver'] },
+  );
+  expect(decided).toMatchObject({ request: { state: 'approved' }, outcome: { accepted: true } });
   const deleted = await rec.result();
   expect(deleted.state).toBe('deleted');
   const certificate = certificateOf(rec);
@@ -336,12 +430,19 @@ test.concurrent('early deletion: two people and a reason; the certificate names 
   expect(certificate.approvals).toEqual([
     { actor: 'u2', reason: 'recorded by mistake', at: tier.world.log(rec.recordingId).at(-4)!.time },
   ]);
-  expect(rec.actions().slice(-4)).toEqual([
+  expect(rec.actions().slice(-6)).toEqual([
+    'u1:request.created',
+    'u2:request.approved',
     'u1:deletion.early-approved',
     'u1:deletion.started',
     'system:recording.deleted',
     'system:certificate.written',
   ]);
+  expect(tier.world.log(rec.recordingId).at(-4)!.details).toEqual({
+    reason: 'recorded by mistake',
+    approvedBy: 'u2',
+    requestId: decided.request.id,
+  });
   expect(tier.world.log(rec.recordingId).at(-3)!.details).toMatchObject({ cause: 'early', overdueMs: 0 });
   tier.expectSound(rec.recordingId);
 });
@@ -351,15 +452,21 @@ test.concurrent(
   async () => {
     const { rec, transcode } = await startTranscoding('wf-1h');
     const deadline = (await rec.status()).retention!.deleteAfter;
-    const marked = await rec.handle.executeUpdate(messages.markEvidenceUpdate, {
-      args: [{ caseId: 'AZ-9', by: 'custodian-3', reason: 'change of purpose: investigation' }],
-    });
+    const marked = await act(
+      rec.handle,
+      'evidence.mark',
+      { caseId: 'AZ-9', reason: 'change of purpose: investigation' },
+      'custodian-3',
+    );
     expect(marked).toEqual({ lockedUntil: deadline, objects: 1 });
     transcode.open();
     await rec.settled();
-    const extended = await rec.handle.executeUpdate(messages.extendUpdate, {
-      args: [{ for: 'P1D', reason: 'trial', by: 'custodian-3' }],
-    });
+    const extended = (await act(
+      rec.handle,
+      'retention.extend',
+      { for: 'P1D', reason: 'trial' },
+      'custodian-3',
+    )) as Extended;
     const locks = tier.world.calls(rec.recordingId, 'lockEvidence');
     expect(locks.map((l) => [l.objects.length, l.retainUntil])).toEqual([
       [1, deadline], // while transcoding: the original

@@ -25,7 +25,8 @@ export async function deleteAndCertify(run: RecordingRun): Promise<void> {
     deleteAfter: retention.deleteAfter,
     overdueMs: Math.max(0, Date.parse(requestedAt) - Date.parse(retention.deleteAfter)),
   };
-  const early = run.earlyDeletion;
+  // Early or by a shortening policy change: both were asked for by one person and approved by another.
+  const early = run.deletionCause === 'policy' ? run.policyChange : run.earlyDeletion;
   const requestedBy = early?.by ?? SYSTEM_ACTOR;
   const certificateFacts = {
     recordingId: run.recordingId,

@@ -1,23 +1,51 @@
 /**
- * What people (and the fixity sweep) may ask of a recording: Queries answer, Updates change, each Update's validator
- * rejects with a reason and leaves no trace in history. Handlers only record requests and write their log entries;
- * the main path (index.ts) acts on them.
+ * What may be asked of a recording: Queries answer, Updates change. A person's Update carries the custody API's
+ * signed assertion (assertions.ts), which its validator verifies with the worker's keys before anything else; a
+ * rejection returns the reason to the caller and leaves no trace in history. Actions one person may take alone run
+ * at once (actions.ts); those that need a second person are requests (requests.ts). Handlers only record what was
+ * asked and write their log entries; the main path (index.ts) acts on them.
+ *
+ * Updates of the time before signed assertions (`by` named by the caller, and release, deleteEarly and applyPolicy
+ * as single Updates) stay registered so that old histories replay; their validators refuse every new one.
  */
-import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
-import { applyExtension, rearmDeadline } from '../../domain/retention';
-import type { Hold } from '../../domain/types';
+import { condition, log, setHandler } from '@temporalio/workflow';
+import { extensionNeedsApproval, SOLE_EXTENSION_LIMIT } from '../../domain/requests';
 import * as messages from '../messages';
-import { lockToDeadline } from './retention';
+import {
+  applyPolicy,
+  approveEarlyDeletion,
+  checkMarkEvidence,
+  checkQuarantineRelease,
+  checkReplay,
+  extendDeadline,
+  extensionTarget,
+  markEvidence,
+  placeHold,
+  releaseFromQuarantine,
+  releaseHolds,
+  requestReplay,
+} from './actions';
+import { acceptAction, isSigned, legacyActor, verifiedAction } from './assertions';
+import {
+  cancelRequest,
+  checkCancellation,
+  checkDecision,
+  checkRequestCreation,
+  createRequest,
+  decideRequest,
+} from './requests';
 import type { RecordingRun } from './state';
 
-function requirePerson(by: string | undefined, flag = '--by') {
-  if (!by || by.trim() === '' || by === 'system') throw new Error(`${flag} must name a person (an id)`);
+/** The Updates that became four-eyes requests: refused with where to go instead. */
+function nowARequest(kind: string): never {
+  throw new Error(
+    `${kind} needs a second person: it is a four-eyes request now (POST /v1/recordings/{id}/requests, or ` +
+      '`custody request`), which an approver decides',
+  );
 }
 
-function requireFourEyes(by: string, approvedBy: string) {
-  requirePerson(by);
-  requirePerson(approvedBy, '--approved-by');
-  if (by === approvedBy) throw new Error(`four-eyes: --approved-by must be a second person, not ${by}`);
+function nonEmpty(value: unknown, what: string) {
+  if (typeof value !== 'string' || !value.trim()) throw new Error(what);
 }
 
 export function registerHandlers(run: RecordingRun): void {
@@ -44,27 +72,15 @@ export function registerHandlers(run: RecordingRun): void {
 
   setHandler(
     messages.replayUpdate,
-    async (request): Promise<messages.ReplayResult> => {
-      const stage = run.status.lastError?.stage ?? 'ingest';
-      // Flags first, before any await: a second replay in the same activation is validated against them.
-      if (stage === 'fixity') {
-        run.fixityRecheckRequested = true;
-        run.retentionChanged = true;
-      } else run.replayRequested = true;
-      await run.log.append(request.by, 'stage.replay-requested', { stage, reason: request.reason ?? null });
-      return { stage, replayed: true };
+    async (request) => {
+      if (!isSigned(request)) return requestReplay(run, legacyActor(request.by), request.reason);
+      const { claims, actor } = acceptAction<'recording.replay'>(run, request);
+      return requestReplay(run, actor, claims.prm.reason);
     },
     {
       validator: (request: messages.ReplayRequest) => {
-        requirePerson(request.by);
-        if (run.status.state !== 'needs-attention') {
-          throw new Error(
-            `recording ${run.recordingId} is ${run.status.state}, not needs-attention: nothing to replay`,
-          );
-        }
-        // A second replay before the first has started the stage again would run it twice.
-        if (run.replayRequested || run.fixityRecheckRequested)
-          throw new Error('a replay of this stage is already under way');
+        verifiedAction(run, request, 'recording.replay');
+        checkReplay(run);
       },
     },
   );
@@ -72,63 +88,16 @@ export function registerHandlers(run: RecordingRun): void {
   setHandler(
     messages.holdUpdate,
     async (request) => {
-      const r = run.requireRetention();
-      const hold: Hold = {
-        id: `hold-${r.holds.length + 1}`,
-        caseId: request.caseId,
-        reason: request.reason,
-        by: request.by,
-        at: new Date().toISOString(),
-      };
-      r.holds.push(hold);
-      run.publishRetention();
-      run.retentionChanged = true;
-      await run.log.append(request.by, 'hold.placed', {
-        holdId: hold.id,
-        caseId: hold.caseId,
-        reason: hold.reason,
-      });
-      return { holdId: hold.id, activeHolds: run.activeHolds().length };
+      if (!isSigned(request)) return placeHold(run, legacyActor(request.by), request);
+      const { claims, actor } = acceptAction<'hold.place'>(run, request);
+      return placeHold(run, actor, claims.prm);
     },
     {
       validator: (request: messages.HoldRequest) => {
+        const { prm } = verifiedAction(run, request, 'hold.place');
         run.requireRetention();
-        requirePerson(request.by);
-        if (!request.caseId?.trim()) throw new Error('a hold needs --case <case number>');
-        if (!request.reason?.trim()) throw new Error('a hold needs --reason');
-      },
-    },
-  );
-
-  setHandler(
-    messages.releaseUpdate,
-    async (request) => {
-      const r = run.requireRetention();
-      const now = new Date().toISOString();
-      const released = run.activeHolds().filter((h) => !request.holdId || h.id === request.holdId);
-      for (const hold of released)
-        Object.assign(hold, { releasedAt: now, releasedBy: request.by, approvedBy: request.approvedBy });
-      run.publishRetention();
-      run.retentionChanged = true;
-      await run.log.append(request.by, 'hold.released', {
-        holdIds: released.map((h) => h.id),
-        approvedBy: request.approvedBy,
-        reason: request.reason ?? null,
-      });
-      return { released: released.map((h) => h.id), deleteAfter: r.deleteAfter };
-    },
-    {
-      validator: (request: messages.ReleaseRequest) => {
-        run.requireRetention();
-        requireFourEyes(request.by, request.approvedBy);
-        const matching = run.activeHolds().filter((h) => !request.holdId || h.id === request.holdId);
-        if (matching.length === 0) {
-          throw new Error(
-            request.holdId
-              ? `no active hold ${request.holdId}`
-              : `recording ${run.recordingId} has no active hold`,
-          );
-        }
+        nonEmpty(prm.caseId, 'a hold needs a case number');
+        nonEmpty(prm.reason, 'a hold needs a reason');
       },
     },
   );
@@ -136,42 +105,26 @@ export function registerHandlers(run: RecordingRun): void {
   setHandler(
     messages.extendUpdate,
     async (request) => {
-      const r = run.requireRetention();
-      const previous = r.deleteAfter;
-      const result = applyExtension(
-        previous,
-        'until' in request ? { until: request.until } : { for: request.for },
-      );
-      if (!result.ok) throw ApplicationFailure.nonRetryable(result.reason, 'ExtensionRejected');
-      r.extensions.push({
-        until: result.deleteAfter,
-        reason: request.reason,
-        by: request.by,
-        at: new Date().toISOString(),
-        ...(request.caseId && { caseId: request.caseId }),
-      });
-      r.deleteAfter = result.deleteAfter;
-      run.publishRetention();
-      run.retentionChanged = true;
-      await run.log.append(request.by, 'deadline.extended', {
-        previous,
-        deleteAfter: r.deleteAfter,
-        reason: request.reason,
-        caseId: request.caseId ?? null,
-      });
-      await lockToDeadline(run);
-      return { deleteAfter: r.deleteAfter, previous };
+      if (!isSigned(request)) {
+        const { by, reason, caseId } = request;
+        const target = 'until' in request ? { until: request.until } : { for: request.for };
+        return extendDeadline(run, legacyActor(by), { ...target, reason, ...(caseId && { caseId }) });
+      }
+      const { claims, actor } = acceptAction<'retention.extend'>(run, request);
+      return extendDeadline(run, actor, claims.prm);
     },
     {
       validator: (request: messages.ExtendRequest) => {
-        const r = run.requireRetention();
-        requirePerson(request.by);
-        if (!request.reason?.trim()) throw new Error('an extension needs --reason');
-        const result = applyExtension(
-          r.deleteAfter,
-          'until' in request ? { until: request.until } : { for: request.for },
-        );
-        if (!result.ok) throw new Error(result.reason);
+        const { prm } = verifiedAction(run, request, 'retention.extend');
+        nonEmpty(prm.reason, 'an extension needs a reason');
+        const until = extensionTarget(run, prm);
+        const statutory = run.requireRetention().deadline.statutoryDeadline;
+        if (extensionNeedsApproval(statutory, until)) {
+          throw new Error(
+            `${until} is more than ${SOLE_EXTENSION_LIMIT} past the statutory deadline ${statutory}: an extension ` +
+              'that far needs a second person — make it a request (kind retention.extend)',
+          );
+        }
       },
     },
   );
@@ -179,144 +132,124 @@ export function registerHandlers(run: RecordingRun): void {
   setHandler(
     messages.markEvidenceUpdate,
     async (request) => {
-      const r = run.requireRetention();
-      r.evidence = { caseId: request.caseId, by: request.by, at: new Date().toISOString() };
-      run.publishRetention();
-      await run.log.append(request.by, 'evidence.marked', {
-        caseId: request.caseId,
-        reason: request.reason ?? null,
-        deleteAfter: r.deleteAfter,
-      });
-      await lockToDeadline(run);
-      return {
-        lockedUntil: r.evidence.lockedUntil ?? r.deleteAfter,
-        objects: 1 + (run.status.derivatives?.derivatives.length ?? 0),
-      };
+      if (!isSigned(request)) return markEvidence(run, legacyActor(request.by), request);
+      const { claims, actor } = acceptAction<'evidence.mark'>(run, request);
+      return markEvidence(run, actor, claims.prm);
     },
     {
       validator: (request: messages.MarkEvidenceRequest) => {
-        const r = run.requireRetention();
-        requirePerson(request.by);
-        if (!request.caseId?.trim()) throw new Error('marking evidence needs --case <case number>');
-        if (r.evidence) throw new Error(`already marked as evidence for case ${r.evidence.caseId}`);
-        if (!run.status.original) {
-          throw new Error(
-            `recording ${run.recordingId} is ${run.status.state}: marking it as evidence locks its stored original, and it has none` +
-              (run.status.state === 'quarantined' ? ' — release it from quarantine first' : ' yet'),
-          );
-        }
-      },
-    },
-  );
-
-  setHandler(
-    messages.deleteEarlyUpdate,
-    async (request) => {
-      run.earlyDeletion = { ...request, at: new Date().toISOString() };
-      run.retentionChanged = true;
-      await run.log.append(request.by, 'deletion.early-approved', {
-        reason: request.reason,
-        approvedBy: request.approvedBy,
-      });
-      return { accepted: true as const };
-    },
-    {
-      validator: (request: messages.DeleteEarlyRequest) => {
-        const r = run.requireRetention();
-        requireFourEyes(request.by, request.approvedBy);
-        if (!request.reason?.trim()) throw new Error('an early deletion needs --reason');
-        if (run.activeHolds().length > 0)
-          throw new Error(
-            `rejected: held (${run
-              .activeHolds()
-              .map((h) => `${h.id} case ${h.caseId}`)
-              .join(', ')})`,
-          );
-        if (r.evidence) throw new Error(`rejected: marked as evidence for case ${r.evidence.caseId}`);
-      },
-    },
-  );
-
-  setHandler(
-    messages.applyPolicyUpdate,
-    async (request): Promise<messages.ApplyPolicyResult> => {
-      const r = run.requireRetention();
-      const previous = { pack: r.pack.id, deleteAfter: r.deleteAfter };
-      const next = rearmDeadline(
-        { ...r.deadline, deleteAfter: r.deleteAfter },
-        request.pack.retention,
-        r.extensions,
-      );
-      r.pack = request.pack;
-      r.deadline = {
-        deleteAfter: next.deleteAfter,
-        statutoryDeadline: next.statutoryDeadline,
-        basis: next.basis,
-        basisTime: next.basisTime,
-      };
-      r.deleteAfter = next.deleteAfter;
-      run.status.policy = request.pack.id;
-      if (next.change === 'shortened') run.deletionCause = 'policy';
-      run.publishRetention();
-      run.retentionChanged = true;
-      await run.log.append(request.by, 'policy.applied', {
-        previous,
-        pack: { id: request.pack.id, version: request.pack.version, fingerprint: request.pack.fingerprint },
-        deleteAfter: next.deleteAfter,
-        change: next.change,
-        reason: request.reason ?? null,
-      });
-      await lockToDeadline(run);
-      return {
-        previous,
-        next: { pack: request.pack.id, deleteAfter: next.deleteAfter },
-        change: next.change,
-      };
-    },
-    {
-      validator: (request: messages.ApplyPolicyRequest) => {
-        run.requireRetention();
-        requirePerson(request.by);
+        const { prm } = verifiedAction(run, request, 'evidence.mark');
+        checkMarkEvidence(run, prm.caseId);
       },
     },
   );
 
   setHandler(
     messages.releaseQuarantineUpdate,
-    async (request): Promise<messages.ReleaseQuarantineResult> => {
-      const record = run.status.quarantine!;
-      run.quarantineRelease = request; // before any await, like replay
-      await run.log.append(request.by, 'quarantine.released', {
-        reason: request.reason,
-        quarantineReason: record.reason,
-        acceptReceivedHash: request.acceptReceivedHash ?? false,
-        quarantineKey: record.object.key,
-      });
-      return { released: true, reason: record.reason };
+    async (request) => {
+      if (!isSigned(request)) return releaseFromQuarantine(run, legacyActor(request.by), request);
+      const { claims, actor } = acceptAction<'quarantine.release'>(run, request);
+      return releaseFromQuarantine(run, actor, { reason: claims.prm.reason });
     },
     {
       validator: (request: messages.ReleaseQuarantineRequest) => {
-        requirePerson(request.by);
-        if (!request.reason?.trim()) throw new Error('a release from quarantine needs --reason');
-        const record = run.status.quarantine;
-        if (run.status.state !== 'quarantined' || !record || run.quarantineRelease) {
-          throw new Error(`recording ${run.recordingId} is ${run.status.state}, not quarantined`);
-        }
-        if (record.reason === 'empty-file')
-          throw new Error('the file has zero bytes: there is nothing to process');
-        if (!record.object.etag) {
-          throw new Error(
-            `the quarantine record of ${run.recordingId} has no ETag; re-upload the file instead`,
-          );
-        }
-        if (record.reason === 'hash-mismatch' && !request.acceptReceivedHash) {
-          throw new Error(
-            'quarantined for a hash mismatch: release only with --accept-received-hash, once you have established ' +
-              'that the declared hash was wrong (the received hash is then the reference)',
-          );
-        }
+        const { prm } = verifiedAction(run, request, 'quarantine.release');
+        nonEmpty(prm.reason, 'a release from quarantine needs a reason');
+        checkQuarantineRelease(run, false);
       },
     },
+  );
+
+  setHandler(
+    messages.createRequestUpdate,
+    async (request) => {
+      const { claims, actor } = acceptAction<'request.create'>(run, request);
+      return createRequest(run, claims, actor);
+    },
+    {
+      validator: (request: messages.SignedAction) =>
+        checkRequestCreation(run, verifiedAction(run, request, 'request.create')),
+    },
+  );
+
+  setHandler(
+    messages.decideRequestUpdate,
+    async (request) => {
+      const { claims, actor } = acceptAction<'request.decide'>(run, request);
+      return decideRequest(run, claims, actor);
+    },
+    {
+      validator: (request: messages.SignedAction) =>
+        checkDecision(run, verifiedAction(run, request, 'request.decide')),
+    },
+  );
+
+  setHandler(
+    messages.cancelRequestUpdate,
+    async (request) => {
+      const { claims, actor } = acceptAction<'request.cancel'>(run, request);
+      return cancelRequest(run, claims, actor);
+    },
+    {
+      validator: (request: messages.SignedAction) =>
+        checkCancellation(run, verifiedAction(run, request, 'request.cancel')),
+    },
+  );
+
+  setHandler(
+    messages.recordAdministrativeNoteUpdate,
+    async (request) => {
+      const { claims, actor } = acceptAction<'admin.note'>(run, request);
+      await run.log.append(actor.by, `admin.${claims.prm.action}`, {
+        reason: claims.prm.reason,
+        ...claims.prm.details,
+        ...actor.proof,
+      });
+      return { recorded: true as const };
+    },
+    {
+      validator: (request: messages.SignedAction) => {
+        const { prm } = verifiedAction(run, request, 'admin.note');
+        if (prm.action !== 'reset') throw new Error('the only administrative note is reset');
+        nonEmpty(prm.reason, 'an administrative note needs a reason');
+        const details = Object.values(prm.details ?? {});
+        if (details.length > 20 || details.some((v) => v !== null && typeof v === 'object'))
+          throw new Error('an administrative note carries at most 20 plain details');
+      },
+    },
+  );
+
+  // --- Before signed assertions: in histories only; each validator refuses a new one. ---
+
+  setHandler(
+    messages.releaseUpdate,
+    async (request) => {
+      const reason = request.reason;
+      return releaseHolds(
+        run,
+        legacyActor(request.by),
+        { by: request.approvedBy, ...(reason && { reason }) },
+        request.holdId,
+      );
+    },
+    { validator: (_request) => nowARequest('a hold release') },
+  );
+
+  setHandler(
+    messages.deleteEarlyUpdate,
+    async (request) =>
+      approveEarlyDeletion(run, legacyActor(request.by), {
+        by: request.approvedBy,
+        requestId: '',
+        reason: request.reason,
+      }),
+    { validator: (_request) => nowARequest('an early deletion') },
+  );
+
+  setHandler(
+    messages.applyPolicyUpdate,
+    async (request) => applyPolicy(run, legacyActor(request.by), request.pack, request.reason),
+    { validator: (_request) => nowARequest('a policy change') },
   );
 
   setHandler(messages.fixityMismatchSignal, (notice) => {
@@ -325,8 +258,15 @@ export function registerHandlers(run: RecordingRun): void {
     run.retentionChanged = true;
   });
 
-  // A reset (or another action outside the workflow) is written into this recording's custody log.
+  // A signal cannot be refused, so anyone reaching Temporal could write admin.* entries with it: ignored now
+  // (recordAdministrativeNoteUpdate is signed). Histories from before still write their entry on replay.
   setHandler(messages.administrativeNoteSignal, async (note) => {
+    if (run.signalsUntrusted) {
+      log.warn('administrativeNote signal ignored: administrative notes arrive as a signed Update', {
+        action: note.action,
+      });
+      return;
+    }
     await run.log.append(note.by, `admin.${note.action}`, { reason: note.reason, ...note.details });
   });
 }

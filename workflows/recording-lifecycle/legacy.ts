@@ -37,6 +37,12 @@ const CHANGES_WAKE_THE_WAIT = 'custody-changes-wake-the-wait-202612';
  * and quarantine (before, a quarantined or ingest-parked recording had no deadline and was kept for ever).
  */
 const DEADLINE_AT_RECEIPT = 'custody-deadline-at-receipt-202612';
+/**
+ * Introduced 2026-12-04; deprecate from 2027-02-04: no caller is trusted about people or findings. The
+ * administrativeNote signal is ignored (a signed Update records notes), and a fixityMismatch signal is only a
+ * reason to check: the recording parks on its own check's finding, not on the sender's word.
+ */
+const UNTRUSTED_SIGNALS = 'custody-untrusted-signals-202612';
 
 /** Before LOOKUPS_RUN_LOCALLY, lookups were regular activities on the orchestration queue. */
 export function lookupsProxy(local: LookupActivities, regular: LookupActivities): LookupActivities {
@@ -56,6 +62,11 @@ export function changesDuringAPassWakeTheWait(): boolean {
 /** Before DEADLINE_AT_RECEIPT, the deadline was set once ingest had succeeded. */
 export function deadlineAtReceipt(): boolean {
   return patched(DEADLINE_AT_RECEIPT);
+}
+
+/** Before UNTRUSTED_SIGNALS, the two signals were believed: a note was written, a reported mismatch parked. */
+export function signalsUntrusted(): boolean {
+  return patched(UNTRUSTED_SIGNALS);
 }
 
 /** Whether this run takes the fused steps (ingest, deletion) or the step-by-step ones below. */

@@ -67,7 +67,14 @@ export function lifecycleProxies(queues: LifecycleTaskQueues) {
     startToCloseTimeout: '1m',
     retry: lightRetry,
   });
-  return { mediaIo, mediaIoUntilStopped, transcoder, light, lookups, log, logLookups };
+  // A policy change's pack, resolved by this worker from its own store (only ever called by new Update handlers).
+  const policyLookups = asActivityFailures(
+    proxyLocalActivities<Pick<CustodyActivities, 'resolvePolicyChange'>>({
+      startToCloseTimeout: '1m',
+      retry: lightRetry,
+    }),
+  );
+  return { mediaIo, mediaIoUntilStopped, transcoder, light, lookups, log, logLookups, policyLookups };
 }
 
 export type LifecycleProxies = ReturnType<typeof lifecycleProxies>;

@@ -10,9 +10,8 @@ import type {
   Stage,
   StoredOriginal,
 } from '../../domain/types';
-import type { ReleaseQuarantineRequest } from '../messages';
 import { runStage } from './stages';
-import type { RecordingRun } from './state';
+import type { QuarantineRelease, RecordingRun } from './state';
 
 export interface IngestProblem {
   reason: QuarantineReason;
@@ -49,7 +48,7 @@ export async function quarantine(
   problem: IngestProblem,
   source: IngestSource,
   manifestKey: string | undefined,
-): Promise<ReleaseQuarantineRequest> {
+): Promise<QuarantineRelease> {
   run.quarantineRelease = undefined; // released before and quarantined again: wait for a new release
   const record = await moveToQuarantine(run, 'ingest', problem, source, manifestKey);
   run.setState('quarantined');

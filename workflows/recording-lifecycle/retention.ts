@@ -6,6 +6,7 @@ import {
   allHandlersFinished,
   ActivityFailure,
   condition,
+  log,
   continueAsNew,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -86,7 +87,8 @@ export async function waitForDeadline(run: RecordingRun): Promise<void> {
     if (run.pendingFixity) {
       const notice = run.pendingFixity;
       run.pendingFixity = undefined;
-      await parkForFixity(run, notice);
+      if (run.signalsUntrusted) await confirmFixityReport(run, notice);
+      else await parkForFixity(run, notice);
     }
     if (run.fixityRecheckRequested) {
       run.fixityRecheckRequested = false;
@@ -103,7 +105,11 @@ export async function waitForDeadline(run: RecordingRun): Promise<void> {
       await condition(allHandlersFinished);
       await continueAsNew<(input: LifecycleInput) => Promise<RecordingStatus>>({
         ...run.input,
-        resume: { status: run.snapshot() },
+        resume: {
+          status: run.snapshot(),
+          seenAssertions: Object.fromEntries(run.seenAssertions),
+          ...(run.policyChange && { policyChange: run.policyChange }),
+        },
       });
     }
     if (!clearChangesFirst) run.retentionChanged = false;
@@ -138,6 +144,30 @@ async function parkForFixity(run: RecordingRun, notice: FixityMismatchNotice) {
     mismatches: notice.mismatches.map((m) => ({ ...m })),
     logProblems: notice.logProblems,
   });
+}
+
+/**
+ * A fixity run's report is a reason to look, not a finding: anyone reaching Temporal could send one. The recording
+ * checks its own objects and parks on what it finds; a report it cannot confirm is logged by the worker, not in the
+ * custody log (a forged report must not be able to write there either).
+ */
+async function confirmFixityReport(run: RecordingRun, notice: FixityMismatchNotice) {
+  let result;
+  try {
+    result = await run.activities.mediaIo.checkRecordingFixity({
+      recordingId: run.recordingId,
+      confirming: true,
+    });
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    log.warn('fixity report not confirmed: the check could not run', { checkedBy: notice.checkedBy });
+    return;
+  }
+  if (result.mismatches.length || result.logProblems.length) {
+    await parkForFixity(run, { ...result, checkedBy: notice.checkedBy });
+    return;
+  }
+  log.warn('fixity report not confirmed by the recording’s own check', { checkedBy: notice.checkedBy });
 }
 
 /** A replay of the fixity stage: check again (e.g. after the object was restored from a backup). */

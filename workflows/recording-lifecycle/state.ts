@@ -12,6 +12,7 @@ import type {
   StoredOriginal,
 } from '../../domain/types';
 import {
+  OpenRequestsAttr,
   DeleteAfterAttr,
   EvidenceAttr,
   HeldAttr,
@@ -20,11 +21,27 @@ import {
   StateAttr,
 } from '../../domain/search-attributes';
 import { CustodyLogWriter } from '../custody-log-writer';
-import type { FixityMismatchNotice, ReleaseQuarantineRequest } from '../messages';
+import type { FixityMismatchNotice } from '../messages';
+import { requestStateAt, type FourEyesRequest } from '../../domain/requests';
 import type { LifecycleProxies } from './proxies';
-import { changesDuringAPassWakeTheWait } from './legacy';
+import { changesDuringAPassWakeTheWait, signalsUntrusted } from './legacy';
 
 export type DeletionCause = 'deadline' | 'early' | 'policy';
+
+/** Who asked for a deletion before its deadline and who approved it. */
+export interface Authorisation {
+  by: string;
+  approvedBy: string;
+  reason: string;
+  at: string;
+}
+
+/** A release from quarantine as the main path acts on it. */
+export interface QuarantineRelease {
+  by: string;
+  reason: string;
+  acceptReceivedHash?: boolean;
+}
 
 /** Replays of parked stages, by stage and outcome (succeeded, failed-again); exported with the SDK's metrics. */
 export const replays = metricMeter.createCounter(
@@ -44,17 +61,23 @@ export class RecordingRun {
   // second request in the same activation is validated against them.
   replayRequested = false;
   fixityRecheckRequested = false;
-  quarantineRelease: ReleaseQuarantineRequest | undefined;
+  quarantineRelease: QuarantineRelease | undefined;
   pendingFixity: FixityMismatchNotice | undefined;
   /** Set by Updates; the deadline wait re-evaluates whenever it flips. */
   retentionChanged = false;
-  earlyDeletion: { by: string; approvedBy: string; reason: string; at: string } | undefined;
+  earlyDeletion: Authorisation | undefined;
+  /** The approved policy change that shortened the deadline (the certificate names both people). */
+  policyChange: Authorisation | undefined;
   deletionCause: DeletionCause = 'deadline';
+  /** Action assertions accepted so far and not yet expired (jti → exp, seconds): each is accepted once. */
+  readonly seenAssertions: Map<string, number>;
   /**
    * Patch custody-changes-wake-the-wait-202612, decided once at the start of the run: a patch decided after a local
    * activity can land in another workflow task on replay than it did live, which replay cannot match.
    */
   readonly changesWakeTheWait: boolean;
+  /** Patch custody-untrusted-signals-202612, decided at the start of the run like the one above. */
+  readonly signalsUntrusted: boolean;
   /** The media-io proxy ingest uses: one whose cancellation waits, once the deadline can interrupt ingest. */
   ingestIo: LifecycleProxies['mediaIo'];
 
@@ -65,6 +88,7 @@ export class RecordingRun {
     this.resumed = input.resume;
     this.ingestIo = activities.mediaIo;
     this.changesWakeTheWait = changesDuringAPassWakeTheWait();
+    this.signalsUntrusted = signalsUntrusted();
     this.log = new CustodyLogWriter(
       input.recordingId,
       {
@@ -87,6 +111,29 @@ export class RecordingRun {
       custodyLogHead: this.log.head,
     };
     this.retention = this.resumed?.status.retention;
+    this.seenAssertions = new Map(Object.entries(input.resume?.seenAssertions ?? {}));
+    this.policyChange = input.resume?.policyChange;
+  }
+
+  /**
+   * Four-eyes requests, pending and decided (kept in the status: continue-as-new carries them). Reading them
+   * changes nothing: validators read them, and a refused request must leave the status as it was.
+   */
+  get requests(): readonly FourEyesRequest[] {
+    return this.status.requests ?? [];
+  }
+
+  addRequest(request: FourEyesRequest) {
+    (this.status.requests ??= []).push(request);
+  }
+
+  /** Publishes which kinds of request wait for a decision (CustodyOpenRequests), for the approvers' list. */
+  publishRequests() {
+    const now = new Date();
+    const open = [
+      ...new Set(this.requests.filter((r) => requestStateAt(r, now) === 'pending').map((r) => r.kind)),
+    ];
+    upsertSearchAttributes([{ key: OpenRequestsAttr, value: open.length ? open : null }]);
   }
 
   get recordingId(): string {
@@ -100,6 +147,7 @@ export class RecordingRun {
       ...this.status,
       custodyLogHead: this.log.head,
       ...(retention && { retention: { ...retention, holds: retention.holds.map((h) => ({ ...h })) } }),
+      ...(this.status.requests && { requests: this.status.requests.map((r) => ({ ...r })) }),
     };
   }
 

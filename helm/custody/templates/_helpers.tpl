@@ -103,6 +103,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "custody.payloadKeysDir" -}}/etc/custody/payload-keys{{- end -}}
 {{- define "custody.policyDir" -}}/etc/custody/policies{{- end -}}
 {{- define "custody.capacityDir" -}}/etc/custody/capacity{{- end -}}
+{{- define "custody.assertionPublicKeysDir" -}}/etc/custody/assertion-keys{{- end -}}
+{{- define "custody.assertionSigningKeyDir" -}}/etc/custody/assertion-signing-key{{- end -}}
+{{- define "custody.pseudonymKeyDir" -}}/etc/custody/pseudonym-key{{- end -}}
+{{- define "custody.apiTlsDir" -}}/etc/custody/api-tls{{- end -}}
+{{- define "custody.rolesDir" -}}/etc/custody/roles{{- end -}}
+
+{{- define "custody.apiName" -}}
+{{- printf "%s-api" (include "custody.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 
 {{/* Checks that cannot be expressed in values.schema.json; each says what to change. */}}
 {{- define "custody.validate" -}}
@@ -141,6 +150,33 @@ app.kubernetes.io/component: {{ .component }}
 {{- fail (printf "controller.managedPools names %s, but pools.%s.enabled is false; remove it from the list" $pool $pool) -}}
 {{- end -}}
 {{- end -}}
+{{- if not .Values.assertionKeys.publicKeys.existingSecret -}}
+{{- fail "assertionKeys.publicKeys.existingSecret is empty: the workers accept a person's action only when a key of the custody API verifies it. Create the Secret with the API's public JWKS (kubectl create secret generic custody-assertion-public-keys --from-file=public.json=public.json; README.md § Secrets) and set assertionKeys.publicKeys.existingSecret to its name" -}}
+{{- end -}}
+{{- /* DEV_MODE lets the demo pack (seconds of retention) be applied to real recordings: no chart value may turn it on. */ -}}
+{{- $envMaps := list .Values.config.extraEnv .Values.controller.extraEnv .Values.api.extraEnv -}}
+{{- range $pool := splitList " " (include "custody.poolNames" .) -}}
+{{- $envMaps = append $envMaps (index $root.Values.pools $pool).extraEnv -}}
+{{- end -}}
+{{- range $envMaps -}}
+{{- if hasKey . "CUSTODY_DEV_MODE" -}}
+{{- fail "CUSTODY_DEV_MODE is set in an extraEnv: dev mode lets the demo rule pack (seconds of retention) be applied to recordings and is never for a deployment; the chart keeps it false. Remove it" -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.api.enabled -}}
+{{- if not .Values.api.oidc.issuer -}}
+{{- fail "api.oidc.issuer is empty: the API verifies every access token against your OpenID Provider. Set api.oidc.issuer to its issuer URL, exactly as in its tokens' iss claim (e.g. https://keycloak.example.org/realms/police)" -}}
+{{- end -}}
+{{- if and (not .Values.api.insecureHttp) (not .Values.api.tls.existingSecret) -}}
+{{- fail "api.tls.existingSecret is empty: the API serves HTTPS only. Create a kubernetes.io/tls Secret (kubectl create secret tls custody-api-tls --cert=api.crt --key=api.key) and set api.tls.existingSecret to its name" -}}
+{{- end -}}
+{{- if not .Values.api.signingKey.existingSecret -}}
+{{- fail "api.signingKey.existingSecret is empty: the API signs every person's action with its own Ed25519 key. Create the Secret with the private JWK (kubectl create secret generic custody-assertion-signing-key --from-file=signing.json=signing.json; README.md § Secrets) and set api.signingKey.existingSecret to its name" -}}
+{{- end -}}
+{{- if not .Values.api.pseudonymKey.existingSecret -}}
+{{- fail "api.pseudonymKey.existingSecret is empty: the access log names people by keyed pseudonyms. Create the Secret (openssl rand -hex 32 > pseudonym.key; kubectl create secret generic custody-api-pseudonym-key --from-file=pseudonym.key=pseudonym.key) and set api.pseudonymKey.existingSecret to its name" -}}
+{{- end -}}
+{{- end -}}
 {{- if .Values.networkPolicy.enabled -}}
 {{- range $destination := list "temporal" "s3" "dns" -}}
 {{- $peers := index $root.Values.networkPolicy $destination -}}
@@ -150,6 +186,14 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- if and .Values.controller.enabled (empty .Values.networkPolicy.kubernetesApi.cidrs) (empty .Values.networkPolicy.kubernetesApi.selectors) -}}
 {{- fail "networkPolicy.kubernetesApi has neither cidrs nor selectors, but the controller must reach the Kubernetes API; set networkPolicy.kubernetesApi.cidrs to the API server addresses (kubectl get endpoints kubernetes -n default)" -}}
+{{- end -}}
+{{- if .Values.api.enabled -}}
+{{- if and (empty .Values.networkPolicy.oidc.cidrs) (empty .Values.networkPolicy.oidc.selectors) -}}
+{{- fail "networkPolicy.oidc has neither cidrs nor selectors, but the API must reach the OpenID Provider (api.oidc.issuer) for its keys; set networkPolicy.oidc.cidrs to the provider's addresses (e.g. [10.40.0.5/32]) or .selectors for an in-cluster Keycloak" -}}
+{{- end -}}
+{{- if and (empty .Values.api.ingressFrom.cidrs) (empty .Values.api.ingressFrom.selectors) -}}
+{{- fail "api.ingressFrom has neither cidrs nor selectors; an empty peer list would let anyone reach the API. Set api.ingressFrom.selectors (e.g. the ingress controller's namespace) or .cidrs (cidrs: [0.0.0.0/0] to allow anyone on purpose)" -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -178,6 +222,28 @@ app.kubernetes.io/component: {{ .component }}
 # Anything else that asks the OS for a temp directory (os.tmpdir()) writes to the same emptyDir.
 - name: TMPDIR
   value: {{ .Values.config.tmpDir | quote }}
+{{- end -}}
+
+{{/* What only the worker pods (pools and controller) get: the public keys the workflows verify actions with. */}}
+{{- define "custody.workerEnv" -}}
+- name: CUSTODY_ASSERTION_PUBLIC_KEYS_FILE
+  value: {{ printf "%s/%s" (include "custody.assertionPublicKeysDir" .) .Values.assertionKeys.publicKeys.key | quote }}
+{{- end -}}
+
+{{- define "custody.workerVolumeMounts" -}}
+- name: assertion-public-keys
+  mountPath: {{ include "custody.assertionPublicKeysDir" . }}
+  readOnly: true
+{{- end -}}
+
+{{- define "custody.workerVolumes" -}}
+- name: assertion-public-keys
+  secret:
+    secretName: {{ .Values.assertionKeys.publicKeys.existingSecret }}
+    # 292 = 0444: public keys, nothing secret in them; the mount is still read-only.
+    defaultMode: 292
+    items:
+      - { key: {{ .Values.assertionKeys.publicKeys.key }}, path: {{ .Values.assertionKeys.publicKeys.key }} }
 {{- end -}}
 
 {{- define "custody.volumeMounts" -}}

@@ -483,11 +483,25 @@ describe('the process', () => {
     expect(Object.keys(document.paths as object).sort()).toEqual([
       '/healthz',
       '/openapi.json',
+      '/v1/access-log',
       '/v1/me',
+      '/v1/policies',
       '/v1/recordings',
       '/v1/recordings/{id}',
+      '/v1/recordings/{id}/access-log',
+      '/v1/recordings/{id}/admin-notes',
       '/v1/recordings/{id}/certificate',
       '/v1/recordings/{id}/custody-log',
+      '/v1/recordings/{id}/evidence',
+      '/v1/recordings/{id}/extensions',
+      '/v1/recordings/{id}/holds',
+      '/v1/recordings/{id}/media/{object}',
+      '/v1/recordings/{id}/quarantine-release',
+      '/v1/recordings/{id}/replay',
+      '/v1/recordings/{id}/requests',
+      '/v1/recordings/{id}/requests/{requestId}/cancel',
+      '/v1/recordings/{id}/requests/{requestId}/decision',
+      '/v1/requests',
     ]);
   });
 

@@ -2,7 +2,9 @@
  * The Helm chart with the real helm binary: lint (values.schema.json included) for every value set, refusals of
  * bad values with messages that name the fix, and what the rendered manifests promise: each pod's environment
  * is a configuration workers/config.ts accepts, the rule packs load with the project's own loader, pods are
- * locked down, drain within their termination grace, and the controller's Role grants exactly its two jobs.
+ * locked down, drain within their termination grace, and the controller's Role grants exactly its two jobs. The
+ * custody API: its own Deployment and Service with HTTPS, the issuer and the signing key only it holds, while
+ * every worker holds the public keys that verify it.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { loadConfig, VARIABLES } from '../../../workers/config';
 import { loadRulePacks } from '../../../activities/policy/load';
 import { parseCapacityPolicy } from '../../../workers/controller/capacity-policy';
+import { parseRoleMapping } from '../../../api/roles-file';
 import {
   CHART_DIR,
   REPO_ROOT,
@@ -26,14 +29,22 @@ import {
 
 interface Container {
   name: string;
+  command?: string[];
+  args?: string[];
   env?: { name: string; value?: string; valueFrom?: Record<string, unknown> }[];
   envFrom?: { configMapRef?: { name: string } }[];
   ports?: { name: string; containerPort: number }[];
   securityContext?: Record<string, unknown>;
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
-  startupProbe?: { httpGet: { path: string; port: string } };
-  livenessProbe?: { httpGet: { path: string; port: string } };
-  readinessProbe?: { httpGet: { path: string; port: string } };
+  startupProbe?: { httpGet: { path: string; port: string; scheme?: string } };
+  livenessProbe?: { httpGet: { path: string; port: string; scheme?: string } };
+  readinessProbe?: { httpGet: { path: string; port: string; scheme?: string } };
+}
+interface Volume {
+  name: string;
+  emptyDir?: { sizeLimit?: string };
+  configMap?: { name: string };
+  secret?: { secretName: string; defaultMode?: number; items?: { key: string; path: string }[] };
 }
 interface PodSpec {
   containers: Container[];
@@ -41,9 +52,17 @@ interface PodSpec {
   terminationGracePeriodSeconds?: number;
   automountServiceAccountToken?: boolean;
   serviceAccountName?: string;
-  volumes?: { name: string; emptyDir?: { sizeLimit?: string }; configMap?: { name: string } }[];
+  volumes?: Volume[];
 }
-type Deployment = KubeObject & { spec: { replicas?: number; template: { spec: PodSpec } } };
+type Deployment = KubeObject & {
+  spec: {
+    replicas?: number;
+    template: {
+      metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
+      spec: PodSpec;
+    };
+  };
+};
 type ConfigMap = KubeObject & { data: Record<string, string> };
 interface PolicyRule {
   apiGroups: string[];
@@ -52,6 +71,30 @@ interface PolicyRule {
   resourceNames?: string[];
 }
 type Role = KubeObject & { rules: PolicyRule[] };
+
+type Service = KubeObject & {
+  spec: {
+    type: string;
+    selector: Record<string, string>;
+    ports: { name: string; port: number; targetPort: string | number; appProtocol?: string }[];
+  };
+};
+interface NetworkPolicyPeer {
+  ipBlock?: { cidr: string };
+  namespaceSelector?: unknown;
+  podSelector?: unknown;
+}
+type NetworkPolicy = KubeObject & {
+  spec: {
+    podSelector: { matchLabels: Record<string, string> };
+    policyTypes: string[];
+    ingress?: { from: NetworkPolicyPeer[]; ports: { protocol: string; port: string | number }[] }[];
+    egress?: { to: NetworkPolicyPeer[]; ports: { protocol: string; port: string | number }[] }[];
+  };
+};
+
+const API = 'custody-api';
+const isApi = (deployment: Deployment) => deployment.metadata.name === API;
 
 /** Set for the OS rather than for custody: os.tmpdir() then points at the writable emptyDir. */
 const OS_VARIABLES = ['TMPDIR'];
@@ -87,6 +130,23 @@ function containerEnvironment(container: Container, configMaps: ConfigMap[]): Re
     env[variable.name] = variable.value ?? `from-${Object.keys(variable.valueFrom ?? {}).join('')}`;
   }
   return env;
+}
+
+/** The volume mount holding `file` in a container, and the pod volume behind it. */
+function mountOf(deployment: Deployment, container: Container, file: string | undefined) {
+  const mount = container.volumeMounts?.find((m) => file?.startsWith(`${m.mountPath}/`));
+  const volume = deployment.spec.template.spec.volumes?.find((v) => v.name === mount?.name);
+  return { mount, volume };
+}
+
+/** Renders the chart with extra `--set` arguments (default values otherwise). */
+function renderWith(...sets: string[]): KubeObject[] {
+  return parseManifests(
+    helmTemplate(
+      [],
+      sets.flatMap((value) => ['--set', value]),
+    ),
+  );
 }
 
 beforeAll(() => {
@@ -150,6 +210,77 @@ describe('helm lint', () => {
       ['--set', 'payloadEncryption.existingSecret='],
       /payloadEncryption\/existingSecret.*minLength/s,
     ],
+    [
+      'no assertion public keys Secret',
+      ['--set', 'assertionKeys.publicKeys.existingSecret='],
+      /assertionKeys\/publicKeys\/existingSecret.*minLength/s,
+    ],
+    [
+      'no assertion public keys Secret (schema skipped: the template says how to create it)',
+      ['--skip-schema-validation', '--set', 'assertionKeys.publicKeys.existingSecret='],
+      /assertionKeys.publicKeys.existingSecret is empty.*kubectl create secret generic custody-assertion-public-keys --from-file=public.json=public.json/,
+    ],
+    [
+      'an API without an issuer',
+      ['--set', 'api.oidc.issuer='],
+      /api.oidc.issuer is empty: the API verifies every access token against your OpenID Provider. Set api.oidc.issuer/,
+    ],
+    [
+      'an issuer that is not https',
+      ['--set', 'api.oidc.issuer=http://keycloak.example.org/realms/police'],
+      /api\/oidc\/issuer.*does not match pattern/s,
+    ],
+    [
+      'an API without a TLS certificate',
+      ['--set', 'api.tls.existingSecret='],
+      /api.tls.existingSecret is empty: the API serves HTTPS only.*kubectl create secret tls custody-api-tls/,
+    ],
+    [
+      'an API without its signing key',
+      ['--set', 'api.signingKey.existingSecret='],
+      /api.signingKey.existingSecret is empty.*kubectl create secret generic custody-assertion-signing-key --from-file=signing.json=signing.json/,
+    ],
+    [
+      'an API without its pseudonym key',
+      ['--set', 'api.pseudonymKey.existingSecret='],
+      /api.pseudonymKey.existingSecret is empty.*kubectl create secret generic custody-api-pseudonym-key/,
+    ],
+    [
+      'a symmetric token algorithm',
+      ['--set', 'api.oidc.algorithms={HS256}'],
+      /api\/oidc\/algorithms\/0.*value must be one of/s,
+    ],
+    [
+      'a network policy without a way to the OpenID Provider',
+      [
+        ...['--set', 'networkPolicy.enabled=true', '--set', 'networkPolicy.temporal.cidrs={10.0.0.0/8}'],
+        ...['--set', 'networkPolicy.s3.cidrs={10.0.0.0/8}', '--set', 'api.ingressFrom.cidrs={10.1.0.0/16}'],
+      ],
+      /networkPolicy.oidc has neither cidrs nor selectors, but the API must reach the OpenID Provider/,
+    ],
+    [
+      'a network policy that would let anyone reach the API',
+      [
+        ...['--set', 'networkPolicy.enabled=true', '--set', 'networkPolicy.temporal.cidrs={10.0.0.0/8}'],
+        ...[
+          '--set',
+          'networkPolicy.s3.cidrs={10.0.0.0/8}',
+          '--set',
+          'networkPolicy.oidc.cidrs={10.2.0.5/32}',
+        ],
+      ],
+      /api.ingressFrom has neither cidrs nor selectors; an empty peer list would let anyone reach the API/,
+    ],
+    [
+      'dev mode through an extraEnv',
+      ['--set', 'pools.orchestration.extraEnv.CUSTODY_DEV_MODE=true'],
+      /CUSTODY_DEV_MODE is set in an extraEnv: dev mode lets the demo rule pack/,
+    ],
+    [
+      'the capacity controller managing the API',
+      ['--set', 'controller.enabled=true', '--set', 'controller.managedPools={api}'],
+      /controller\/managedPools\/0.*value must be one of/s,
+    ],
   ])('helm template refuses %s with a message naming it', (_what, args, message) => {
     // helm lint only logs a template's `fail` as INFO; template (like install) stops on it.
     const result = run(requireTool('helm'), ['template', 'custody', CHART_DIR, ...args]);
@@ -200,18 +331,25 @@ describe('helm template', () => {
     }
   });
 
-  test('the default values render the plain pools and nothing optional', () => {
+  test('the default values render the plain pools, the API and nothing optional', () => {
     const kinds = new Set(manifests('default').map((o) => o.kind));
-    expect([...kinds].sort()).toEqual(['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'ServiceAccount']);
+    expect([...kinds].sort()).toEqual([
+      'ConfigMap',
+      'Deployment',
+      'PodDisruptionBudget',
+      'Service',
+      'ServiceAccount',
+    ]);
     const replicas = objectsOfKind<Deployment>(manifests('default'), 'Deployment').map((d) => [
       d.metadata.name,
       d.spec.replicas,
     ]);
-    expect(replicas).toEqual([
-      ['custody-orchestration', 2],
-      ['custody-media-io', 2],
-      ['custody-transcode', 1],
-    ]);
+    expect(Object.fromEntries(replicas)).toEqual({
+      'custody-orchestration': 2,
+      'custody-media-io': 2,
+      'custody-transcode': 1,
+      [API]: 2,
+    });
   });
 
   test('all-features values render every optional object', () => {
@@ -232,12 +370,21 @@ describe('helm template', () => {
         'TriggerAuthentication/custody-temporal',
         'ScaledObject/custody-orchestration',
         'ScaledObject/custody-transcode',
+        'Deployment/custody-api',
+        'Service/custody-api',
+        'ConfigMap/custody-api',
+        'ConfigMap/custody-roles',
+        'PodDisruptionBudget/custody-api',
+        'NetworkPolicy/custody-api',
       ]),
     );
     // media-io is the controller's, so KEDA leaves it alone, and no replica count is rendered for scaled pools.
     expect(kinds).not.toContain('ScaledObject/custody-media-io');
     for (const deployment of objectsOfKind<Deployment>(manifests('all-features'), 'Deployment')) {
-      if (deployment.metadata.name !== 'custody-controller') expect(deployment.spec.replicas).toBeUndefined();
+      if (deployment.metadata.name === 'custody-controller') continue;
+      // The API is not a pool: its own count, whatever scales the pools.
+      if (isApi(deployment)) expect(deployment.spec.replicas).toBe(3);
+      else expect(deployment.spec.replicas).toBeUndefined();
     }
     const hpas = objectsOfKind(manifests('hpa'), 'HorizontalPodAutoscaler').map((o) => o.metadata.name);
     expect(hpas).toEqual(['custody-orchestration', 'custody-media-io', 'custody-transcode']);
@@ -279,11 +426,15 @@ describe('each pod', () => {
       const objects = manifests(valueSet);
       const configMaps = objectsOfKind<ConfigMap>(objects, 'ConfigMap');
       const known = new Set([...Object.keys(VARIABLES), ...OS_VARIABLES]);
-      const config = configMaps.find((c) => c.metadata.name === 'custody-config');
-      // The ConfigMap carries only custody's own variables: a typo would be silently ignored by the workers.
-      expect(Object.keys(config?.data ?? {}).filter((name) => !(name in VARIABLES))).toEqual([]);
+      // The ConfigMaps carry only custody's own variables: a typo would be silently ignored by the processes.
+      for (const name of ['custody-config', API]) {
+        const config = configMaps.find((c) => c.metadata.name === name);
+        expect(config).toBeDefined();
+        expect(Object.keys(config?.data ?? {}).filter((variable) => !(variable in VARIABLES))).toEqual([]);
+      }
 
       for (const deployment of objectsOfKind<Deployment>(objects, 'Deployment')) {
+        if (isApi(deployment)) continue; // the API's own test is below
         const [container] = deployment.spec.template.spec.containers;
         if (!container) throw new Error(`${deployment.metadata.name} has no container`);
         const env = containerEnvironment(container, configMaps);
@@ -326,6 +477,9 @@ describe('each pod', () => {
         expect(
           deployment.spec.template.spec.volumes?.find((v) => v.name === policyMount?.name)?.configMap?.name,
         ).toBe('custody-policies');
+        // Never dev mode, and never a generated assertion key pair: the public keys are the API's.
+        expect(parsed.policy.devMode).toBe(false);
+        expect(parsed.assertions.generateIfMissing).toBe(false);
       }
     },
   );
@@ -334,13 +488,15 @@ describe('each pod', () => {
     const objects = manifests('all-features');
     const configMaps = objectsOfKind<ConfigMap>(objects, 'ConfigMap');
     const graces = Object.fromEntries(
-      objectsOfKind<Deployment>(objects, 'Deployment').map((d) => {
-        const env = containerEnvironment(d.spec.template.spec.containers[0]!, configMaps);
-        return [
-          d.metadata.name,
-          [loadConfig(env).shutdownGraceSeconds, d.spec.template.spec.terminationGracePeriodSeconds],
-        ];
-      }),
+      objectsOfKind<Deployment>(objects, 'Deployment')
+        .filter((d) => !isApi(d))
+        .map((d) => {
+          const env = containerEnvironment(d.spec.template.spec.containers[0]!, configMaps);
+          return [
+            d.metadata.name,
+            [loadConfig(env).shutdownGraceSeconds, d.spec.template.spec.terminationGracePeriodSeconds],
+          ];
+        }),
     );
     expect(graces).toEqual({
       'custody-orchestration': [90, 110],
@@ -540,6 +696,264 @@ describe('the capacity policy', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('signed actions', () => {
+  test.each(VALUE_SETS.map((s) => [s.name]))(
+    'every worker pod mounts the API’s public keys read-only where CUSTODY_ASSERTION_PUBLIC_KEYS_FILE points, for %s values',
+    (valueSet) => {
+      const objects = manifests(valueSet);
+      const configMaps = objectsOfKind<ConfigMap>(objects, 'ConfigMap');
+      const workers = objectsOfKind<Deployment>(objects, 'Deployment').filter((d) => !isApi(d));
+      expect(workers.length).toBeGreaterThanOrEqual(3);
+      for (const deployment of workers) {
+        const container = deployment.spec.template.spec.containers[0]!;
+        const env = containerEnvironment(container, configMaps);
+        expect([deployment.metadata.name, env.CUSTODY_ASSERTION_PUBLIC_KEYS_FILE]).toEqual([
+          deployment.metadata.name,
+          '/etc/custody/assertion-keys/public.json',
+        ]);
+        const { assertions } = loadConfig(env);
+        const { mount, volume } = mountOf(deployment, container, assertions.publicKeysFile);
+        expect(mount?.readOnly).toBe(true);
+        expect(volume?.secret).toMatchObject({
+          secretName: 'custody-assertion-public-keys',
+          items: [{ key: 'public.json', path: 'public.json' }],
+        });
+        // The API's private key is never in a worker pod.
+        const secrets = (deployment.spec.template.spec.volumes ?? []).map((v) => v.secret?.secretName);
+        expect(secrets).not.toContain('custody-assertion-signing-key');
+        expect(env.CUSTODY_ASSERTION_SIGNING_KEY_FILE).toBeUndefined();
+      }
+    },
+  );
+
+  test('the Secret and its key are values', () => {
+    const objects = renderWith(
+      'assertionKeys.publicKeys.existingSecret=site-api-keys',
+      'assertionKeys.publicKeys.key=jwks.json',
+    );
+    const orchestration = objectsOfKind<Deployment>(objects, 'Deployment').find(
+      (d) => d.metadata.name === 'custody-orchestration',
+    )!;
+    const container = orchestration.spec.template.spec.containers[0]!;
+    const file = container.env?.find((e) => e.name === 'CUSTODY_ASSERTION_PUBLIC_KEYS_FILE')?.value;
+    expect(file).toBe('/etc/custody/assertion-keys/jwks.json');
+    expect(mountOf(orchestration, container, file).volume?.secret).toMatchObject({
+      secretName: 'site-api-keys',
+      items: [{ key: 'jwks.json', path: 'jwks.json' }],
+    });
+  });
+
+  test('dev mode is off in every pod, written out rather than left to a default', () => {
+    for (const set of VALUE_SETS) {
+      const config = objectsOfKind<ConfigMap>(manifests(set.name), 'ConfigMap').find(
+        (c) => c.metadata.name === 'custody-config',
+      );
+      expect([set.name, config?.data.CUSTODY_DEV_MODE]).toEqual([set.name, 'false']);
+    }
+  });
+});
+
+describe('the custody API', () => {
+  function apiOf(objects: KubeObject[]) {
+    const deployment = objectsOfKind<Deployment>(objects, 'Deployment').find(isApi);
+    if (!deployment) throw new Error('no custody-api Deployment rendered');
+    const container = deployment.spec.template.spec.containers[0]!;
+    const env = containerEnvironment(container, objectsOfKind<ConfigMap>(objects, 'ConfigMap'));
+    return { deployment, container, env, config: loadConfig(env) };
+  }
+
+  test.each(VALUE_SETS.map((s) => [s.name]))(
+    'runs node dist/api/main.js with HTTPS, the issuer, and keys from Secrets, for %s values',
+    (valueSet) => {
+      const objects = manifests(valueSet);
+      const { deployment, container, env, config } = apiOf(objects);
+      // args, not command: the image's tini entrypoint stays PID 1.
+      expect(container.command).toBeUndefined();
+      expect(container.args).toEqual(['node', 'dist/api/main.js']);
+      const known = new Set([...Object.keys(VARIABLES), ...OS_VARIABLES]);
+      expect(Object.keys(env).filter((name) => !known.has(name))).toEqual([]);
+
+      // Listens on all interfaces of the pod, on the container port, with HTTPS from the TLS Secret.
+      expect(config.api).toMatchObject({ host: '0.0.0.0', port: 8443, insecureHttp: false });
+      expect(container.ports).toEqual([{ name: 'api', containerPort: 8443, protocol: 'TCP' }]);
+      const certificate = mountOf(deployment, container, config.api.tls?.certPath);
+      const key = mountOf(deployment, container, config.api.tls?.keyPath);
+      expect(certificate.mount?.readOnly).toBe(true);
+      expect(key.volume).toBe(certificate.volume);
+      expect(certificate.volume?.secret).toMatchObject({
+        secretName: 'custody-api-tls',
+        defaultMode: 0o400,
+        items: [
+          { key: 'tls.crt', path: 'tls.crt' },
+          { key: 'tls.key', path: 'tls.key' },
+        ],
+      });
+      for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe])
+        expect(probe?.httpGet).toEqual({ path: '/healthz', port: 'api', scheme: 'HTTPS' });
+
+      const issuer =
+        valueSet === 'all-features'
+          ? 'https://keycloak.example.internal/realms/police'
+          : 'https://oidc.example.invalid/realms/custody';
+      expect(config.oidc.issuer).toBe(issuer);
+
+      // The signing key: read-only, owner-read (0400), only in this pod; no dev pair generated.
+      const signing = mountOf(deployment, container, config.assertions.signingKeyFile);
+      expect(signing.mount?.readOnly).toBe(true);
+      expect(signing.volume?.secret).toMatchObject({
+        secretName: 'custody-assertion-signing-key',
+        defaultMode: 0o400,
+        items: [{ key: 'signing.json', path: 'signing.json' }],
+      });
+      expect(config.assertions.generateIfMissing).toBe(false);
+      const pseudonym = mountOf(deployment, container, config.api.pseudonymKey.file);
+      expect(pseudonym.mount?.readOnly).toBe(true);
+      expect(pseudonym.volume?.secret).toMatchObject({
+        secretName: 'custody-api-pseudonym-key',
+        defaultMode: 0o400,
+      });
+      expect(config.api.pseudonymKey.generateIfMissing).toBe(false);
+      // Payloads through Temporal are encrypted with the workers' keys; S3 credentials from their Secret.
+      expect(
+        mountOf(deployment, container, config.payloadEncryption.keysFile).volume?.secret?.secretName,
+      ).toBe('custody-payload-keys');
+      expect(config.s3.accessKeyId).toBe('from-secretKeyRef');
+      expect(config.policy.devMode).toBe(false);
+
+      // Rule packs (policy-change requests list them) and the role mapping, from their ConfigMaps.
+      expect(mountOf(deployment, container, `${config.policy.dir}/x`).volume?.configMap?.name).toBe(
+        'custody-policies',
+      );
+      const roles = mountOf(deployment, container, config.api.rolesFile);
+      expect(roles.mount?.readOnly).toBe(true);
+      expect(roles.volume?.configMap?.name).toBe('custody-roles');
+      // No Kubernetes API access, and no scrape annotations for a metrics port it does not serve.
+      expect(deployment.spec.template.spec.automountServiceAccountToken).toBe(false);
+      expect(deployment.spec.template.metadata.annotations?.['prometheus.io/scrape']).toBeUndefined();
+    },
+  );
+
+  test('the role mapping ConfigMap is the repository’s roles.yaml, byte for byte, and parses', () => {
+    const source = readFileSync(path.join(REPO_ROOT, 'policies', 'roles', 'roles.yaml'), 'utf8');
+    const copy = readFileSync(path.join(CHART_DIR, 'roles', 'roles.yaml'), 'utf8');
+    expect({ same: copy === source, hint: 'run: bash scripts/render-k8s.sh' }).toEqual({
+      same: true,
+      hint: 'run: bash scripts/render-k8s.sh',
+    });
+    const rendered = objectsOfKind<ConfigMap>(manifests('default'), 'ConfigMap').find(
+      (c) => c.metadata.name === 'custody-roles',
+    );
+    expect(rendered?.data['roles.yaml']).toBe(source);
+    expect(parseRoleMapping(source, 'roles.yaml').roles.approver).toEqual(['approver']);
+    // api.roleMapping replaces it (all-features maps a site's realm roles).
+    const site = objectsOfKind<ConfigMap>(manifests('all-features'), 'ConfigMap').find(
+      (c) => c.metadata.name === 'custody-roles',
+    );
+    expect(parseRoleMapping(site!.data['roles.yaml']!, 'roles.yaml').roles).toMatchObject({
+      'polizei-dienstgruppenleitung': ['approver', 'viewer'],
+    });
+  });
+
+  test('a ClusterIP Service on 443 forwards to the API port of the API pods only', () => {
+    const objects = manifests('default');
+    const services = objectsOfKind<Service>(objects, 'Service');
+    expect(services.map((s) => s.metadata.name)).toEqual([API]);
+    const service = services[0]!;
+    expect(service.spec.type).toBe('ClusterIP');
+    expect(service.spec.ports).toEqual([
+      { name: 'https', port: 443, targetPort: 'api', protocol: 'TCP', appProtocol: 'https' },
+    ]);
+    const selected = objectsOfKind<Deployment>(objects, 'Deployment').filter((d) => {
+      const labels = d.spec.template.metadata.labels;
+      return Object.entries(service.spec.selector).every(([k, v]) => labels[k] === v);
+    });
+    expect(selected.map((d) => d.metadata.name)).toEqual([API]);
+  });
+
+  test('a PodDisruptionBudget keeps all but one API pod through a node drain', () => {
+    type Budget = KubeObject & { spec: { maxUnavailable: number; selector: { matchLabels: object } } };
+    const budget = objectsOfKind<Budget>(manifests('default'), 'PodDisruptionBudget').find(
+      (b) => b.metadata.name === API,
+    );
+    expect(budget?.spec).toEqual({
+      maxUnavailable: 1,
+      selector: {
+        matchLabels: {
+          'app.kubernetes.io/name': 'custody',
+          'app.kubernetes.io/instance': 'custody',
+          'app.kubernetes.io/component': 'api',
+        },
+      },
+    });
+  });
+
+  test('is scaled by api.replicas only: no autoscaler or controller ever targets it', () => {
+    for (const set of VALUE_SETS) {
+      const objects = manifests(set.name);
+      const targets = [
+        ...objectsOfKind(objects, 'ScaledObject'),
+        ...objectsOfKind(objects, 'HorizontalPodAutoscaler'),
+      ].map((o) => (o.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name);
+      expect(targets).not.toContain(API);
+      const role = objectsOfKind<Role>(objects, 'Role')[0];
+      expect(role?.rules.flatMap((r) => r.resourceNames ?? []) ?? []).not.toContain(API);
+    }
+  });
+
+  test('api.insecureHttp (dev only) serves plain HTTP: no certificate mounted, probes over HTTP', () => {
+    const objects = renderWith('api.insecureHttp=true');
+    const { deployment, container, config } = apiOf(objects);
+    expect(config.api.insecureHttp).toBe(true);
+    expect(config.api.tls).toBeUndefined();
+    expect(deployment.spec.template.spec.volumes?.map((v) => v.name)).not.toContain('api-tls');
+    expect(container.readinessProbe?.httpGet.scheme).toBe('HTTP');
+    const service = objectsOfKind<Service>(objects, 'Service')[0]!;
+    expect(service.spec.ports[0]).toMatchObject({ name: 'http', appProtocol: 'http' });
+  });
+
+  test('api.enabled=false renders no API object and needs no issuer or OpenID Provider peers', () => {
+    const objects = renderWith(
+      'api.enabled=false',
+      'api.oidc.issuer=',
+      'networkPolicy.enabled=true',
+      'networkPolicy.temporal.cidrs={10.0.0.0/8}',
+      'networkPolicy.s3.cidrs={10.0.0.0/8}',
+    );
+    const names = objects.map((o) => o.metadata.name);
+    expect(names.filter((n) => n === API || n === 'custody-roles')).toEqual([]);
+    expect(objectsOfKind(objects, 'Deployment')).toHaveLength(3);
+  });
+
+  test('its NetworkPolicy admits only api.ingressFrom on the API port, and lets it reach the OpenID Provider', () => {
+    const objects = manifests('all-features');
+    const policies = objectsOfKind<NetworkPolicy>(objects, 'NetworkPolicy');
+    const api = policies.find((p) => p.metadata.name === API)!;
+    expect(api.spec.podSelector.matchLabels).toMatchObject({ 'app.kubernetes.io/component': 'api' });
+    expect(api.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(api.spec.ingress).toEqual([
+      {
+        from: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } },
+            podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ingress-nginx' } },
+          },
+        ],
+        ports: [{ protocol: 'TCP', port: 'api' }],
+      },
+    ]);
+    expect(api.spec.egress).toEqual([
+      { to: [{ ipBlock: { cidr: '10.40.0.5/32' } }], ports: [{ protocol: 'TCP', port: 443 }] },
+    ]);
+    // The policy over every custody pod opens only the metrics port, which the API container does not have: the
+    // monitoring namespace cannot reach the API through it.
+    const common = policies.find((p) => p.metadata.name === 'custody')!;
+    const commonPorts = common.spec.ingress!.flatMap((rule) => rule.ports.map((port) => port.port));
+    const { container } = apiOf(objects);
+    expect(commonPorts).toEqual(['http']);
+    expect(container.ports?.map((p) => p.name)).not.toContain('http');
   });
 });
 

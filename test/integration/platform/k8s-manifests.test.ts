@@ -100,6 +100,7 @@ describe('k8s/overlays/example', () => {
       'custody-orchestration': 3,
       'custody-media-io': 4,
       'custody-transcode': 2,
+      'custody-api': 3,
     });
     for (const deployment of deployments) {
       expect(deployment.spec.template.spec.containers[0]?.image).toBe(
@@ -124,5 +125,7 @@ describe('k8s/overlays/example', () => {
       // Untouched base values stay.
       CUSTODY_BUCKET_EVIDENCE: 'custody-evidence',
     });
+    const api = objectsOfKind<ConfigMap>(objects, 'ConfigMap').find((c) => c.metadata.name === 'custody-api');
+    expect(api?.data.CUSTODY_OIDC_ISSUER).toBe('https://login.bodycam.example/realms/police');
   });
 });

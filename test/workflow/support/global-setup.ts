@@ -3,6 +3,7 @@
  * and the workflow bundle, built once per run. Its own environment variables, so it can run in the same
  * `jest` run as the integration project's servers without either seeing the other's.
  */
+import { trustedKeysBundlerHook } from '../../../workers/workflow-bundle';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { startTemporalDevServer, type RunningServer } from '../../harness/servers';
 import { quietLogger } from '../../harness/quiet-logger';
 import { FAILURE_CONVERTER_PATH } from '../../../workers/temporal-connection';
+import { generateAssertionKeyPair, loadTrustedAssertionKeys } from '../../../workers/assertion-keys';
 
 declare global {
   var __CUSTODY_WORKFLOW_TIER__: { server: RunningServer; dataDir: string } | undefined;
@@ -24,6 +26,10 @@ export const SUGGEST_CONTINUE_AS_NEW_AFTER = 120;
 
 export default async function workflowTierSetup(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'custody-workflow-tier-'));
+  // The tier plays the custody API: it signs people's actions with this key; the bundle trusts its public half.
+  const signingKeyFile = path.join(dataDir, 'assertion-keys', 'signing.json');
+  const publicKeysFile = path.join(dataDir, 'assertion-keys', 'public.json');
+  generateAssertionKeyPair(signingKeyFile, publicKeysFile);
   const [server, bundle] = await Promise.all([
     startTemporalDevServer({
       dataDir,
@@ -35,6 +41,7 @@ export default async function workflowTierSetup(): Promise<void> {
       // As production bundles it: failures raised in workflow code are encoded like every payload.
       failureConverterPath: FAILURE_CONVERTER_PATH,
       logger: quietLogger,
+      webpackConfigHook: trustedKeysBundlerHook(loadTrustedAssertionKeys(publicKeysFile)),
     }),
   ]);
   globalThis.__CUSTODY_WORKFLOW_TIER__ = { server, dataDir };
@@ -42,4 +49,6 @@ export default async function workflowTierSetup(): Promise<void> {
   writeFileSync(bundlePath, bundle.code);
   process.env.CUSTODY_WORKFLOW_TIER_TEMPORAL_ADDRESS = server.address;
   process.env.CUSTODY_WORKFLOW_TIER_BUNDLE = bundlePath;
+  process.env.CUSTODY_ASSERTION_SIGNING_KEY_FILE = signingKeyFile;
+  process.env.CUSTODY_ASSERTION_PUBLIC_KEYS_FILE = publicKeysFile;
 }

@@ -293,6 +293,17 @@ export class StubWorld {
           return { ...pack };
         },
       ),
+      resolvePolicyChange: this.stub(
+        'resolvePolicyChange',
+        (request) => request.packId,
+        (request) => {
+          const pack = this.rulePacks.get(request.packId);
+          if (!pack) return { ok: false as const, reason: `no rule pack ${request.packId}` };
+          if (pack.fingerprint !== request.fingerprint)
+            return { ok: false as const, reason: `rule pack ${pack.id} has another fingerprint here` };
+          return { ok: true as const, pack: { ...pack } };
+        },
+      ),
       recordingObjectKeys: this.stub(
         'recordingObjectKeys',
         (i) => i.recordingId,

@@ -11,13 +11,53 @@ import { recordingIdFor, startRecordingLifecycle } from '../../../activities/sta
 import { POOL_ACTIVITIES, type LifecycleTaskQueues, type WorkerPool } from '../../../domain/pools';
 import { StateAttr, StageAttr } from '../../../domain/search-attributes';
 import type { LifecycleInput, RecordingStatus } from '../../../domain/types';
-import { verifyChain } from '../../../activities/custody-log/chain';
+import { verifyChain, type CustodyEntry } from '../../../activities/custody-log/chain';
+import { verifyActionAssertion, decodeActionAssertion } from '../../../domain/assertion';
+import { CUSTODY_ROLES, type CustodyRole } from '../../../domain/roles';
+import { loadTrustedAssertionKeys } from '../../../workers/assertion-keys';
+import { TEST_ISSUER } from '../../harness/signed-actions';
 import * as messages from '../../../workflows/messages';
 import { StubWorld, type LifecycleActivities } from './stub-world';
 import { ephemeralPayloadKeySet } from '../../../workers/payload-codec';
 import { encryptingDataConverter } from '../../../workers/temporal-connection';
 
 export { StubWorld };
+
+/**
+ * What a custody-log entry of a person's action carries besides its own details: how the person is known (issuer
+ * and roles) and the custody API's assertion itself. expectSound verifies every such assertion.
+ */
+export function signedProof(roles: readonly CustodyRole[] = CUSTODY_ROLES) {
+  return {
+    signedBy: { issuer: TEST_ISSUER, roles: [...roles] },
+    assertion: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/) as string,
+  };
+}
+
+/**
+ * A third party's check of a log entry that carries an assertion: it verifies with the API's public key as of the
+ * entry's time, is for this recording, and names the entry's actor. Returns what is wrong, or undefined.
+ */
+function assertionProblem(entry: CustodyEntry): string | undefined {
+  const assertion = entry.details.assertion;
+  if (assertion === undefined) return undefined;
+  if (typeof assertion !== 'string') return `seq ${entry.seq}: the assertion is not a string`;
+  const keysFile = process.env.CUSTODY_ASSERTION_PUBLIC_KEYS_FILE;
+  if (!keysFile) return 'CUSTODY_ASSERTION_PUBLIC_KEYS_FILE is not set: run the tier through jest';
+  try {
+    const claims = verifyActionAssertion(assertion, {
+      keys: loadTrustedAssertionKeys(keysFile),
+      now: new Date(entry.time),
+      recordingId: entry.recordingId,
+      action: decodeActionAssertion(assertion).act,
+    });
+    if (claims.sub !== entry.actor)
+      return `seq ${entry.seq}: signed for ${claims.sub}, logged for ${entry.actor}`;
+  } catch (err) {
+    return `seq ${entry.seq} (${entry.action}): ${(err as Error).message}`;
+  }
+  return undefined;
+}
 
 function tierEnvironment(): { address: string; bundlePath: string } {
   const address = process.env.CUSTODY_WORKFLOW_TIER_TEMPORAL_ADDRESS;
@@ -80,7 +120,10 @@ export interface WorkflowTier {
   world: StubWorld;
   taskQueues: LifecycleTaskQueues;
   start(options?: StartOptions): Promise<Recording>;
-  /** The custody log's chain must verify and nothing may have gone wrong in the stubs. */
+  /**
+   * The custody log's chain must verify, every assertion in it must verify and name its entry's actor, and nothing
+   * may have gone wrong in the stubs.
+   */
   expectSound(recordingId: string): void;
   stop(): Promise<void>;
 }
@@ -227,6 +270,7 @@ export async function startWorkflowTier(label: string): Promise<WorkflowTier> {
     expectSound(recordingId) {
       expect(world.problems).toEqual([]);
       expect(verifyChain(world.log(recordingId), { recordingId })).toMatchObject({ ok: true });
+      expect(world.log(recordingId).map(assertionProblem).filter(Boolean)).toEqual([]);
     },
     async stop() {
       world.openAllGates();
