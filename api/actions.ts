@@ -10,18 +10,6 @@ import type { AssertionSigner, AssertedIdentity } from './assertions';
 import { ApiError } from './errors';
 import type { TemporalAccess } from './temporal';
 
-const UPDATE_OF = {
-  'hold.place': messages.holdUpdate,
-  'evidence.mark': messages.markEvidenceUpdate,
-  'retention.extend': messages.extendUpdate,
-  'recording.replay': messages.replayUpdate,
-  'quarantine.release': messages.releaseQuarantineUpdate,
-  'request.create': messages.createRequestUpdate,
-  'request.decide': messages.decideRequestUpdate,
-  'request.cancel': messages.cancelRequestUpdate,
-  'admin.note': messages.recordAdministrativeNoteUpdate,
-} as const satisfies Record<AssertedAction, unknown>;
-
 export interface RecordingActions {
   /** Signs and sends the action; resolves with the Update's result. */
   perform<A extends AssertedAction>(action: {
@@ -41,7 +29,7 @@ export function createRecordingActions(temporal: TemporalAccess, signer: Asserti
       const handle = (await temporal.client()).workflow.getHandle(workflowIdFor(recordingId));
       try {
         // Every one of these Updates takes { assertion } (its other shapes are for old histories only).
-        const update = UPDATE_OF[action] as typeof messages.holdUpdate;
+        const update = messages.UPDATE_OF_ACTION[action] as typeof messages.holdUpdate;
         return await handle.executeUpdate(update, { args: [{ assertion }] });
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError)

@@ -6,6 +6,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { RecordingStatus, Stage, RulePackRef, QuarantineReason, FixityMismatch } from '../domain/types';
 import type { FourEyesRequest } from '../domain/requests';
+import type { AssertedAction } from '../domain/assertion';
 
 /**
  * A person's action: the custody API's signed assertion (domain/assertion.ts), and nothing beside it — the
@@ -160,3 +161,16 @@ export interface DecideRequestResult {
 }
 export const decideRequestUpdate = defineUpdate<DecideRequestResult, [SignedAction]>('decideRequest');
 export const cancelRequestUpdate = defineUpdate<FourEyesRequest, [SignedAction]>('cancelRequest');
+
+/** The Update each signed action is sent as (the API's and the tests' one table). */
+export const UPDATE_OF_ACTION = {
+  'hold.place': holdUpdate,
+  'evidence.mark': markEvidenceUpdate,
+  'retention.extend': extendUpdate,
+  'recording.replay': replayUpdate,
+  'quarantine.release': releaseQuarantineUpdate,
+  'request.create': createRequestUpdate,
+  'request.decide': decideRequestUpdate,
+  'request.cancel': cancelRequestUpdate,
+  'admin.note': recordAdministrativeNoteUpdate,
+} as const satisfies Record<AssertedAction, unknown>;

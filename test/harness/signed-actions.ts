@@ -61,18 +61,6 @@ export async function signedAction<A extends AssertedAction>(
   return { assertion };
 }
 
-const UPDATE_OF = {
-  'hold.place': messages.holdUpdate,
-  'evidence.mark': messages.markEvidenceUpdate,
-  'retention.extend': messages.extendUpdate,
-  'recording.replay': messages.replayUpdate,
-  'quarantine.release': messages.releaseQuarantineUpdate,
-  'request.create': messages.createRequestUpdate,
-  'request.decide': messages.decideRequestUpdate,
-  'request.cancel': messages.cancelRequestUpdate,
-  'admin.note': messages.recordAdministrativeNoteUpdate,
-} as const;
-
 /**
  * Sends an action signed beforehand (or forged) as the Update of `action`, as the API would: for tests of what a
  * validator does with an assertion replayed, tampered with, or made for something else.
@@ -82,7 +70,7 @@ export async function sendSigned(
   action: AssertedAction,
   signed: messages.SignedAction,
 ): Promise<unknown> {
-  const update = UPDATE_OF[action] as typeof messages.holdUpdate;
+  const update = messages.UPDATE_OF_ACTION[action] as typeof messages.holdUpdate;
   return handle.executeUpdate(update, { args: [signed] });
 }
 
