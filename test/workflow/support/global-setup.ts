@@ -49,6 +49,8 @@ export default async function workflowTierSetup(): Promise<void> {
   writeFileSync(bundlePath, bundle.code);
   process.env.CUSTODY_WORKFLOW_TIER_TEMPORAL_ADDRESS = server.address;
   process.env.CUSTODY_WORKFLOW_TIER_BUNDLE = bundlePath;
-  process.env.CUSTODY_ASSERTION_SIGNING_KEY_FILE = signingKeyFile;
-  process.env.CUSTODY_ASSERTION_PUBLIC_KEYS_FILE = publicKeysFile;
+  // Under names of its own: in one `jest` run with the integration project, both global setups share one
+  // environment, and the integration's API processes must keep the integration's key. setup.ts maps them per file.
+  process.env.CUSTODY_WORKFLOW_TIER_SIGNING_KEY_FILE = signingKeyFile;
+  process.env.CUSTODY_WORKFLOW_TIER_PUBLIC_KEYS_FILE = publicKeysFile;
 }

@@ -28,3 +28,8 @@ try {
 } catch {
   /* already installed in this process */
 }
+
+// The tier's own assertion keys (global-setup.ts), under the names the signing harness and tier.ts read; jest gives
+// each test file its own copy of process.env, so this never reaches the integration project's files.
+process.env.CUSTODY_ASSERTION_SIGNING_KEY_FILE = process.env.CUSTODY_WORKFLOW_TIER_SIGNING_KEY_FILE;
+process.env.CUSTODY_ASSERTION_PUBLIC_KEYS_FILE = process.env.CUSTODY_WORKFLOW_TIER_PUBLIC_KEYS_FILE;
