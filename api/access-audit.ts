@@ -42,6 +42,8 @@ export const ACCESS_ACTIONS = [
   'requests.list',
   'media.url',
   'access-log.export',
+  /** Bytes uploaded again that were already a recording: answered with its id, not taken in twice. */
+  'upload.duplicate',
 ] as const;
 export type AccessAction = (typeof ACCESS_ACTIONS)[number];
 
@@ -330,6 +332,8 @@ export interface RequestAuditor {
    * after this). Throws AccessAuditUnavailableError when it cannot be written.
    */
   granted(request: FastifyRequest, details: AccessDetails): Promise<void>;
+  /** Writes the record of an action that is not a route's read (an upload's duplicate arrival). */
+  recorded(request: FastifyRequest, action: AccessAction, details: AccessDetails): Promise<void>;
   /** The reads the routes use: every status read tells the auditor the recording's unit and deadline. */
   reads: RecordingReads;
 }
@@ -468,6 +472,9 @@ export function installAccessAudit(
       if (!action) throw new Error(`route ${request.routeOptions.url ?? '?'} is not in AUDITED_ROUTES`);
       const status = 200;
       await write(request, action, 'granted', status, { ...detailsOf(request), ...details });
+    },
+    async recorded(request, action, details) {
+      await write(request, action, 'granted', 200, details);
     },
   };
 }

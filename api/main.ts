@@ -7,7 +7,7 @@
  * exit 78 (EX_CONFIG) with what to set. SIGTERM/SIGINT: stop accepting, finish what is in flight, exit 0.
  */
 import { readFileSync } from 'node:fs';
-import { loadConfigOrExit, type CustodyConfig } from '../workers/config';
+import { lifecycleTaskQueues, loadConfigOrExit, type CustodyConfig } from '../workers/config';
 import { createOidcVerifier } from './auth/oidc';
 import { loadRoleMapping, RoleMappingError } from './roles-file';
 import { createPseudonymiser, loadPseudonymKey, PseudonymKeyError } from './pseudonym';
@@ -19,6 +19,7 @@ import { createS3Client } from '../activities/storage/s3';
 import { createTemporalAccess, type TemporalAccess } from './temporal';
 import { createRecordingActions } from './actions';
 import { createAssertionSigner } from './assertions';
+import { createUploadTickets } from './uploads';
 import {
   AssertionKeyError,
   ensureDevAssertionKeys,
@@ -102,11 +103,23 @@ async function main(): Promise<void> {
     actions,
     policyDir: config.policy.dir,
     rateLimit: config.api.rateLimit,
+    trustedProxies: config.api.trustedProxies,
     logLevel: config.logLevel,
     ...(tls && { tls }),
     accessAudit: {
       audit: createAccessAudit({ s3: store, bucket: config.buckets.audit, retention: config.auditRetention }),
       media: { s3: store, lifetimeSeconds: config.api.mediaUrlSeconds },
+    },
+    uploads: {
+      s3: store,
+      bucket: config.buckets.incoming,
+      policy: config.policy.defaultPack,
+      devMode: config.policy.devMode,
+      policyDir: config.policy.dir,
+      taskQueues: lifecycleTaskQueues(config),
+      transcode: config.media.transcode,
+      temporal: () => temporal.client(),
+      tickets: createUploadTickets(signingKey),
     },
   });
   const address = await app.listen({ port: config.api.port, host: config.api.host });

@@ -53,7 +53,7 @@ test('a role may map to a list of custody roles (Keycloak-style names)', () => {
 test('an unknown custody role names the file, line, field and the roles there are', () => {
   expect(problemsOf('version: 1\nroles:\n  viewer: viewer\n  boss: superuser\n')).toEqual([
     expect.stringMatching(
-      /^roles\.yaml:4 roles\.boss: expected a custody role \(one of viewer, investigator, records-admin, approver, operator, auditor\) or a list of them$/,
+      /^roles\.yaml:4 roles\.boss: expected a custody role \(one of viewer, investigator, records-admin, approver, operator, auditor, dock\) or a list of them$/,
     ),
   ]);
 });

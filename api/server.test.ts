@@ -295,3 +295,41 @@ describe('docs/api.md', () => {
     expect(documented.sort()).toEqual(Object.keys(document.paths).sort());
   });
 });
+
+test('the client address comes from X-Forwarded-For only when the peer is a trusted proxy (the ingress)', async () => {
+  const lines: AccessLogLine[] = [];
+  const pseudonyms = createPseudonymiser(Buffer.alloc(32, 7));
+  const behindIngress = await buildApiServer({
+    verifier: createOidcVerifier({
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      algorithms: ['RS256'],
+      clockSkewSeconds: 30,
+      jwksCooldownSeconds: 30,
+    }),
+    claims: { roles: 'realm_access.roles', units: 'custody_units', officer: 'custody_officer_id' },
+    roleMapping: {},
+    pseudonyms,
+    reads,
+    rateLimit: { perSubject: 1000, perIp: 1000 },
+    trustedProxies: ['10.0.0.0/8'],
+    logLevel: 'silent',
+    accessLog: new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString()) as AccessLogLine);
+        done();
+      },
+    }),
+  });
+  try {
+    const forwarded = { 'x-forwarded-for': '203.0.113.7' };
+    await behindIngress.inject({ url: '/healthz', remoteAddress: '10.1.2.3', headers: forwarded });
+    await behindIngress.inject({ url: '/healthz', remoteAddress: '198.51.100.9', headers: forwarded });
+    expect(lines.map((line) => line.client)).toEqual([
+      pseudonyms.address('203.0.113.7'), // from the ingress: the client it names
+      pseudonyms.address('198.51.100.9'), // from anyone else: the header is not believed
+    ]);
+  } finally {
+    await behindIngress.close();
+  }
+});

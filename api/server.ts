@@ -38,6 +38,7 @@ import type { RecordingActions } from './actions';
 import { installAccessAudit, type AccessAudit } from './access-audit';
 import { mediaRoutes, type MediaUrlSettings } from './routes/media';
 import { accessLogRoutes } from './routes/access-log';
+import { uploadRoutes, type UploadSettings } from './routes/uploads';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -63,6 +64,11 @@ export interface ApiServerOptions {
   /** The rule packs a policy-change request may name (the workers' policy directory). */
   policyDir?: string;
   rateLimit: { perSubject: number; perIp: number };
+  /**
+   * The reverse proxies (ingress) in front of the API, addresses or CIDR blocks: from these only, the client
+   * address (rate limit, access log, access records) is the one X-Forwarded-For names. Empty: the peer address.
+   */
+  trustedProxies?: readonly string[];
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** HTTPS key and certificate (PEM); absent: plain HTTP (dev and tests only). */
   tls?: { key: Buffer; cert: Buffer };
@@ -75,6 +81,8 @@ export interface ApiServerOptions {
    * gives it. Absent (in-memory unit tests only): reads are not audited, and there are no media or access-log routes.
    */
   accessAudit?: { audit: AccessAudit; media: MediaUrlSettings };
+  /** Uploads through presigned multipart parts (api/uploads.ts); needs accessAudit (duplicates are recorded). */
+  uploads?: UploadSettings;
 }
 
 /**
@@ -111,6 +119,8 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   const app = Fastify({
     ...(options.tls && { https: { key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' } }),
     bodyLimit: BODY_LIMIT_BYTES,
+    // Behind an ingress every peer is the ingress: without this, one client's flood would throttle everyone.
+    ...(options.trustedProxies?.length && { trustProxy: [...options.trustedProxies] }),
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -304,6 +314,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   if (auditor && options.accessAudit) {
     mediaRoutes(app, reads, auditor, options.accessAudit.media);
     accessLogRoutes(app, { reads, audit: options.accessAudit.audit, auditor, pseudonyms });
+    if (options.uploads) uploadRoutes(app, reads, auditor, options.uploads);
   }
   if (options.actions) {
     actionRoutes(app, options.reads, options.actions);

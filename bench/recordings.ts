@@ -4,7 +4,7 @@
  * cases; `waitForCount` polls Temporal visibility until enough recordings reached a state.
  */
 import type { Client } from '@temporalio/client';
-import { uploadAndHash } from '../cli/ingest';
+import { uploadAndHash } from './s3-helpers';
 import { startRecordingLifecycle } from '../activities/start-lifecycle';
 import { lifecycleTaskQueues } from '../workers/pools';
 import type { S3Client } from '@aws-sdk/client-s3';

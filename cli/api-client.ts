@@ -18,6 +18,8 @@ export class ApiRequestError extends CliError {
     readonly apiMessage: string,
     readonly status: number,
     readonly requestId: string | undefined,
+    /** Retry-After, when the API said when to ask again (a 409 while the same bytes are being verified). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(
       `${apiMessage} (HTTP ${status}${requestId ? `, request id ${requestId}` : ''})`,
@@ -39,7 +41,11 @@ interface ErrorBody {
 export function apiErrorFrom(
   status: number,
   bodyText: string,
-  options: { requestIdHeader?: string | null; serviceAccount?: boolean } = {},
+  options: {
+    requestIdHeader?: string | null;
+    serviceAccount?: boolean;
+    retryAfterHeader?: string | null;
+  } = {},
 ): ApiRequestError {
   let body: ErrorBody = {};
   try {
@@ -57,7 +63,13 @@ export function apiErrorFrom(
       : SESSION_ENDED;
     return new ApiRequestError(why, status, requestId);
   }
-  return new ApiRequestError(message ?? `the custody API answered HTTP ${status}`, status, requestId);
+  const retryAfter = Number(options.retryAfterHeader ?? NaN);
+  return new ApiRequestError(
+    message ?? `the custody API answered HTTP ${status}`,
+    status,
+    requestId,
+    Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
+  );
 }
 
 export type Query = Record<string, string | number | undefined>;
@@ -111,6 +123,7 @@ export function createApiClient(baseUrl: string, session: Session): ApiClient {
       if (!response.ok) {
         throw apiErrorFrom(response.status, await response.text(), {
           requestIdHeader: response.headers.get('x-request-id'),
+          retryAfterHeader: response.headers.get('retry-after'),
           serviceAccount: session.kind === 'service-account',
         });
       }

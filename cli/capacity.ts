@@ -173,7 +173,7 @@ export async function capacityScaleCommand(
   ctx: CliContext,
   poolArg: string,
   replicasArg: string,
-  o: { by?: string; json?: boolean },
+  o: { json?: boolean },
 ) {
   if (!(CAPACITY_POOLS as readonly string[]).includes(poolArg)) {
     throw new CliError(`unknown pool ${poolArg}: one of ${CAPACITY_POOLS.join(', ')}`);
@@ -181,8 +181,6 @@ export async function capacityScaleCommand(
   const pool = poolArg as CapacityPool;
   if (!/^\d+$/.test(replicasArg)) throw new CliError(`replicas ${replicasArg}: expected a whole number ≥ 0`);
   const replicas = Number(replicasArg);
-  if (!o.by?.trim())
-    throw new CliError('capacity scale changes the cluster: say who you are with --by <user id>');
   const policy = await policyOf(ctx);
   const rules = policy.pools[pool];
   if (replicas < rules.minReplicas || replicas > rules.maxReplicas) {
@@ -198,6 +196,7 @@ export async function capacityScaleCommand(
   const kube = kubeTarget(ctx);
   if (!kube.available) throw new CliError(`capacity scale needs the Kubernetes API: ${kube.reason}`);
   const scaler = createScaleClient(kube.kubeConfig, kube.namespace, FIELD_MANAGER);
+  const by = await kubeIdentity(kube.kubeConfig);
   const before = await kubeStep(() => scaler.readScale(deployment));
   const after = await kubeStep(() => scaler.patchScale(deployment, replicas));
   const controller = await controllerHolder(ctx, kube);
@@ -207,7 +206,7 @@ export async function capacityScaleCommand(
     deployment,
     previous: before.desired,
     replicas: after.desired,
-    by: o.by.trim(),
+    by,
     at: new Date().toISOString(),
     ...(controller && { controllerLeader: controller }),
   };
@@ -219,6 +218,22 @@ export async function capacityScaleCommand(
         ? `note: the capacity controller (leader ${controller}) also scales this pool and may change it at its next decision\n`
         : ''),
   );
+}
+
+/**
+ * Who the Kubernetes API server takes this caller for (a SelfSubjectReview, as `kubectl auth whoami`): the identity
+ * its RBAC allowed the change to and its audit log records — never a name the caller types.
+ */
+async function kubeIdentity(kubeConfig: k8s.KubeConfig): Promise<string> {
+  const review = await kubeStep(() =>
+    kubeConfig.makeApiClient(k8s.AuthenticationV1Api).createSelfSubjectReview({
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+    }),
+  );
+  const username = review.status?.userInfo?.username;
+  if (!username)
+    throw new CliError('the Kubernetes API server did not say who this kubeconfig authenticates as');
+  return username;
 }
 
 async function kubeStep<T>(step: () => Promise<T>): Promise<T> {

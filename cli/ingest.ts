@@ -1,26 +1,21 @@
 /**
- * `custody ingest <file>`: streams the file into the incoming store with a multipart upload while hashing it in
- * the same pass, then starts the recording's lifecycle and prints its id. The workflow re-hashes the bytes on
- * their way into the evidence store and compares: a recording is never accepted on the uploader's word alone.
+ * `custody ingest <file>`: a recording taken into custody through the custody API, as the signed-in person or
+ * service account (a dock): the file's SHA-256 first, then the API either answers that the same bytes are already
+ * a recording (nothing is sent again), or hands out presigned URLs of the parts, which go straight to the
+ * incoming store (cli/upload.ts); the API then completes the upload and starts the lifecycle. The workflow
+ * re-hashes the bytes on their way into the evidence store: a recording is never accepted on the uploader's word.
+ * The uploader is the actor (no --by); the unit one of theirs; the rule pack the deployment's.
  */
-import { createReadStream } from 'node:fs';
 import { stat, readFile } from 'node:fs/promises';
-import { randomUUID } from 'node:crypto';
-import { userInfo } from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Upload } from '@aws-sdk/lib-storage';
-import type { S3Client } from '@aws-sdk/client-s3';
-import { HashingStream, CHUNK_BYTES } from '../activities/storage/hashing-stream';
 import { parseManifest } from '../activities/manifest';
-import { startRecordingLifecycle } from '../activities/start-lifecycle';
-import { loadRulePacks } from '../activities/policy/load';
-import { lifecycleTaskQueues } from '../workers/pools';
 import type { DeclaredFacts } from '../domain/types';
 import { isUnitId } from '../domain/roles';
 import { CliError, EXIT, type CliContext } from './context';
 import { reviewOutcome, waitForReviewReady } from './recording';
 import { createProgress, printJson, humanBytes } from './output';
+import { ApiRequestError, connectApi, type ApiClient } from './api-client';
+import { hashFile, PartUploadError, uploadParts, type PartUrl } from './upload';
 
 export interface IngestOptions {
   manifest?: string;
@@ -30,42 +25,32 @@ export interface IngestOptions {
   recordedAt?: string;
   sha256?: string;
   policy?: string;
-  by?: string;
   json?: boolean;
   wait?: boolean;
 }
 
-export interface UploadResult {
-  key: string;
-  etag: string;
-  sha256: string;
-  bytes: number;
-}
+/** What POST /v1/uploads and /v1/uploads/complete answer (api/routes/uploads.ts). */
+type UploadAnswer =
+  | { outcome: 'upload'; upload: string; partSize: number; partCount: number; expiresAt: string }
+  | { outcome: 'recorded' | 'duplicate'; recordingId: string; state?: string; message: string };
 
-/** Upload + SHA-256 in one read of the file (1 MiB chunks); exported for the benchmark. */
-export async function uploadAndHash(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-  file: string,
-  onProgress?: (bytes: number) => void,
-): Promise<UploadResult> {
-  const hashing = new HashingStream(onProgress);
-  const upload = new Upload({
-    client: s3,
-    params: { Bucket: bucket, Key: key, Body: hashing, ContentType: 'application/octet-stream' },
-    // 8 MiB × 4 in flight: memory stays flat from 64 MiB to 4 GiB files (bench: peak-RSS ratio 1.11 vs 1.29
-    // with 16 MiB parts), at ~5 % less throughput; caps one upload at 78 GiB (10,000 parts).
-    partSize: 8 * 1024 * 1024,
-    queueSize: 4,
-    leavePartsOnError: false,
-  });
-  const [, result] = await Promise.all([
-    pipeline(createReadStream(file, { highWaterMark: CHUNK_BYTES }), hashing),
-    upload.done(),
-  ]);
-  if (!result.ETag) throw new Error(`the incoming store returned no ETag for ${key}`);
-  return { key, etag: result.ETag, sha256: hashing.sha256(), bytes: hashing.bytes };
+/** How long to keep asking while the first arrival of the same bytes is verified (a few transcodes' time). */
+const PENDING_PATIENCE_MS = 10 * 60_000;
+
+/** Calls `send` again while the API answers 409 with a Retry-After: the same bytes are being verified. */
+async function patiently<T>(send: () => Promise<T>, say: (text: string) => void): Promise<T> {
+  const giveUp = Date.now() + PENDING_PATIENCE_MS;
+  for (;;) {
+    try {
+      return await send();
+    } catch (err) {
+      if (!(err instanceof ApiRequestError) || err.status !== 409 || err.retryAfterSeconds === undefined)
+        throw err;
+      if (Date.now() > giveUp) throw err;
+      say(`${err.apiMessage}; asking again in ${err.retryAfterSeconds} s`);
+      await new Promise((resolve) => setTimeout(resolve, err.retryAfterSeconds! * 1000));
+    }
+  }
 }
 
 async function declaredFacts(options: IngestOptions): Promise<DeclaredFacts> {
@@ -106,50 +91,47 @@ export async function ingestCommand(ctx: CliContext, file: string, options: Inge
     throw new CliError(`Cannot read ${file}: ${err.message}`);
   });
   if (!info.isFile()) throw new CliError(`${file} is not a regular file`);
+  if (info.size === 0) throw new CliError(`${file} is empty: there is no recording in it`);
   const declared = await declaredFacts(options);
-  const packs = await loadRulePacks(ctx.config.policy.dir);
-  const policy = options.policy ?? ctx.config.policy.defaultPack;
-  try {
-    packs.getPack(policy);
-  } catch (err) {
-    throw new CliError((err as Error).message);
-  }
-  const client = await ctx.temporal();
+  const api = connectApi(ctx.config);
+  const say = (text: string) => {
+    if (!options.json) process.stderr.write(`${text}\n`);
+  };
 
   const originalName = path.basename(file);
-  const key = `cli/${new Date().toISOString().slice(0, 10)}/${randomUUID()}/${originalName}`;
-  const progress = options.json ? undefined : createProgress(info.size, `uploading ${originalName}`);
-  const uploaded = await uploadAndHash(ctx.s3(), ctx.config.buckets.incoming, key, file, (b) =>
-    progress?.update(b),
-  );
-  progress?.finish(uploaded.bytes);
-  if (declared.sha256 && declared.sha256 !== uploaded.sha256) {
+  const hashing = options.json ? undefined : createProgress(info.size, `hashing ${originalName}`);
+  const { sha256, bytes } = await hashFile(file, (b) => hashing?.update(b));
+  hashing?.finish(bytes);
+  if (declared.sha256 && declared.sha256 !== sha256) {
     process.stderr.write(
-      `warning: ${originalName} hashes to ${uploaded.sha256}, not the declared ${declared.sha256}; ` +
+      `warning: ${originalName} hashes to ${sha256}, not the declared ${declared.sha256}; ` +
         'it will be quarantined (the bytes are kept).\n',
     );
   }
 
-  const outcome = await startRecordingLifecycle(client, {
-    source: { bucket: ctx.config.buckets.incoming, key, etag: uploaded.etag, size: uploaded.bytes },
-    originalName,
-    // Without a declared hash, the upload's own hash guards the copy into the evidence store.
-    declared: { ...declared, sha256: declared.sha256 ?? uploaded.sha256 },
-    via: 'cli',
-    actor: options.by ?? userInfo().username,
-    policy,
-    taskQueues: lifecycleTaskQueues(ctx.config),
-    ...(!ctx.config.media.transcode && { transcode: false }),
-  });
-  const ingested = { recordingId: outcome.recordingId, sha256: uploaded.sha256, bytes: uploaded.bytes };
-  if (!options.json) {
-    process.stderr.write(
-      `recording ${outcome.recordingId}: ${humanBytes(uploaded.bytes)}, sha256 ${uploaded.sha256}, policy ${policy}\n` +
-        (options.wait
-          ? 'waiting until it is review-ready (Ctrl-C stops waiting, not the recording)\n'
-          : `follow it with: custody status ${outcome.recordingId}\n`),
-    );
-  }
+  const begun = await patiently(
+    () =>
+      api.sendJson<UploadAnswer>('POST', '/v1/uploads', {
+        fileName: originalName,
+        bytes,
+        sha256,
+        ...(Object.keys(declared).length > 0 && { declared }),
+        ...(options.policy !== undefined && { policy: options.policy }),
+      }),
+    say,
+  );
+  const outcome = begun.outcome === 'upload' ? await sendBytes(api, file, bytes, begun, options, say) : begun;
+  if (outcome.outcome === 'upload') throw new CliError('the custody API did not complete the upload');
+  const duplicate = outcome.outcome === 'duplicate';
+  const ingested = { recordingId: outcome.recordingId, sha256, bytes, ...(duplicate && { duplicate }) };
+  say(
+    duplicate
+      ? `${outcome.message}\n`
+      : `recording ${outcome.recordingId}: ${humanBytes(bytes)}, sha256 ${sha256}\n` +
+          (options.wait
+            ? 'waiting until it is review-ready (Ctrl-C stops waiting, not the recording)'
+            : `follow it with: custody status ${outcome.recordingId}`),
+  );
   if (!options.wait) {
     if (options.json) printJson(ingested);
     else process.stdout.write(`${outcome.recordingId}\n`);
@@ -162,4 +144,41 @@ export async function ingestCommand(ctx: CliContext, file: string, options: Inge
   if (options.json) return printJson({ ...ingested, status });
   process.stderr.write(`${review.ready ? '' : 'custody: '}${review.message}\n`);
   process.stdout.write(`${outcome.recordingId}\n`);
+}
+
+/** The parts, then the completion; an upload that fails on the way is aborted (its parts discarded). */
+async function sendBytes(
+  api: ApiClient,
+  file: string,
+  bytes: number,
+  begun: Extract<UploadAnswer, { outcome: 'upload' }>,
+  options: IngestOptions,
+  say: (text: string) => void,
+): Promise<UploadAnswer> {
+  const progress = options.json
+    ? undefined
+    : createProgress(bytes, `uploading ${path.basename(file)} (${begun.partCount} parts)`);
+  try {
+    await uploadParts(
+      file,
+      begun,
+      async (partNumbers) =>
+        (
+          await api.sendJson<{ parts: PartUrl[] }>('POST', '/v1/uploads/parts', {
+            upload: begun.upload,
+            partNumbers,
+          })
+        ).parts,
+      (sent) => progress?.update(sent),
+    );
+  } catch (err) {
+    await api.sendJson('POST', '/v1/uploads/abort', { upload: begun.upload }).catch(() => undefined);
+    if (err instanceof PartUploadError) throw new CliError(`${err.message}; nothing was stored, try again`);
+    throw err;
+  }
+  progress?.finish(bytes);
+  return patiently(
+    () => api.sendJson<UploadAnswer>('POST', '/v1/uploads/complete', { upload: begun.upload }),
+    say,
+  );
 }

@@ -36,23 +36,30 @@ export const program = new Command('custody')
 
 program
   .command('ingest <file>')
-  .description('upload a recording (hashed while streaming) and start its lifecycle; prints the recording id')
+  .description(
+    'upload a recording through the custody API (as the signed-in person or service account) and start its lifecycle; prints the recording id (the same bytes again: the same id)',
+  )
   .option(
     '--manifest <m.json>',
     'sidecar manifest: {deviceId, recordedAt, officerId?, unit?, sha256?, durationS?}',
   )
   .option('--device <id>', 'camera/device id')
   .option('--officer <id>', 'recording officer id (an id, never a name)')
-  .option('--unit <unit>', 'organisational unit (station, department) whose people may see it')
+  .option('--unit <unit>', 'the unit (one of yours) whose people may see it; needed when you have several')
   .option('--recorded-at <iso>', 'when the recording started (ISO 8601)')
   .option('--sha256 <hex>', "the camera's or dock's own SHA-256, compared with ours")
-  .option('--policy <pack>', 'rule pack id (default: CUSTODY_DEFAULT_POLICY)')
-  .option('--by <user>', 'who ingests (default: the OS user)')
+  .option(
+    '--policy <pack>',
+    "dev mode only: a rule pack (else the deployment's applies, CUSTODY_DEFAULT_POLICY)",
+  )
   .option(
     '--wait',
     'then wait until it is review-ready (exit 5 if it is parked, quarantined or deleted instead)',
   )
-  .option('--json', 'print {"recordingId","sha256","bytes"} (with --wait also "status")')
+  .option(
+    '--json',
+    'print {"recordingId","sha256","bytes"} ("duplicate": true when the bytes already were a recording; with --wait also "status")',
+  )
   .action(run(async () => (await import('./ingest.js')).ingestCommand));
 
 program
@@ -266,7 +273,6 @@ capacity
   .description(
     "set a pool's replicas (the Deployment's scale subresource), within min/max of CUSTODY_CAPACITY_FILE",
   )
-  .requiredOption('--by <user>', 'who scales (printed with the change)')
   .option('--json', 'machine-readable output')
   .action(run(async () => (await import('./capacity.js')).capacityScaleCommand));
 capacity

@@ -1,7 +1,9 @@
 /**
  * The ids a recording carries from dock to certificate. The recording id derives from the incoming object's
- * identity (store, key, ETag, size) — hashed by activities/start-lifecycle.ts, since hashing needs Node's crypto —
- * and everything else derives from it: the workflow id here, object keys in activities/storage/keys.ts.
+ * identity (store, key, ETag, size) — or, for an upload through the API, from its content (SHA-256 and size),
+ * so that the same bytes uploaded twice are one recording — hashed by activities/start-lifecycle.ts, since
+ * hashing needs Node's crypto; everything else derives from it: the workflow id here, object keys in
+ * activities/storage/keys.ts.
  */
 
 export interface ObjectIdentity {
@@ -15,6 +17,17 @@ export interface ObjectIdentity {
 export function recordingIdentityText(identity: ObjectIdentity): string {
   const etag = identity.etag.replace(/"/g, '');
   return `${identity.bucket}\n${identity.key}\n${etag}\n${identity.size}`;
+}
+
+/** What an upload's recording is: its bytes, as the uploader hashed them (the workflow verifies the hash). */
+export interface ContentIdentity {
+  sha256: string;
+  size: number;
+}
+
+/** A text no object identity can have (a bucket name holds no colon), so the two kinds of id never meet. */
+export function contentIdentityText(identity: ContentIdentity): string {
+  return `content:sha256\n${identity.sha256.toLowerCase()}\n${identity.size}`;
 }
 
 /** 20 lowercase hex characters (80 bits of SHA-256): stable, short enough to read aloud. */

@@ -11,12 +11,15 @@ export const CUSTODY_ROLES = [
   'approver',
   'operator',
   'auditor',
+  'dock',
 ] as const;
 export type CustodyRole = (typeof CUSTODY_ROLES)[number];
 
 export const PERMISSIONS = [
   /** Status and list: ids, states, dates, hashes; never the footage. */
   'recording.read',
+  /** Upload a recording of one's own units through the API (docks, and staff who offload a camera by hand). */
+  'recording.ingest',
   'custody-log.read',
   'certificate.read',
   /** The access log of reads (issue 15 item 8). */
@@ -41,7 +44,7 @@ export type Permission = (typeof PERMISSIONS)[number];
 /**
  * The role → permission table. Reading a recording's metadata comes with every role, so that a person can see
  * what they act on. The auditor reads every record about a recording (log, certificate, access log) but not
- * the footage itself, and changes nothing.
+ * the footage itself, and changes nothing. `dock` is the role of docking stations' service accounts.
  */
 export const ROLE_PERMISSIONS: Readonly<Record<CustodyRole, readonly Permission[]>> = {
   viewer: ['recording.read'],
@@ -69,8 +72,11 @@ export const ROLE_PERMISSIONS: Readonly<Record<CustodyRole, readonly Permission[
     'quarantine.release',
     'recording.reset',
     'capacity.manage',
+    'recording.ingest',
   ],
   auditor: ['recording.read', 'custody-log.read', 'certificate.read', 'access-log.read'],
+  // A docking station's service account: it uploads, and sees only what it uploaded (to answer a retry).
+  dock: ['recording.read', 'recording.ingest'],
 };
 
 export function isCustodyRole(text: string): text is CustodyRole {

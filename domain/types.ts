@@ -49,8 +49,9 @@ export interface LifecycleInput {
   /** Set when the sidecar manifest exists but could not be read: the recording goes to quarantine. */
   manifestProblem?: string;
   manifestKey?: string;
-  via: 'inbox' | 'cli';
-  /** Who started it: a person's id for the CLI, `system` for the inbox watcher. */
+  /** `api`: uploaded through the custody API; `cli`: by the CLI before it became an API client (old histories). */
+  via: 'inbox' | 'cli' | 'api';
+  /** Who started it: the uploader's verified subject (api), a user name (old cli runs), `system` (inbox). */
   actor: string;
   policy: string;
   /** The task queues of the pools, from config (workflows read no environment). */
@@ -225,6 +226,9 @@ export interface FixityMismatch {
   actualSha256?: string;
   problem: 'hash-mismatch' | 'missing';
 }
+
+/** The name of the recording workflow's status query (workflows/messages.ts statusQuery), for clients without it. */
+export const RECORDING_STATUS_QUERY = 'status';
 
 export interface RecordingStatus {
   recordingId: string;

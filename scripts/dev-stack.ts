@@ -22,7 +22,7 @@ import {
 } from '../test/harness/servers';
 import { demoLoginLines } from '../api/dev-idp/banner';
 import { DEFAULT_DEV_IDP_PORT } from '../api/dev-idp/constants';
-import { readSecrets } from '../api/dev-idp/secrets';
+import { readSecrets, writePrivateFile } from '../api/dev-idp/secrets';
 import { loadConfigOrExit } from '../workers/config';
 import { createS3Client, bootstrapStores } from '../activities/storage/s3';
 import { ensurePayloadKeyFile } from '../workers/payload-codec';
@@ -54,11 +54,35 @@ function portOf(hostPort: string): number {
   return Number(hostPort.split(':').pop());
 }
 
-function custody(args: string[]): string {
+function custody(args: string[], env: Record<string, string> = {}): string {
   return execFileSync(process.execPath, [cliPath, ...args], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
   });
+}
+
+/**
+ * The demo uploads as the development provider's docking station (service account dock-ka-west, unit ka-west),
+ * as a real dock would: its secret into a file of the run dir that only its owner reads (the CLI takes it from
+ * a file only), the API's URL beside it. With a site's provider (CUSTODY_OIDC_ISSUER), its CUSTODY_CLIENT_ID.
+ */
+function dockEnvironment(idpDir: string | undefined, apiUrl: string): Record<string, string> {
+  if (!idpDir) {
+    if (process.env.CUSTODY_CLIENT_ID && process.env.CUSTODY_CLIENT_SECRET_FILE)
+      return { CUSTODY_API_URL: apiUrl };
+    throw new Error(
+      'the demo uploads as a service account: with CUSTODY_OIDC_ISSUER set, also set CUSTODY_CLIENT_ID and ' +
+        'CUSTODY_CLIENT_SECRET_FILE to a client of that provider with the dock role (or run with --no-demo)',
+    );
+  }
+  const secretFile = path.join(idpDir, 'dock-ka-west.secret');
+  writePrivateFile(secretFile, readSecrets(idpDir).clientSecrets['dock-ka-west']);
+  return {
+    CUSTODY_CLIENT_ID: 'dock-ka-west',
+    CUSTODY_CLIENT_SECRET_FILE: secretFile,
+    CUSTODY_API_URL: apiUrl,
+  };
 }
 
 /** What a leftover of the worker's process group was: "ffmpeg (pid 4711)". Linux /proc; elsewhere nothing. */
@@ -307,21 +331,24 @@ async function main() {
       clip,
     ]);
   }
-  say(`demo: custody ingest ${path.relative(REPO_ROOT, clip)} --device cam-demo-01 --policy demo`);
-  const recordingId = custody([
-    'ingest',
-    clip,
-    '--device',
-    'cam-demo-01',
-    '--officer',
-    'officer-4711',
-    '--recorded-at',
-    new Date().toISOString(),
-    '--policy',
-    'demo',
-    '--by',
-    'demo-admin',
-  ]).trim();
+  say(
+    `demo: custody ingest ${path.relative(REPO_ROOT, clip)} --device cam-demo-01 --policy demo   (as the dock service account dock-ka-west)`,
+  );
+  const recordingId = custody(
+    [
+      'ingest',
+      clip,
+      '--device',
+      'cam-demo-01',
+      '--officer',
+      'officer-4711',
+      '--recorded-at',
+      new Date().toISOString(),
+      '--policy',
+      'demo',
+    ],
+    dockEnvironment(oidcIssuer.dir, apiUrl),
+  ).trim();
   await followStates(recordingId, ['retained', 'deleting', 'deleted']);
   say(`custody status ${recordingId}:`);
   process.stdout.write(custody(['status', recordingId]));

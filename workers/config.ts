@@ -10,7 +10,8 @@ import { z } from 'zod';
 import { homedir, hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { POOL_NAMES, type PoolName } from '../domain/pools';
+import { isIP } from 'node:net';
+import { POOL_NAMES, type LifecycleTaskQueues, type PoolName } from '../domain/pools';
 import { positiveDurationProblem } from '../domain/duration';
 
 /** The rule packs ship beside the code: ../policies from sources, ../../policies from dist/. */
@@ -43,6 +44,24 @@ interface VariableSpec<T> {
 const nonEmpty = z.string().trim().min(1);
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+
+/** An IPv4/IPv6 address or CIDR block. */
+function isAddressOrBlock(text: string): boolean {
+  const [address, prefix, ...rest] = text.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+const addressList = z
+  .string()
+  .transform((text) =>
+    text
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+  )
+  .refine((entries) => entries.every(isAddressOrBlock));
 const bool = z
   .string()
   .trim()
@@ -203,6 +222,11 @@ export const VARIABLES = {
   CUSTODY_API_TLS_KEY_PATH: spec(nonEmpty.optional(), "a path to the PEM key of the API's certificate"),
   CUSTODY_API_RATE_LIMIT_PER_SUBJECT: spec(positiveInt, 'a positive integer (requests per minute)', '300'),
   CUSTODY_API_RATE_LIMIT_PER_IP: spec(positiveInt, 'a positive integer (requests per minute)', '1200'),
+  CUSTODY_API_TRUSTED_PROXIES: spec(
+    addressList,
+    'comma-separated addresses or CIDR blocks of the reverse proxies / ingress in front of the API (X-Forwarded-For is believed from these only)',
+    '',
+  ),
   CUSTODY_API_MEDIA_URL_SECONDS: spec(
     z.coerce.number().int().min(1).max(3600),
     'an integer 10–3600 (seconds a presigned media URL is valid; 1–9 only with CUSTODY_DEV_MODE=true)',
@@ -392,6 +416,8 @@ export interface CustodyConfig {
     tls?: { certPath: string; keyPath: string };
     /** Requests per minute. */
     rateLimit: { perSubject: number; perIp: number };
+    /** The ingress in front of the API: the client address is taken from X-Forwarded-For only when it comes from these. */
+    trustedProxies: string[];
     /** How long a presigned media URL is valid, in seconds. */
     mediaUrlSeconds: number;
     rolesFile: string;
@@ -567,6 +593,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           tls: { certPath: v.CUSTODY_API_TLS_CERT_PATH, keyPath: v.CUSTODY_API_TLS_KEY_PATH },
         }),
       rateLimit: { perSubject: v.CUSTODY_API_RATE_LIMIT_PER_SUBJECT, perIp: v.CUSTODY_API_RATE_LIMIT_PER_IP },
+      trustedProxies: v.CUSTODY_API_TRUSTED_PROXIES,
       mediaUrlSeconds: v.CUSTODY_API_MEDIA_URL_SECONDS,
       rolesFile: v.CUSTODY_ROLES_FILE,
       pseudonymKey: {
@@ -648,4 +675,13 @@ export function loadConfigOrExit(env: Record<string, string | undefined> = proce
     }
     throw err;
   }
+}
+
+/** The task queues a lifecycle workflow dispatches to, from config (workflows read no environment). */
+export function lifecycleTaskQueues(config: CustodyConfig): LifecycleTaskQueues {
+  return {
+    orchestration: config.taskQueues.orchestration,
+    mediaIo: config.taskQueues['media-io'],
+    transcode: config.taskQueues.transcode,
+  };
 }

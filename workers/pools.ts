@@ -3,7 +3,7 @@
  * domain/pools.ts assigns to it.
  */
 import type { CustodyActivities } from '../activities';
-import { POOL_ACTIVITIES, type LifecycleTaskQueues, type WorkerPool } from '../domain/pools';
+import { POOL_ACTIVITIES, type WorkerPool } from '../domain/pools';
 import type { CustodyConfig } from './config';
 
 export type { WorkerPool };
@@ -34,11 +34,4 @@ export function planPools(config: CustodyConfig, activities: CustodyActivities):
   );
 }
 
-/** The task queues a lifecycle workflow dispatches to, from config (workflows read no environment). */
-export function lifecycleTaskQueues(config: CustodyConfig): LifecycleTaskQueues {
-  return {
-    orchestration: config.taskQueues.orchestration,
-    mediaIo: config.taskQueues['media-io'],
-    transcode: config.taskQueues.transcode,
-  };
-}
+export { lifecycleTaskQueues } from './config';

@@ -4,7 +4,14 @@
  * no trace in history.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { RecordingStatus, Stage, RulePackRef, QuarantineReason, FixityMismatch } from '../domain/types';
+import {
+  RECORDING_STATUS_QUERY,
+  type RecordingStatus,
+  type Stage,
+  type RulePackRef,
+  type QuarantineReason,
+  type FixityMismatch,
+} from '../domain/types';
 import type { FourEyesRequest } from '../domain/requests';
 import type { AssertedAction } from '../domain/assertion';
 
@@ -16,7 +23,7 @@ export interface SignedAction {
   assertion: string;
 }
 
-export const statusQuery = defineQuery<RecordingStatus>('status');
+export const statusQuery = defineQuery<RecordingStatus>(RECORDING_STATUS_QUERY);
 
 /**
  * Waits until the recording is ready for review — derivatives stored and logged, or ingest done when transcoding

@@ -7,9 +7,6 @@
 
 import { ALL_UNITS, type CustodyRole } from '../../domain/roles';
 
-/** A dock is a service account that uploads only; `dock` is not a role a person can hold. */
-export type ServiceRole = CustodyRole | 'dock';
-
 export const DEMO_UNITS = ['ka-west', 'ka-nord'] as const;
 
 export interface DemoPerson {
@@ -31,7 +28,8 @@ export interface ServiceAccount {
   /** The OAuth client id, also the token subject. */
   clientId: string;
   purpose: string;
-  roles: ServiceRole[];
+  /** `dock`: a docking station, which uploads the recordings of its unit (domain/roles.ts). */
+  roles: CustodyRole[];
   units: string[];
 }
 

@@ -1,11 +1,13 @@
 /**
  * Memory must not grow with the recording: peak RSS of a separate child process (bench/children/
- * memory-probe.ts, VmHWM) doing uploadAndHash, then copyAndHashOriginal, of a small and a large file.
+ * memory-probe.ts, VmHWM) doing `custody ingest`'s upload (hash, then presigned parts), then copyAndHashOriginal,
+ * of a small and a large file.
  * Target: peak(large) ÷ peak(small) ≤ 1.2 for each. A child that loads the same modules and does nothing
  * shows the floor.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { evidenceOriginalKey } from '../../activities/storage/keys';
 import type { ProbeReport, ProbeRequest } from '../children/memory-probe';
@@ -20,7 +22,8 @@ import {
   type BenchContext,
   type ResultRow,
 } from '../runner';
-import { deleteAllVersions } from '../s3-helpers';
+import { beginPresignedUpload, completePresignedUpload, deleteAllVersions } from '../s3-helpers';
+import { signPartUrls } from '../../api/uploads';
 
 const PROBE = path.join(__dirname, '..', 'children', 'memory-probe.js');
 
@@ -53,7 +56,8 @@ const toMiB = (kib: number) => kib / 1024;
 
 export const memoryCase: BenchCase = {
   name: 'memory',
-  title: 'memory: peak RSS of a child doing uploadAndHash / copyAndHashOriginal, small vs large file',
+  title:
+    'memory: peak RSS of a child doing custody ingest’s upload / copyAndHashOriginal, small vs large file',
   estimate: { full: '4 min', quick: '1 min' },
   async run(context) {
     const small = 64 * MiB;
@@ -76,10 +80,18 @@ export const memoryCase: BenchCase = {
         { bucket: config.buckets.incoming, prefix: key },
         { bucket: config.buckets.evidence, prefix: evidenceOriginalKey(recordingId) },
       );
-      const upload = await probe(context, { op: 'upload', file: files.get(bytes)!, key });
-      if (upload.bytes !== bytes || !upload.etag)
-        throw new Error(`upload probe sent ${upload.bytes} of ${bytes} bytes`);
-      const copy = await probe(context, { op: 'copy', key, etag: upload.etag, size: bytes, recordingId });
+      // The API's half in this process: the multipart upload and every part's URL, handed to the child in a file.
+      const opened = await beginPresignedUpload(client, config.buckets.incoming, key, bytes);
+      const numbers = Array.from({ length: opened.partCount }, (_, i) => i + 1);
+      const partsFile = path.join(context.runDir, `${key.replace(/\//g, '-')}.parts.json`);
+      await writeFile(
+        partsFile,
+        JSON.stringify({ ...opened, parts: (await signPartUrls(client, opened, numbers)).parts }),
+      );
+      const upload = await probe(context, { op: 'upload', file: files.get(bytes)!, partsFile });
+      if (upload.bytes !== bytes) throw new Error(`upload probe sent ${upload.bytes} of ${bytes} bytes`);
+      const etag = await completePresignedUpload(client, opened);
+      const copy = await probe(context, { op: 'copy', key, etag, size: bytes, recordingId });
       if (copy.sha256 !== upload.sha256) {
         throw new Error(
           `the copy hashed to ${copy.sha256}, the upload to ${upload.sha256}: not the same bytes`,
@@ -139,8 +151,8 @@ export const memoryCase: BenchCase = {
         ];
       };
       return [
-        row('upload', 'uploadAndHash'),
-        ...growth('upload', 'uploadAndHash'),
+        row('upload', 'custody ingest upload'),
+        ...growth('upload', 'custody ingest upload'),
         row('copy', 'copyAndHashOriginal'),
         ...growth('copy', 'copyAndHashOriginal'),
         {

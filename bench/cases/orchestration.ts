@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { uploadAndHash } from '../../cli/ingest';
+import { uploadAndHash } from '../s3-helpers';
 import {
   describeStuck,
   ingestMany,

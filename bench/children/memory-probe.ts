@@ -1,16 +1,18 @@
 /**
- * A child process for the memory case: does ONE uploadAndHash or copyAndHashOriginal (or nothing, for the
+ * A child process for the memory case: does ONE upload as `custody ingest` makes it (the file's hash, then its
+ * parts PUT to presigned URLs the parent signed, as the API would: the signing is not the CLI's memory), or
+ * copyAndHashOriginal (or nothing, for the
  * floor of a process that loaded the same modules) and prints one JSON line with its own peak RSS (VmHWM
  * from /proc/self/status), so the benchmark harness's own memory never counts.
  *
- *   node dist/bench/children/memory-probe.js '{"op":"upload","file":"…","key":"…"}'
+ *   node dist/bench/children/memory-probe.js '{"op":"upload","file":"…","partsFile":"…"}'
  *   node dist/bench/children/memory-probe.js '{"op":"copy","key":"…","etag":"…","size":123,"recordingId":"…"}'
  *   node dist/bench/children/memory-probe.js '{"op":"idle"}'
  *
  * S3 endpoint, credentials and buckets come from the environment (workers/config.ts names).
  */
 import { readFileSync, statSync } from 'node:fs';
-import { uploadAndHash } from '../../cli/ingest';
+import { hashFile, uploadParts, type PartUrl } from '../../cli/upload';
 import { makeCopyAndHashOriginal } from '../../activities/copy-and-hash-original';
 import { standaloneContext } from '../../activities/context';
 import { createS3Client } from '../../activities/storage/s3';
@@ -18,7 +20,8 @@ import { loadConfig } from '../../workers/config';
 
 export type ProbeRequest =
   | { op: 'idle' }
-  | { op: 'upload'; file: string; key: string }
+  /** `partsFile`: JSON {partSize, partCount, parts: PartUrl[]}, every part's URL, signed by the parent. */
+  | { op: 'upload'; file: string; partsFile: string }
   | { op: 'copy'; key: string; etag: string; size: number; recordingId: string };
 
 export interface ProbeReport {
@@ -32,8 +35,6 @@ export interface ProbeReport {
   vmHwmHalfwayKiB?: number;
   bytes: number;
   sha256?: string;
-  /** The uploaded object's ETag (upload only), for the copy that follows. */
-  etag?: string;
   seconds: number;
 }
 
@@ -51,20 +52,25 @@ async function main(): Promise<void> {
   const started = performance.now();
   let bytes = 0;
   let sha256: string | undefined;
-  let etag: string | undefined;
   let halfway: number | undefined;
   const watchHalfway = (done: number, total: number) => {
     if (halfway === undefined && done >= total / 2) halfway = peakRssKiB();
   };
   if (request.op === 'upload') {
     const total = statSync(request.file).size;
-    ({ bytes, sha256, etag } = await uploadAndHash(
-      s3,
-      config.buckets.incoming,
-      request.key,
+    const signed = JSON.parse(readFileSync(request.partsFile, 'utf8')) as {
+      partSize: number;
+      partCount: number;
+      parts: PartUrl[];
+    };
+    ({ sha256, bytes } = await hashFile(request.file));
+    const byNumber = new Map(signed.parts.map((part) => [part.partNumber, part]));
+    await uploadParts(
       request.file,
+      signed,
+      (numbers) => Promise.resolve(numbers.map((n) => byNumber.get(n)!)),
       (done) => watchHalfway(done, total),
-    ));
+    );
   } else if (request.op === 'copy') {
     const copyAndHashOriginal = makeCopyAndHashOriginal({
       s3,
@@ -91,7 +97,6 @@ async function main(): Promise<void> {
     ...(halfway !== undefined && { vmHwmHalfwayKiB: halfway }),
     bytes,
     ...(sha256 && { sha256 }),
-    ...(etag && { etag }),
     seconds,
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -28,8 +28,29 @@ export interface CliApi {
   stop(): Promise<void>;
 }
 
-/** Every custody role: the person of tests that are not about authorisation. */
+/** Every custody role of a person (`dock` is a service account's): tests that are not about authorisation. */
 export const ALL_ROLES = ['viewer', 'investigator', 'records-admin', 'approver', 'operator', 'auditor'];
+
+/**
+ * The environment (CUSTODY_CONFIG_DIR) of a CLI signed in to the API at `apiUrl` with `accessToken`: a config
+ * dir (0700) holding the credentials file as `custody login` writes it (0600).
+ */
+export function signedInAs(apiUrl: string, issuer: string, accessToken: string): Record<string, string> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'custody-cli-session-'));
+  const configDir = path.join(dir, 'custody');
+  mkdirSync(configDir, { mode: 0o700 });
+  chmodSync(configDir, 0o700);
+  const credentials: StoredCredentials = {
+    version: 1,
+    issuer,
+    apiUrl,
+    clientId: 'custody-cli',
+    accessToken,
+    expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+  };
+  writeFileSync(path.join(configDir, CREDENTIALS_FILE_NAME), JSON.stringify(credentials), { mode: 0o600 });
+  return { CUSTODY_CONFIG_DIR: configDir };
+}
 
 export async function startCliApi(config: CustodyConfig): Promise<CliApi> {
   const issuer = await startTestIssuer();
@@ -47,22 +68,7 @@ export async function startCliApi(config: CustodyConfig): Promise<CliApi> {
         },
         { expiresIn: 3600 },
       );
-      const dir = mkdtempSync(path.join(tmpdir(), 'custody-cli-session-'));
-      const configDir = path.join(dir, 'custody');
-      mkdirSync(configDir, { mode: 0o700 });
-      chmodSync(configDir, 0o700);
-      const credentials: StoredCredentials = {
-        version: 1,
-        issuer: issuer.issuer,
-        apiUrl: api.url,
-        clientId: 'custody-cli',
-        accessToken: token,
-        expiresAt: new Date(Date.now() + 3600_000).toISOString(),
-      };
-      writeFileSync(path.join(configDir, CREDENTIALS_FILE_NAME), JSON.stringify(credentials), {
-        mode: 0o600,
-      });
-      return { CUSTODY_CONFIG_DIR: configDir };
+      return signedInAs(api.url, issuer.issuer, token);
     },
     async stop() {
       await api.stop();

@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { createTestStack, type TestStack } from '../harness/stack';
 import { builtEntryPoint, envForConfig, runNode } from '../harness/processes';
+import { ALL_ROLES, startCliApi, type CliApi } from '../harness/cli-session';
 import { syntheticClip } from '../fixtures/media';
 import { readCustodyLog } from '../../activities/custody-log/read';
 import { custodyLogEntryKey } from '../../activities/storage/keys';
@@ -25,13 +26,17 @@ const cli = builtEntryPoint('cli/main.js');
 let stack: TestStack;
 let scratch: string;
 let env: NodeJS.ProcessEnv;
+let cliApi: CliApi;
 
 beforeAll(async () => {
   stack = await createTestStack('cli');
   scratch = mkdtempSync(path.join(tmpdir(), 'custody-cli-'));
-  env = envForConfig(stack.config);
+  cliApi = await startCliApi(stack.config);
+  // Signed in as an administrator of every unit: `custody ingest` uploads through the API.
+  env = { ...envForConfig(stack.config), ...(await cliApi.as({ subject: 'admin-1', roles: ALL_ROLES })) };
 });
 afterAll(async () => {
+  await cliApi?.stop();
   await stack?.stop();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
@@ -65,17 +70,7 @@ const recordedAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 86_400_000).t
 
 test('custody ingest of a 200 MB file: the stored hash equals an independent SHA-256 of the source', async () => {
   const { file, sha256 } = await largeMediaFile(200);
-  const run = await custody([
-    'ingest',
-    file,
-    '--device',
-    'cam-0815',
-    '--recorded-at',
-    recordedAt,
-    '--by',
-    'admin-1',
-    '--json',
-  ]);
+  const run = await custody(['ingest', file, '--device', 'cam-0815', '--recorded-at', recordedAt, '--json']);
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
   ingested = JSON.parse(run.stdout) as typeof ingested;
@@ -131,10 +126,11 @@ test('custody ingest --wait returns once the recording is review-ready, its deri
   expect(actions).toContain('derivatives.stored');
   expect(status.custodyLogHead.seq).toBe(actions.length - 1);
 
-  const human = await custody(['ingest', clip, '--wait']); // the same bytes again: a second recording
+  const human = await custody(['ingest', clip, '--wait']); // the same bytes again: the same recording
   expect(human.code).toBe(0);
-  expect(human.stderr).toMatch(/waiting until it is review-ready/);
+  expect(human.stderr).toContain(`these bytes are already recording ${recordingId}`);
   expect(human.stderr).toMatch(/is review-ready: proxy, sprite, poster stored/);
+  expect(human.stdout.trim()).toBe(recordingId);
   const again = await custody(['status', recordingId, '--wait', '--json']); // already ready: returns at once
   expect(again.code).toBe(0);
   expect((JSON.parse(again.stdout) as RecordingStatus).reviewReady).toBe(true);

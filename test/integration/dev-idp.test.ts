@@ -16,7 +16,7 @@ import {
   jwtVerify,
   type JWK,
 } from 'jose';
-import { DEMO_PEOPLE, DEMO_UNITS, demoPerson } from '../../api/dev-idp/demo-people';
+import { DEMO_PEOPLE, DEMO_UNITS, SERVICE_ACCOUNTS, demoPerson } from '../../api/dev-idp/demo-people';
 import { rotateSigningKeys } from '../../api/dev-idp/keys';
 import { readSecrets } from '../../api/dev-idp/secrets';
 import {
@@ -68,9 +68,12 @@ function expectNoPersonalData(token: string, username: string) {
   }
 }
 
-test('the demo people cover every custody role, both units, four-eyes and a recording officer', () => {
+test('the demo people cover every custody role (a docking station the dock role), both units, four-eyes and a recording officer', () => {
   const holding = (role: string) => DEMO_PEOPLE.filter((person) => (person.roles as string[]).includes(role));
-  for (const role of CUSTODY_ROLES) expect(holding(role).length).toBeGreaterThan(0);
+  for (const role of CUSTODY_ROLES.filter((r) => r !== 'dock'))
+    expect(holding(role).length).toBeGreaterThan(0);
+  expect(holding('dock')).toEqual([]); // a role of service accounts, not of people
+  expect(SERVICE_ACCOUNTS.filter((account) => account.roles.includes('dock')).length).toBeGreaterThan(0);
   expect(new Set(holding('investigator').flatMap((person) => person.units)).size).toBeGreaterThanOrEqual(2);
   expect(holding('approver').length).toBeGreaterThanOrEqual(2);
   expect(holding('auditor').every((person) => person.units.includes('*'))).toBe(true);

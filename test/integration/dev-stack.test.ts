@@ -6,11 +6,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { builtEntryPoint, envFor, runNode } from '../harness/processes';
+import { devIdpSecrets } from '../harness/dev-idp-client';
 import { REPO_ROOT } from '../harness/servers';
 import { requireFfmpeg, syntheticClip } from '../fixtures/media';
 import { freeLoopbackPort } from '../../workers/ports';
@@ -95,7 +96,8 @@ test('a worker SIGKILLed mid-transcode is named, its ffmpeg killed, and restarte
   requireFfmpeg();
   if (!existsSync(devStack)) throw new Error(`${devStack} is missing: run \`npm run build\` first`);
   runDir = mkdtempSync(path.join(tmpdir(), 'custody-dev-stack-'));
-  const [temporalPort, s3Port, httpPort] = [
+  const [temporalPort, s3Port, httpPort, apiPort] = [
+    await freeLoopbackPort(),
     await freeLoopbackPort(),
     await freeLoopbackPort(),
     await freeLoopbackPort(),
@@ -104,6 +106,7 @@ test('a worker SIGKILLed mid-transcode is named, its ffmpeg killed, and restarte
     TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
     AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${s3Port}`,
     CUSTODY_HTTP_PORT: String(httpPort),
+    CUSTODY_API_PORT: String(apiPort),
     CUSTODY_SHUTDOWN_GRACE_SECONDS: '5',
   });
   stack = spawn(process.execPath, [devStack, '--no-demo', '--run-dir', runDir, '--worker-restarts', '1'], {
@@ -113,11 +116,20 @@ test('a worker SIGKILLed mid-transcode is named, its ffmpeg killed, and restarte
   stack.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   stack.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   await waitForOutput(/workers ready/, 120_000);
+  await waitForOutput(/custody API http:\/\/127\.0\.0\.1:\d+/, 60_000); // the upload goes through it
   const [firstWorker] = workerPids();
   if (!firstWorker) throw new Error(`the dev stack named no worker pid:\n${output}`);
 
   const clip = await syntheticClip({ durationS: 10, width: 1280, height: 720, fps: 30 });
-  const ingest = await runNode(cli, ['ingest', clip, '--device', 'cam-kill-9', '--by', 'test-admin'], env);
+  // Uploaded as the test identity provider's docking station (the stack's API trusts that provider).
+  const secretFile = path.join(runDir, 'dock.secret');
+  writeFileSync(secretFile, devIdpSecrets().clientSecrets['dock-ka-west'], { mode: 0o600 });
+  const ingest = await runNode(cli, ['ingest', clip, '--device', 'cam-kill-9'], {
+    ...env,
+    CUSTODY_CLIENT_ID: 'dock-ka-west',
+    CUSTODY_CLIENT_SECRET_FILE: secretFile,
+    CUSTODY_API_URL: `http://127.0.0.1:${apiPort}`,
+  });
   if (ingest.code !== 0) throw new Error(`custody ingest exited ${ingest.code}: ${ingest.stderr}`);
   const recordingId = ingest.stdout.trim();
 

@@ -35,7 +35,7 @@ export function hashMismatch(
   declaredSha256: string,
   original: StoredOriginal,
 ): IngestProblem {
-  const declarer = run.input.via === 'cli' ? 'uploader' : 'manifest';
+  const declarer = run.input.via === 'inbox' ? 'manifest' : 'uploader';
   return {
     reason: 'hash-mismatch',
     message: `SHA-256 of the received bytes is ${original.sha256}, but the ${declarer} declared ${declaredSha256}.`,

@@ -19,6 +19,7 @@ import { createTestStack, type TestStack } from '../../harness/stack';
 import { testPolicyDir } from '../../harness/test-policies';
 import { syntheticClip } from '../../fixtures/media';
 import { startApiProcess, type ApiProcess } from '../../harness/api-process';
+import { signedInAs } from '../../harness/cli-session';
 import { builtEntryPoint, envFor, envForConfig, runNode, startNode } from '../../harness/processes';
 import {
   createTestKey,
@@ -390,8 +391,9 @@ describe('authorisation', () => {
 
   test('custody ingest --unit files the recording under that unit; a bad unit is refused', async () => {
     const clipFile = await syntheticClip({ durationS: 1, width: 160, height: 120, fps: 10, audio: false });
-    const custody = (args: string[]) =>
-      runNode(builtEntryPoint('cli/main.js'), args, envForConfig(stack.config), 120_000);
+    const dock = await issuer.mint(person(`dock-${SUED}`, ['dock'], [SUED]));
+    const env = { ...envForConfig(stack.config), ...signedInAs(api.url, issuer.issuer, dock) };
+    const custody = (args: string[]) => runNode(builtEntryPoint('cli/main.js'), args, env, 120_000);
     const refused = await custody(['ingest', clipFile, '--unit', '../nord']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('--unit ../nord is not a unit id');
@@ -502,6 +504,10 @@ describe('the process', () => {
       '/v1/recordings/{id}/requests/{requestId}/cancel',
       '/v1/recordings/{id}/requests/{requestId}/decision',
       '/v1/requests',
+      '/v1/uploads',
+      '/v1/uploads/abort',
+      '/v1/uploads/complete',
+      '/v1/uploads/parts',
     ]);
   });
 
