@@ -125,6 +125,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- if not .Values.s3.existingSecret -}}
 {{- fail "s3.existingSecret is empty: create a Secret with the S3 credentials (kubectl create secret generic custody-s3 --from-literal=AWS_ACCESS_KEY_ID=... --from-literal=AWS_SECRET_ACCESS_KEY=...) and set s3.existingSecret to its name" -}}
 {{- end -}}
+{{- if and (not .Values.temporal.tls.enabled) (not .Values.temporal.allowInsecure) -}}
+{{- fail "temporal.tls.enabled is false: every worker and the API would talk plain gRPC to Temporal. Keep TLS on (temporal.tls.existingSecret with the client certificate and CA), or set temporal.allowInsecure=true as well — for a dev cluster only" -}}
+{{- end -}}
 {{- if and (eq .Values.temporal.tls.clientCertKey "") (ne .Values.temporal.tls.clientKeyKey "") -}}
 {{- fail "temporal.tls: clientCertKey and clientKeyKey must be set together (mutual TLS needs both) or both be ''" -}}
 {{- end -}}

@@ -187,8 +187,13 @@ describe('helm lint', () => {
     ],
     [
       'a network policy without Temporal peers',
-      ['--set', 'networkPolicy.enabled=true', '--set', 'networkPolicy.s3.cidrs={10.0.0.0/8}'],
+      ['--set-json', 'networkPolicy.temporal.selectors=[]'],
       /networkPolicy.temporal has neither cidrs nor selectors.*Set networkPolicy.temporal.cidrs/,
+    ],
+    [
+      'Temporal without TLS, unless allowInsecure is set as well',
+      ['--set', 'temporal.tls.enabled=false'],
+      /temporal\/allowInsecure.*value must be true/s,
     ],
     [
       'KEDA and the controller scaling the same pool',
@@ -252,23 +257,12 @@ describe('helm lint', () => {
     ],
     [
       'a network policy without a way to the OpenID Provider',
-      [
-        ...['--set', 'networkPolicy.enabled=true', '--set', 'networkPolicy.temporal.cidrs={10.0.0.0/8}'],
-        ...['--set', 'networkPolicy.s3.cidrs={10.0.0.0/8}', '--set', 'api.ingressFrom.cidrs={10.1.0.0/16}'],
-      ],
+      ['--set-json', 'networkPolicy.oidc.selectors=[]'],
       /networkPolicy.oidc has neither cidrs nor selectors, but the API must reach the OpenID Provider/,
     ],
     [
       'a network policy that would let anyone reach the API',
-      [
-        ...['--set', 'networkPolicy.enabled=true', '--set', 'networkPolicy.temporal.cidrs={10.0.0.0/8}'],
-        ...[
-          '--set',
-          'networkPolicy.s3.cidrs={10.0.0.0/8}',
-          '--set',
-          'networkPolicy.oidc.cidrs={10.2.0.5/32}',
-        ],
-      ],
+      ['--set-json', 'api.ingressFrom.selectors=[]'],
       /api.ingressFrom has neither cidrs nor selectors; an empty peer list would let anyone reach the API/,
     ],
     [
@@ -331,11 +325,12 @@ describe('helm template', () => {
     }
   });
 
-  test('the default values render the plain pools, the API and nothing optional', () => {
+  test('the default values render the plain pools, the API, their NetworkPolicies and nothing optional', () => {
     const kinds = new Set(manifests('default').map((o) => o.kind));
     expect([...kinds].sort()).toEqual([
       'ConfigMap',
       'Deployment',
+      'NetworkPolicy',
       'PodDisruptionBudget',
       'Service',
       'ServiceAccount',
@@ -685,7 +680,12 @@ describe('the capacity policy', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'custody-capacity-values-'));
     try {
       const values = path.join(dir, 'values.yaml');
-      writeFileSync(values, `controller:\n  enabled: true\n  capacityPolicy: ${JSON.stringify(replaced)}\n`);
+      writeFileSync(
+        values,
+        `controller:\n  enabled: true\n  capacityPolicy: ${JSON.stringify(replaced)}\n` +
+          // With the default NetworkPolicy, the controller's way to the Kubernetes API must be named.
+          'networkPolicy:\n  kubernetesApi:\n    cidrs: [10.0.0.1/32]\n',
+      );
       const capacity = objectsOfKind<ConfigMap>(
         parseManifests(helmTemplate([], ['--values', values])),
         'ConfigMap',
