@@ -75,6 +75,16 @@ const actions = async (recordingId: string) =>
     .sort((a, b) => a.seq - b.seq)
     .map((e) => e.action);
 
+/** The log's actions once it holds `action`: the state shows needs-attention a moment before its entry is stored. */
+async function actionsOnce(recordingId: string, action: string, timeoutMs = 15_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const logged = await actions(recordingId);
+    if (logged.includes(action) || Date.now() > deadline) return logged;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 async function versionsUnder(bucket: string, prefix: string) {
   const page = await stack.clients.s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix }));
   return page.Versions ?? [];
@@ -98,7 +108,7 @@ describe('a transcode that fails on a broken worker', () => {
     expect(parked.lastError).toMatchObject({ stage: 'transcode', type: 'FfmpegFailed', attempts: 3 });
     expect(parked.lastError?.message).toMatch(/\/nonexistent\/ffmpeg|CUSTODY_FFMPEG_PATH/);
     expect(parked.reviewReady).toBe(false);
-    expect(await actions(rec.recordingId)).toContain('stage.failed');
+    expect(await actionsOnce(rec.recordingId, 'stage.failed')).toContain('stage.failed');
 
     // The fix: the broken worker goes, a good one comes.
     broken.kill('SIGTERM');

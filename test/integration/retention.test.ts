@@ -391,7 +391,12 @@ describe('undecodable media parks in needs-attention (stage transcode) and never
     await stack.waitForState(recordingId, 'transcoding', 30_000).catch(() => undefined);
     const again = await stack.waitForState(recordingId, 'needs-attention', 120_000);
     expect(Date.parse(again.lastError!.at)).toBeGreaterThan(Date.parse(parked.lastError!.at));
-    const log = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId);
+    // The state shows needs-attention a moment before its stage.failed entry is stored.
+    let log = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId);
+    for (let tries = 0; log.filter((e) => e.action === 'stage.failed').length < 2 && tries < 75; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      log = await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId);
+    }
     expect(log.filter((e) => e.action === 'stage.failed')).toHaveLength(2);
     expect(log.find((e) => e.action === 'stage.replay-requested')).toMatchObject({
       actor: 'admin-7',
