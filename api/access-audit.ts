@@ -293,6 +293,9 @@ function factsSource(reads: RecordingReads, ttlMs = 60_000, maxEntries = 1000) {
     if (remembered.size > maxEntries) remembered.delete(remembered.keys().next().value!);
   };
   const observed: RecordingReads = {
+    ...(reads.awaitReviewReady && {
+      awaitReviewReady: (current, timeoutMs) => reads.awaitReviewReady!(current, timeoutMs),
+    }),
     status: async (recordingId) => {
       const status = await reads.status(recordingId);
       if (status) remember(status);

@@ -6,7 +6,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { CustodyConfig } from '../workers/config';
 import { BackendUnavailableError, createTemporalAccess, type TemporalAccess } from './temporal';
-import { statusQuery } from '../workflows/messages';
+import { awaitReviewReadyUpdate, statusQuery } from '../workflows/messages';
 import { workflowIdFor } from '../domain/ids';
 import type { RecordingStatus } from '../domain/types';
 import { createS3Client } from '../activities/storage/s3';
@@ -23,6 +23,12 @@ import {
 
 export interface RecordingReads {
   status(recordingId: string): Promise<RecordingStatus | undefined>;
+  /**
+   * The status once the recording is review-ready or stopped short of it (the workflow's awaitReviewReady
+   * Update), or `timeout` after `timeoutMs`. `current` is the status the caller read: waits of callers who saw the
+   * same log head join one Update (its id), so a client polling again and again adds none.
+   */
+  awaitReviewReady?(current: RecordingStatus, timeoutMs: number): Promise<RecordingStatus | 'timeout'>;
   list(filter: RecordingFilter, page: { limit: number; pageToken?: string }): Promise<RecordingPage>;
   /** In chain order; empty when the recording has no log. */
   custodyLog(recordingId: string): Promise<CustodyEntry[]>;
@@ -51,6 +57,31 @@ export function createRecordingReads(
   }
 
   return {
+    async awaitReviewReady(current, timeoutMs) {
+      const { WorkflowNotFoundError, WorkflowUpdateStage } = await import('@temporalio/client');
+      const handle = (await temporal()).workflow.getHandle(workflowIdFor(current.recordingId));
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const update = await handle.startUpdate(awaitReviewReadyUpdate, {
+          updateId: `await-review-ready-${current.custodyLogHead.seq}`,
+          waitForStage: WorkflowUpdateStage.ACCEPTED,
+        });
+        const timeout = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), timeoutMs);
+        });
+        return await Promise.race([update.result(), timeout]);
+      } catch (err) {
+        // The run ended meanwhile (a deleted recording's closed workflow): its last status is the answer.
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        return (
+          (await queryStatus(current.recordingId)) ??
+          (await statusFromAuditStore(store(), config.buckets.audit, current.recordingId)) ??
+          current
+        );
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     async status(recordingId) {
       return (
         (await queryStatus(recordingId)) ??

@@ -5,8 +5,8 @@
  * which an approver decides (`custody request approve`).
  */
 import type { FourEyesRequest } from '../domain/requests';
-import { readCertificate } from '../activities/write-certificate';
-import { connectApi } from './api-client';
+import type { DeletionCertificate } from '../activities/certificate';
+import { ApiRequestError, connectApi } from './api-client';
 import { CliError, EXIT, type CliContext } from './context';
 import { formatFields, printJson } from './output';
 
@@ -111,28 +111,47 @@ export async function deleteEarlyCommand(ctx: CliContext, id: string, o: { reaso
   await createRequest(ctx, id, { kind: 'deletion.early', reason: o.reason, params: {} }, o.json);
 }
 
+/** GET /v1/recordings/{id}/certificate (api/schemas.ts certificateBody). */
+interface CertificateAnswer {
+  recordingId: string;
+  bucket: string;
+  key: string;
+  versionId?: string;
+  verified: boolean;
+  problems: string[];
+  lock?: { mode?: string; retainUntil?: string };
+  certificate?: DeletionCertificate;
+}
+
 export async function certificateCommand(ctx: CliContext, id: string, o: { json?: boolean }) {
-  const stored = await readCertificate(ctx.s3(), ctx.config.buckets.audit, id);
-  if (!stored)
-    throw new CliError(`no deletion certificate for recording ${id} (not deleted, or unknown)`, EXIT.unknown);
+  let stored: CertificateAnswer;
+  try {
+    stored = await connectApi(ctx.config).getJson<CertificateAnswer>(`/v1/recordings/${id}/certificate`);
+  } catch (err) {
+    if (err instanceof ApiRequestError && err.status === 404) {
+      throw new CliError(
+        `no deletion certificate for recording ${id} (not deleted, unknown, or not of your units)`,
+        EXIT.unknown,
+      );
+    }
+    throw err;
+  }
+  const verdict = stored.verified ? { ok: true as const } : { ok: false as const, problems: stored.problems };
   if (o.json) {
     printJson(stored);
-    if (!stored.verdict.ok) process.exitCode = EXIT.mismatch;
+    if (!verdict.ok) process.exitCode = EXIT.mismatch;
     return;
   }
   const c = stored.certificate;
   if (!c)
     throw new CliError(
-      `the stored certificate of ${id} is unreadable: ${stored.verdict.ok ? '' : stored.verdict.problems.join('; ')}`,
+      `the stored certificate of ${id} is unreadable: ${verdict.ok ? '' : verdict.problems.join('; ')}`,
       EXIT.mismatch,
     );
   process.stdout.write(
     `${formatFields([
       ['recordingId', c.recordingId],
-      [
-        'verified',
-        stored.verdict.ok ? 'certificate hash OK' : `INVALID: ${stored.verdict.problems.join('; ')}`,
-      ],
+      ['verified', verdict.ok ? 'certificate hash OK' : `INVALID: ${verdict.problems.join('; ')}`],
       ['cause', c.cause],
       [
         'rulePack',
@@ -148,7 +167,7 @@ export async function certificateCommand(ctx: CliContext, id: string, o: { json?
       ['certificateHash', c.certificateHash],
     ])}\n${c.objects.map((o) => `  ${o.kind.padEnd(13)} s3://${o.bucket}/${o.key} ${o.versionId}${o.sha256 ? ` sha256 ${o.sha256}` : ''}`).join('\n')}\n`,
   );
-  if (!stored.verdict.ok) process.exitCode = EXIT.mismatch;
+  if (!verdict.ok) process.exitCode = EXIT.mismatch;
 }
 
 export async function replayCommand(ctx: CliContext, id: string, o: { reason?: string; json?: boolean }) {

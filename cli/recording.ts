@@ -1,42 +1,52 @@
-/** `custody status | log | verify <id>`: what custody knows about one recording, and whether it still holds. */
-import { WorkflowNotFoundError } from '@temporalio/client';
-import { awaitReviewReadyUpdate, statusQuery } from '../workflows/messages';
-import { workflowIdFor } from '../domain/ids';
-import { readCustodyLog, verifyRecording } from '../activities/custody-log/read';
-import { statusFromAuditStore } from '../activities/custody-log/status-from-log';
+/**
+ * `custody status | log | verify <id>`: what custody knows about one recording, and whether it still holds. A
+ * person's reads go through the custody API (signed in; recorded in the access audit, scoped to their units);
+ * `verify` reads the stores itself, as an independent check must.
+ */
+import { verifyRecording } from '../activities/custody-log/read';
+import type { CustodyEntry } from '../activities/custody-log/chain';
 import type { RecordingStatus } from '../domain/types';
 import { CliError, EXIT, type CliContext } from './context';
 import { formatFields, formatTable, humanBytes, printJson } from './output';
 import { computeDeadline } from '../domain/retention';
+import { ApiRequestError, connectApi } from './api-client';
 
-async function queryStatus(ctx: CliContext, recordingId: string): Promise<RecordingStatus | undefined> {
-  const client = await ctx.temporal();
+/** A 404 of the API as the CLI has always said it: an unknown id (another unit's looks the same). */
+export function unknownRecording(recordingId: string): CliError {
+  return new CliError(`unknown recording id ${recordingId} (or not a recording of your units)`, EXIT.unknown);
+}
+
+/** GET `route`; a 404 becomes unknownRecording. */
+async function readRecording<T>(ctx: CliContext, recordingId: string, route: string): Promise<T> {
   try {
-    return await client.workflow.getHandle(workflowIdFor(recordingId)).query(statusQuery);
+    return await connectApi(ctx.config).getJson<T>(route);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return undefined;
+    if (err instanceof ApiRequestError && err.status === 404) throw unknownRecording(recordingId);
     throw err;
   }
 }
 
 /**
- * Blocks until the recording is review-ready or stopped short of it (the workflow's awaitReviewReady Update:
- * no polling). A run that has ended meanwhile (continue-as-new, or a deleted recording's closed workflow) is
- * answered by the status query, then by the audit store.
+ * Blocks until the recording is review-ready or stopped short of it: the API holds each request until the
+ * workflow's awaitReviewReady Update answers or 50 s pass (then it is asked again), so nothing polls the workflow.
  */
 export async function waitForReviewReady(
   ctx: CliContext,
   recordingId: string,
 ): Promise<RecordingStatus | undefined> {
-  const client = await ctx.temporal();
-  try {
-    return await client.workflow.getHandle(workflowIdFor(recordingId)).executeUpdate(awaitReviewReadyUpdate);
-  } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw err;
-    return (
-      (await queryStatus(ctx, recordingId)) ??
-      (await statusFromAuditStore(ctx.s3(), ctx.config.buckets.audit, recordingId))
-    );
+  const api = connectApi(ctx.config);
+  for (;;) {
+    let response: Response;
+    try {
+      response = await api.request('GET', `/v1/recordings/${recordingId}`, {
+        query: { wait: 'review-ready' },
+      });
+    } catch (err) {
+      if (err instanceof ApiRequestError && err.status === 404) return undefined;
+      throw err;
+    }
+    const status = (await response.json()) as RecordingStatus;
+    if (response.headers.get('x-custody-wait') !== 'timeout') return status;
   }
 }
 
@@ -203,14 +213,8 @@ export async function statusCommand(
 ) {
   const status = options.wait
     ? await waitForReviewReady(ctx, recordingId)
-    : ((await queryStatus(ctx, recordingId)) ??
-      (await statusFromAuditStore(ctx.s3(), ctx.config.buckets.audit, recordingId)));
-  if (!status) {
-    throw new CliError(
-      `unknown recording id ${recordingId} (no workflow rec-${recordingId}, no custody log)`,
-      EXIT.unknown,
-    );
-  }
+    : await readRecording<RecordingStatus>(ctx, recordingId, `/v1/recordings/${recordingId}`);
+  if (!status) throw unknownRecording(recordingId);
   if (options.wait) {
     const outcome = reviewOutcome(status);
     if (!outcome.ready) {
@@ -225,10 +229,16 @@ export async function statusCommand(
 }
 
 export async function logCommand(ctx: CliContext, recordingId: string, options: { json?: boolean }) {
-  const entries = (await readCustodyLog(ctx.s3(), ctx.config.buckets.audit, recordingId)).sort(
-    (a, b) => a.seq - b.seq,
+  const log = await readRecording<{ entries: CustodyEntry[]; chain: { ok: boolean; problems: string[] } }>(
+    ctx,
+    recordingId,
+    `/v1/recordings/${recordingId}/custody-log`,
   );
-  if (entries.length === 0) throw new CliError(`no custody log for recording ${recordingId}`, EXIT.unknown);
+  const entries = log.entries;
+  if (!log.chain.ok) {
+    process.stderr.write(`custody: the hash chain is broken: ${log.chain.problems.join('; ')}\n`);
+    process.exitCode = EXIT.mismatch;
+  }
   if (options.json) return printJson(entries);
   process.stdout.write(
     `${formatTable(

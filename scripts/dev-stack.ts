@@ -63,26 +63,28 @@ function custody(args: string[], env: Record<string, string> = {}): string {
 }
 
 /**
- * The demo uploads as the development provider's docking station (service account dock-ka-west, unit ka-west),
- * as a real dock would: its secret into a file of the run dir that only its owner reads (the CLI takes it from
- * a file only), the API's URL beside it. With a site's provider (CUSTODY_OIDC_ISSUER), its CUSTODY_CLIENT_ID.
+ * The demo acts through the API as the development provider's service accounts, as real ones would: it uploads
+ * as the docking station dock-ka-west (unit ka-west) and reads as custody-automation (operator and auditor, every
+ * unit). Each secret goes into a file of the run dir that only its owner reads (the CLI takes it from a file
+ * only). With a site's provider (CUSTODY_OIDC_ISSUER), its CUSTODY_CLIENT_ID serves for both.
  */
-function dockEnvironment(idpDir: string | undefined, apiUrl: string): Record<string, string> {
+function serviceAccountEnvironment(
+  idpDir: string | undefined,
+  apiUrl: string,
+  clientId: 'dock-ka-west' | 'custody-automation',
+): Record<string, string> {
   if (!idpDir) {
     if (process.env.CUSTODY_CLIENT_ID && process.env.CUSTODY_CLIENT_SECRET_FILE)
       return { CUSTODY_API_URL: apiUrl };
     throw new Error(
-      'the demo uploads as a service account: with CUSTODY_OIDC_ISSUER set, also set CUSTODY_CLIENT_ID and ' +
-        'CUSTODY_CLIENT_SECRET_FILE to a client of that provider with the dock role (or run with --no-demo)',
+      'the demo acts as service accounts: with CUSTODY_OIDC_ISSUER set, also set CUSTODY_CLIENT_ID and ' +
+        'CUSTODY_CLIENT_SECRET_FILE to a client of that provider with the dock, operator and auditor roles ' +
+        '(or run with --no-demo)',
     );
   }
-  const secretFile = path.join(idpDir, 'dock-ka-west.secret');
-  writePrivateFile(secretFile, readSecrets(idpDir).clientSecrets['dock-ka-west']);
-  return {
-    CUSTODY_CLIENT_ID: 'dock-ka-west',
-    CUSTODY_CLIENT_SECRET_FILE: secretFile,
-    CUSTODY_API_URL: apiUrl,
-  };
+  const secretFile = path.join(idpDir, `${clientId}.secret`);
+  writePrivateFile(secretFile, readSecrets(idpDir).clientSecrets[clientId]);
+  return { CUSTODY_CLIENT_ID: clientId, CUSTODY_CLIENT_SECRET_FILE: secretFile, CUSTODY_API_URL: apiUrl };
 }
 
 /** What a leftover of the worker's process group was: "ffmpeg (pid 4711)". Linux /proc; elsewhere nothing. */
@@ -347,17 +349,18 @@ async function main() {
       '--policy',
       'demo',
     ],
-    dockEnvironment(oidcIssuer.dir, apiUrl),
+    serviceAccountEnvironment(oidcIssuer.dir, apiUrl, 'dock-ka-west'),
   ).trim();
-  await followStates(recordingId, ['retained', 'deleting', 'deleted']);
+  const reader = serviceAccountEnvironment(oidcIssuer.dir, apiUrl, 'custody-automation');
+  await followStates(recordingId, ['retained', 'deleting', 'deleted'], reader);
   say(`custody status ${recordingId}:`);
-  process.stdout.write(custody(['status', recordingId]));
+  process.stdout.write(custody(['status', recordingId], reader));
   say(`custody verify ${recordingId}:`);
   process.stdout.write(custody(['verify', recordingId]));
   say('the demo rule pack keeps recordings 30 s; waiting for the deadline …');
-  await followStates(recordingId, ['deleted']);
+  await followStates(recordingId, ['deleted'], reader);
   say(`custody certificate ${recordingId}:`);
-  process.stdout.write(custody(['certificate', recordingId]));
+  process.stdout.write(custody(['certificate', recordingId], reader));
 
   if (demoOnly) {
     await stopAll();
@@ -412,12 +415,12 @@ async function waitForReady(url: string) {
 }
 
 /** Prints each state the recording passes through until it reaches one of `targets` (or gets stuck). */
-async function followStates(recordingId: string, targets: string[]) {
+async function followStates(recordingId: string, targets: string[], reader: Record<string, string>) {
   const stuck = new Set(['quarantined', 'needs-attention']);
   let last = '';
   const deadline = Date.now() + 180_000;
   while (Date.now() < deadline) {
-    const status = JSON.parse(custody(['status', recordingId, '--json'])) as { state: string };
+    const status = JSON.parse(custody(['status', recordingId, '--json'], reader)) as { state: string };
     if (status.state !== last) {
       say(`${recordingId}: ${status.state}`);
       last = status.state;
@@ -425,7 +428,7 @@ async function followStates(recordingId: string, targets: string[]) {
     if (targets.includes(status.state)) return;
     if (stuck.has(status.state))
       throw new Error(`recording ${recordingId} is ${status.state}: see custody status ${recordingId}`);
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 1000));
   }
   throw new Error(`recording ${recordingId} did not settle within 3 minutes (last state ${last})`);
 }

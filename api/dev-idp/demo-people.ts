@@ -132,8 +132,8 @@ export const SERVICE_ACCOUNTS: readonly ServiceAccount[] = [
   { clientId: 'dock-ka-west', purpose: 'docking station: uploads only', roles: ['dock'], units: ['ka-west'] },
   {
     clientId: 'custody-automation',
-    purpose: 'scheduled jobs and scripts',
-    roles: ['operator'],
+    purpose: 'scheduled jobs and scripts (operations, certificate and access-log exports)',
+    roles: ['operator', 'auditor'],
     units: [ALL_UNITS],
   },
 ];

@@ -27,6 +27,9 @@ interface IdParams {
   id: string;
 }
 
+/** How long one GET …?wait=review-ready is held: below common proxy idle timeouts (60 s). */
+export const REVIEW_READY_WAIT_MS = 50_000;
+
 const notYours = (id: string) => new ApiError(404, `no recording ${id} among the recordings of your units`);
 
 /** The unit filter of a listing: undefined for callers of every unit. */
@@ -37,23 +40,31 @@ function unitsFilter(identity: Identity): string[] | undefined {
 export function recordingRoutes(app: FastifyInstance, reads: RecordingReads): void {
   const withNotFound = { ...authenticatedErrors, 404: errorBody };
 
-  app.get<{ Params: IdParams }>(
+  app.get<{ Params: IdParams; Querystring: { wait?: 'review-ready' } }>(
     '/v1/recordings/:id',
     {
       config: { permission: 'recording.read' },
       schema: {
-        summary: "A recording's status: state, hashes, media facts, retention, last error.",
+        summary:
+          "A recording's status: state, hashes, media facts, retention, last error. With wait=review-ready, answered once it is review-ready or stopped short of it, or after at most 50 s (header x-custody-wait: done or timeout): ask again.",
         tags: ['recordings'],
         params: recordingIdParams,
-        querystring: noQuery,
+        querystring: {
+          type: 'object',
+          properties: { wait: { type: 'string', enum: ['review-ready'] } },
+          additionalProperties: false,
+        },
         response: { 200: recordingStatusBody, ...withNotFound },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params;
       const status = await reads.status(id);
       if (!status || !unitVisible(request.identity!.units, status.unit)) throw notYours(id);
-      return status;
+      if (request.query.wait !== 'review-ready' || !reads.awaitReviewReady) return status;
+      const waited = await reads.awaitReviewReady(status, REVIEW_READY_WAIT_MS);
+      void reply.header('x-custody-wait', waited === 'timeout' ? 'timeout' : 'done');
+      return waited === 'timeout' ? ((await reads.status(id)) ?? status) : waited;
     },
   );
 

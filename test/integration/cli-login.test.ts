@@ -355,7 +355,7 @@ describe('a service account (client credentials)', () => {
     expect(whoami.code).toBe(0);
     expect(JSON.parse(whoami.stdout)).toMatchObject({
       subject: 'custody-automation',
-      roles: ['operator'],
+      roles: ['operator', 'auditor'],
       units: ['*'],
       kind: 'service-account',
       api: api.url,

@@ -136,7 +136,10 @@ test('client credentials: dock-ka-west gets a JWT for custody-api with its role 
   const automation = await verifyAccessToken(
     (await clientCredentialsToken(issuer, 'custody-automation')).access_token,
   );
-  expect(automation.payload).toMatchObject({ custody_roles: ['operator'], custody_units: ['*'] });
+  expect(automation.payload).toMatchObject({
+    custody_roles: ['operator', 'auditor'],
+    custody_units: ['*'],
+  });
 });
 
 test('client credentials with a wrong secret, or for the public CLI client, are refused', async () => {

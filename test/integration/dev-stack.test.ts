@@ -124,12 +124,13 @@ test('a worker SIGKILLed mid-transcode is named, its ffmpeg killed, and restarte
   // Uploaded as the test identity provider's docking station (the stack's API trusts that provider).
   const secretFile = path.join(runDir, 'dock.secret');
   writeFileSync(secretFile, devIdpSecrets().clientSecrets['dock-ka-west'], { mode: 0o600 });
-  const ingest = await runNode(cli, ['ingest', clip, '--device', 'cam-kill-9'], {
+  const asDock = {
     ...env,
     CUSTODY_CLIENT_ID: 'dock-ka-west',
     CUSTODY_CLIENT_SECRET_FILE: secretFile,
     CUSTODY_API_URL: `http://127.0.0.1:${apiPort}`,
-  });
+  };
+  const ingest = await runNode(cli, ['ingest', clip, '--device', 'cam-kill-9'], asDock);
   if (ingest.code !== 0) throw new Error(`custody ingest exited ${ingest.code}: ${ingest.stderr}`);
   const recordingId = ingest.stdout.trim();
 
@@ -151,7 +152,7 @@ test('a worker SIGKILLed mid-transcode is named, its ffmpeg killed, and restarte
   await waitUntil('a restarted worker', 10_000, () => workerPids().length === 2);
 
   // The transcode runs again once its heartbeat timeout (1 min) has passed on the server.
-  const waited = await runNode(cli, ['status', recordingId, '--wait', '--json'], env, 240_000);
+  const waited = await runNode(cli, ['status', recordingId, '--wait', '--json'], asDock, 240_000);
   expect(waited.code).toBe(0);
   const status = JSON.parse(waited.stdout) as RecordingStatus;
   expect(status).toMatchObject({ state: 'retained', reviewReady: true });

@@ -90,6 +90,11 @@ async function versionsUnder(bucket: string, prefix: string) {
   return page.Versions ?? [];
 }
 
+const afterAllCleanups: (() => void)[] = [];
+afterAll(() => {
+  for (const cleanup of afterAllCleanups) cleanup();
+});
+
 describe('a transcode that fails on a broken worker', () => {
   it('parks in needs-attention, and a replay after the fix runs the stage once', async () => {
     // A worker process of its own: fluent-ffmpeg holds one ffmpeg path per process.
@@ -102,6 +107,10 @@ describe('a transcode that fails on a broken worker', () => {
       }),
     );
     const brokenExit = new Promise((resolve) => broken.once('exit', resolve));
+    // A failed expectation below must not leave the worker running (jest would wait for it forever).
+    afterAllCleanups.push(() => {
+      if (broken.exitCode === null && broken.signalCode === null) broken.kill('SIGKILL');
+    });
     const rec = await ingest(uniqueClip());
     // Three attempts 10 s and 30 s apart (the workflow's retry policy), then parked.
     const parked = await stack.waitForState(rec.recordingId, 'needs-attention', 120_000);

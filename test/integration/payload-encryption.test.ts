@@ -177,7 +177,7 @@ test("a failed activity's message is encrypted in the history, and readable afte
 
 test.each([
   ['workers', 'workers/main.js', []],
-  ['CLI', 'cli/main.js', ['status', '0123456789abcdef0123']],
+  ['CLI', 'cli/main.js', ['list']],
 ] as const)(
   'the %s refuse to start without a payload key file: exit 78, naming the fix',
   async (_who, entry, args) => {

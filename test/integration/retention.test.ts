@@ -118,7 +118,7 @@ test('a PT10S recording is deleted within seconds of its deadline, every version
   });
   expect(deleted.certificate?.certificateHash).toBe(c.certificateHash);
 
-  const cli = await custody(['certificate', recordingId]);
+  const cli = await custody(['certificate', recordingId], 'auditor-1');
   expect(cli.code).toBe(0);
   expect(cli.stdout).toMatch(/verified\s+certificate hash OK/);
 });
