@@ -16,19 +16,26 @@ export interface PoolPlan {
   maxConcurrentActivities: number;
 }
 
-export function planPools(config: CustodyConfig, activities: CustodyActivities): PoolPlan[] {
+/** `activitiesOf(pool)`: the activities a pool's worker runs (built with that pool's store client). */
+export function planPools(
+  config: CustodyConfig,
+  activitiesOf: (pool: WorkerPool) => CustodyActivities,
+): PoolPlan[] {
   return (
     config.pools
       .filter((pool): pool is WorkerPool => pool !== 'controller')
-      .map((pool) => ({
-        pool,
-        taskQueue: config.taskQueues[pool],
-        runsWorkflows: pool === 'orchestration',
-        activities: Object.fromEntries(
-          POOL_ACTIVITIES[pool].map((name: keyof CustodyActivities) => [name, activities[name]]),
-        ),
-        maxConcurrentActivities: config.concurrency[pool],
-      }))
+      .map((pool) => {
+        const activities = activitiesOf(pool);
+        return {
+          pool,
+          taskQueue: config.taskQueues[pool],
+          runsWorkflows: pool === 'orchestration',
+          activities: Object.fromEntries(
+            POOL_ACTIVITIES[pool].map((name: keyof CustodyActivities) => [name, activities[name]]),
+          ),
+          maxConcurrentActivities: config.concurrency[pool],
+        };
+      })
       // A pool with nothing to run (yet) would be rejected by the SDK.
       .filter((plan) => plan.runsWorkflows || Object.keys(plan.activities).length > 0)
   );

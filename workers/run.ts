@@ -28,6 +28,12 @@ export interface RunningWorkers {
 export interface StartWorkersOptions {
   config: CustodyConfig;
   s3: S3Client;
+  /**
+   * The store client of each pool, when the pools of this process act as different storage identities (tests of
+   * least privilege; in the chart each pool is a Deployment with its own credentials, and this is not needed).
+   * Default: `s3` for every pool.
+   */
+  s3ForPool?: (pool: WorkerPool) => S3Client;
   media: ActivityDeps['media'];
   metrics?: CustodyMetrics;
   connection?: NativeConnection;
@@ -58,14 +64,17 @@ export async function startCustodyWorkers(opts: StartWorkersOptions): Promise<Ru
     (client ??= Connection.connect(temporalConnectionOptions(config)).then(
       (c) => new Client({ connection: c, namespace: config.temporal.namespace, dataConverter }),
     ));
-  const activities = createActivities({
-    config,
-    s3: opts.s3,
-    media: opts.media,
-    temporal,
-    ...(opts.metrics && { metrics: opts.metrics }),
-  });
-  const plans = planPools(config, activities);
+  const activitiesWith = (s3: S3Client) =>
+    createActivities({
+      config,
+      s3,
+      media: opts.media,
+      temporal,
+      ...(opts.metrics && { metrics: opts.metrics }),
+    });
+  const shared = activitiesWith(opts.s3);
+  const s3ForPool = opts.s3ForPool;
+  const plans = planPools(config, s3ForPool ? (pool) => activitiesWith(s3ForPool(pool)) : () => shared);
   const workers = await Promise.all(
     plans.map((plan) =>
       Worker.create({

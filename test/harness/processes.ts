@@ -5,7 +5,9 @@ import path from 'node:path';
 import { REPO_ROOT } from './servers';
 import type { CustodyConfig } from '../../workers/config';
 
-export function builtEntryPoint(relative: 'workers/main.js' | 'cli/main.js' | 'api/main.js'): string {
+export function builtEntryPoint(
+  relative: 'workers/main.js' | 'cli/main.js' | 'api/main.js' | 'scripts/storage-policies.js',
+): string {
   const file = path.join(REPO_ROOT, 'dist', relative);
   if (!existsSync(file))
     throw new Error(`${file} is missing: run \`npm run build\` first (npm test does it in pretest)`);

@@ -220,8 +220,10 @@ export async function startVersityGw(opts: {
     const secretAccessKey = opts.secretAccessKey ?? 'custody-dev-secret';
     const root = path.join(opts.dataDir, 's3-root');
     const versions = path.join(opts.dataDir, 's3-versions');
-    mkdirSync(root, { recursive: true });
-    mkdirSync(versions, { recursive: true });
+    // Its own accounts (users.json, secrets in clear: dev and tests only) besides the root one, which stays the
+    // admin: tests of least privilege create an account per storage identity (test/harness/storage-identities.ts).
+    const iam = path.join(opts.dataDir, 's3-iam');
+    for (const dir of [root, versions, iam]) mkdirSync(dir, { recursive: true });
     const args = [
       '--access',
       accessKeyId,
@@ -229,6 +231,8 @@ export async function startVersityGw(opts: {
       secretAccessKey,
       '--port',
       `127.0.0.1:${port}`,
+      '--iam-dir',
+      iam,
       '--quiet',
     ];
     args.push('posix', '--versioning-dir', versions, root);

@@ -201,30 +201,36 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* The environment every container shares: config from the ConfigMap, secrets by reference. */}}
+{{/*
+The environment every container shares: config from the ConfigMap, secrets by reference. Called with
+(dict "root" $ "identity" <storage identity>): the S3 credentials are that identity's Secret (s3.identities), or the
+shared s3.existingSecret where none is named.
+*/}}
 {{- define "custody.commonEnv" -}}
+{{- $s3 := .root.Values.s3 -}}
+{{- $secret := (index ($s3.identities | default dict) .identity) | default $s3.existingSecret -}}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.s3.existingSecret }}
-      key: {{ .Values.s3.accessKeyIdKey }}
+      name: {{ $secret }}
+      key: {{ $s3.accessKeyIdKey }}
 - name: AWS_SECRET_ACCESS_KEY
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.s3.existingSecret }}
-      key: {{ .Values.s3.secretAccessKeyKey }}
-{{- if .Values.temporal.apiKey.existingSecret }}
+      name: {{ $secret }}
+      key: {{ $s3.secretAccessKeyKey }}
+{{- if .root.Values.temporal.apiKey.existingSecret }}
 - name: TEMPORAL_API_KEY
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.temporal.apiKey.existingSecret }}
-      key: {{ .Values.temporal.apiKey.key }}
+      name: {{ .root.Values.temporal.apiKey.existingSecret }}
+      key: {{ .root.Values.temporal.apiKey.key }}
 {{- end }}
 - name: CUSTODY_PAYLOAD_KEYS_FILE
-  value: {{ printf "%s/%s" (include "custody.payloadKeysDir" .) .Values.payloadEncryption.key | quote }}
+  value: {{ printf "%s/%s" (include "custody.payloadKeysDir" .root) .root.Values.payloadEncryption.key | quote }}
 # Anything else that asks the OS for a temp directory (os.tmpdir()) writes to the same emptyDir.
 - name: TMPDIR
-  value: {{ .Values.config.tmpDir | quote }}
+  value: {{ .root.Values.config.tmpDir | quote }}
 {{- end -}}
 
 {{/* What only the worker pods (pools and controller) get: the public keys the workflows verify actions with. */}}

@@ -194,6 +194,9 @@ beforeAll(async () => {
       'controller.enabled=true',
       '--set',
       'controller.managedPools={transcode}',
+      // The chart's NetworkPolicy is on by default: the controller's way to the Kubernetes API must be named.
+      '--set',
+      'networkPolicy.kubernetesApi.cidrs={10.0.0.1/32}',
       '--show-only',
       'templates/controller.yaml',
     ]),

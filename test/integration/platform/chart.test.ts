@@ -325,6 +325,32 @@ describe('helm template', () => {
     }
   });
 
+  test('s3.identities gives each pool and the API an S3 Secret of its own; unnamed ones share s3.existingSecret', () => {
+    const secretOfEach = (objects: KubeObject[]) =>
+      Object.fromEntries(
+        objectsOfKind<Deployment>(objects, 'Deployment').map((d) => {
+          const env = d.spec.template.spec.containers[0]?.env ?? [];
+          const key = env.find((e) => e.name === 'AWS_ACCESS_KEY_ID')?.valueFrom as
+            { secretKeyRef: { name: string } } | undefined;
+          return [d.metadata.name, key?.secretKeyRef.name];
+        }),
+      );
+    expect(
+      secretOfEach(
+        renderWith(
+          's3.identities.orchestration=s3-orchestration',
+          's3.identities.media-io=s3-media-io',
+          's3.identities.api=s3-api',
+        ),
+      ),
+    ).toEqual({
+      'custody-orchestration': 's3-orchestration',
+      'custody-media-io': 's3-media-io',
+      'custody-transcode': 'custody-s3',
+      [API]: 's3-api',
+    });
+  });
+
   test('the default values render the plain pools, the API, their NetworkPolicies and nothing optional', () => {
     const kinds = new Set(manifests('default').map((o) => o.kind));
     expect([...kinds].sort()).toEqual([

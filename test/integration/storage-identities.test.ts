@@ -1,0 +1,226 @@
+/**
+ * Least-privilege storage (issue 16 item 2) on a real versitygw: one account per storage identity with exactly the
+ * actions of domain/storage-access.ts, as bucket policies. A recording goes through its whole life — dropped into
+ * the inbox by the dock's identity, ingested and deleted by media-io's, logged by orchestration's, transcoded by
+ * transcode's, each pool's worker holding only its own credentials — and the attacks on the stores from the
+ * identities that must not write there are refused, changing nothing; `custody verify` succeeds with the
+ * auditor's read-only identity.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { createTestStack, type TestStack } from '../harness/stack';
+import { provisionStorageIdentities, type StorageIdentityClients } from '../harness/storage-identities';
+import { testPolicyDir } from '../harness/test-policies';
+import { builtEntryPoint, envForConfig, runNode } from '../harness/processes';
+import { syntheticClip } from '../fixtures/media';
+import { startCustodyWorkers } from '../../workers/run';
+import { createMediaTools } from '../../activities/media/ffmpeg';
+import { testWorkflowBundle } from '../harness/env';
+import { readCustodyLog } from '../../activities/custody-log/read';
+import { custodyLogEntryKey, evidenceOriginalKey } from '../../activities/storage/keys';
+import { bucketPolicies, STORAGE_IDENTITIES, type StorageIdentity } from '../../domain/storage-access';
+import type { RecordingStatus } from '../../domain/types';
+
+const run = randomBytes(3).toString('hex');
+let stack: TestStack;
+let identities: StorageIdentityClients;
+let recording: { recordingId: string; status: RecordingStatus };
+
+beforeAll(async () => {
+  stack = await createTestStack('storage-ids', {
+    workers: false,
+    overrides: {
+      CUSTODY_POLICY_DIR: testPolicyDir({ 'test-45s': 'PT45S' }),
+      CUSTODY_DEFAULT_POLICY: 'test-45s',
+    },
+  });
+  identities = await provisionStorageIdentities(stack.config, run, stack.clients.s3);
+  const { clients } = identities;
+  stack.workers = await startCustodyWorkers({
+    config: stack.config,
+    s3: clients.orchestration,
+    s3ForPool: (pool) => clients[pool],
+    media: createMediaTools({
+      ffmpegPath: stack.config.media.ffmpegPath,
+      ffprobePath: stack.config.media.ffprobePath,
+    }),
+    workflowBundlePath: testWorkflowBundle(),
+    schedules: false,
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  identities?.destroy();
+});
+
+const refusal = async (attempt: () => Promise<unknown>): Promise<string> => {
+  try {
+    await attempt();
+    return 'ALLOWED';
+  } catch (err) {
+    return (err as { name?: string }).name ?? String(err);
+  }
+};
+
+test('each pool holding only its own identity: dropped by the dock, ingested, transcoded, verified by the auditor', async () => {
+  const clip = readFileSync(await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 }));
+  const key = `dock-${run}/clip.mp4`;
+  const put = await identities.clients.dock.send(
+    new PutObjectCommand({ Bucket: stack.config.buckets.incoming, Key: key, Body: clip }),
+  );
+  const started = await stack.start({
+    bucket: stack.config.buckets.incoming,
+    key,
+    etag: put.ETag!,
+    size: clip.length,
+  });
+  let status = await stack.waitForState(started.recordingId, 'retained', 120_000);
+  for (let tries = 0; !status.reviewReady && tries < 150; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    status = await stack.waitForState(started.recordingId, ['retained', 'needs-attention']);
+  }
+  expect(status).toMatchObject({ state: 'retained', reviewReady: true });
+  recording = { recordingId: started.recordingId, status };
+
+  const verified = await runNode(
+    builtEntryPoint('cli/main.js'),
+    ['verify', started.recordingId],
+    envForConfig(stack.config, {
+      AWS_ACCESS_KEY_ID: identities.keys.auditor.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: identities.keys.auditor.secretAccessKey,
+    }),
+    60_000,
+  );
+  expect(verified.stderr).toBe('');
+  expect(verified.stdout).toMatch(/^OK /);
+}, 180_000);
+
+describe('the back doors of the stores', () => {
+  const nonWriters: StorageIdentity[] = ['dock', 'transcode', 'auditor'];
+
+  test('a PUT over a custody-log entry by an identity that does not write the log is refused; the entry is unchanged', async () => {
+    const { recordingId } = recording;
+    const entryKey = custodyLogEntryKey(recordingId, 0);
+    const before = (await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId))[0];
+    for (const identity of nonWriters) {
+      expect([
+        identity,
+        await refusal(() =>
+          identities.clients[identity].send(
+            new PutObjectCommand({
+              Bucket: stack.config.buckets.audit,
+              Key: entryKey,
+              Body: '{"forged":true}',
+            }),
+          ),
+        ),
+      ]).toEqual([identity, 'AccessDenied']);
+    }
+    expect((await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recordingId))[0]).toEqual(
+      before,
+    );
+  });
+
+  test('a DELETE of an original (its version) by any identity but media-io is refused', async () => {
+    const { recordingId, status } = recording;
+    const versionId = status.original!.versionId;
+    for (const identity of ['dock', 'transcode', 'orchestration', 'api', 'auditor'] as StorageIdentity[]) {
+      expect([
+        identity,
+        await refusal(() =>
+          identities.clients[identity].send(
+            new DeleteObjectCommand({
+              Bucket: stack.config.buckets.evidence,
+              Key: evidenceOriginalKey(recordingId),
+              VersionId: versionId,
+            }),
+          ),
+        ),
+      ]).toEqual([identity, 'AccessDenied']);
+    }
+  });
+
+  test('the dock lists and reads nothing: not the other stores, not even the inbox it writes to', async () => {
+    const dock = identities.clients.dock;
+    for (const store of ['incoming', 'evidence', 'derivatives', 'audit', 'quarantine'] as const) {
+      expect([
+        store,
+        await refusal(() => dock.send(new ListObjectsV2Command({ Bucket: stack.config.buckets[store] }))),
+      ]).toEqual([store, 'AccessDenied']);
+    }
+    expect(
+      await refusal(() =>
+        dock.send(
+          new GetObjectCommand({
+            Bucket: stack.config.buckets.audit,
+            Key: custodyLogEntryKey(recording.recordingId, 0),
+          }),
+        ),
+      ),
+    ).toBe('AccessDenied');
+  });
+
+  test('the auditor writes nothing anywhere', async () => {
+    const auditor: S3Client = identities.clients.auditor;
+    for (const store of ['incoming', 'evidence', 'derivatives', 'audit', 'quarantine'] as const) {
+      expect([
+        store,
+        await refusal(() =>
+          auditor.send(
+            new PutObjectCommand({ Bucket: stack.config.buckets[store], Key: `x-${run}`, Body: 'x' }),
+          ),
+        ),
+      ]).toEqual([store, 'AccessDenied']);
+    }
+  });
+});
+
+test('at its deadline media-io deletes every version and orchestration certifies it', async () => {
+  const deleted = await stack.waitForState(recording.recordingId, 'deleted', 120_000);
+  expect(deleted.certificate?.certificateHash).toMatch(/^[0-9a-f]{64}$/);
+  const actions = (
+    await readCustodyLog(stack.clients.s3, stack.config.buckets.audit, recording.recordingId)
+  ).map((e) => e.action);
+  expect(actions).toEqual(
+    expect.arrayContaining(['original.stored', 'derivatives.stored', 'certificate.written']),
+  );
+}, 180_000);
+
+test('scripts/storage-policies writes the policies a site applies: these very bucket policies, and MinIO user policies', async () => {
+  const out = mkdtempSync(path.join(tmpdir(), 'custody-storage-policies-'));
+  const principals = STORAGE_IDENTITIES.flatMap((identity) => [
+    '--principal',
+    `${identity}=${identity}-${run}`,
+  ]);
+  const written = await runNode(
+    builtEntryPoint('scripts/storage-policies.js'),
+    ['--out', out, ...principals],
+    envForConfig(stack.config),
+    30_000,
+  );
+  expect(written.stderr).toBe('');
+  expect(readdirSync(out).filter((f) => f.startsWith('user-'))).toHaveLength(STORAGE_IDENTITIES.length);
+  const applied = bucketPolicies(stack.config.buckets, (identity) => identities.keys[identity].accessKeyId);
+  expect(
+    JSON.parse(readFileSync(path.join(out, `bucket-${stack.config.buckets.audit}.json`), 'utf8')),
+  ).toEqual(applied.audit);
+
+  const refused = await runNode(
+    builtEntryPoint('scripts/storage-policies.js'),
+    ['--out', out, '--principal', 'dock=x'],
+    envForConfig(stack.config),
+    30_000,
+  );
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toContain('no --principal for orchestration, media-io, transcode, api, auditor');
+});
