@@ -38,23 +38,21 @@ const READ_TAGS = ['s3:GetObjectTagging', 's3:GetObjectVersionTagging'] as const
 const LOCK_CONFIG = 's3:GetBucketObjectLockConfiguration';
 
 export const STORAGE_ACCESS: Readonly<Record<StorageIdentity, Partial<Record<Store, StoreAccess>>>> = {
-  // Workflows' light activities: the custody log and certificates (put-if-absent, read back), the inbox sweep
-  // (which starts lifecycles and aborts abandoned uploads), the list of a recording's objects before deletion.
+  // Workflows' light activities: the custody log and certificates (put-if-absent, read back), and the inbox sweep
+  // (which starts lifecycles of orphaned uploads and aborts abandoned ones).
   orchestration: {
     audit: {
       objects: [...LOCKED_WRITE, ...READ_VERSIONS, 's3:GetObjectRetention'],
-      bucket: [...LIST_VERSIONS],
+      bucket: [...LIST_VERSIONS, LOCK_CONFIG],
     },
     incoming: {
       objects: ['s3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
       bucket: ['s3:ListBucket', 's3:ListBucketMultipartUploads'],
     },
-    evidence: { bucket: [...LIST_VERSIONS] },
-    derivatives: { bucket: [...LIST_VERSIONS] },
-    quarantine: { bucket: [...LIST_VERSIONS] },
   },
-  // Bytes in and out: the original into the evidence store (locked, tagged with its hash), quarantine, deletion
-  // at the deadline (every version), fixity re-hashes.
+  // Bytes in and out: the original into the evidence store (tagged with its hash, locked when marked as evidence),
+  // quarantine, deletion at the deadline (every version, after asking whether a lock holds it), fixity re-hashes,
+  // and the custody-log entries, inventory and certificate of a deletion.
   'media-io': {
     incoming: { objects: ['s3:GetObject', 's3:DeleteObject'], bucket: ['s3:ListBucket'] },
     evidence: {
@@ -65,10 +63,8 @@ export const STORAGE_ACCESS: Readonly<Record<StorageIdentity, Partial<Record<Sto
         's3:PutObjectVersionTagging',
         ...READ_TAGS,
         ...LOCK_CHECK,
-        's3:DeleteObject',
         's3:DeleteObjectVersion',
         's3:AbortMultipartUpload',
-        's3:ListMultipartUploadParts',
       ],
       bucket: [...LIST_VERSIONS, 's3:ListBucketMultipartUploads', LOCK_CONFIG],
     },
@@ -78,36 +74,35 @@ export const STORAGE_ACCESS: Readonly<Record<StorageIdentity, Partial<Record<Sto
         ...READ_TAGS,
         's3:PutObjectRetention',
         ...LOCK_CHECK,
-        's3:DeleteObject',
         's3:DeleteObjectVersion',
       ],
       bucket: [...LIST_VERSIONS, LOCK_CONFIG],
     },
     quarantine: {
-      objects: [
-        's3:PutObject',
-        ...READ_VERSIONS,
-        ...READ_TAGS,
-        ...LOCK_CHECK,
-        's3:DeleteObject',
-        's3:DeleteObjectVersion',
-      ],
+      objects: ['s3:PutObject', ...READ_VERSIONS, ...READ_TAGS, 's3:DeleteObjectVersion'],
       bucket: [...LIST_VERSIONS, LOCK_CONFIG],
     },
-    audit: { objects: [...LOCKED_WRITE, ...READ_VERSIONS], bucket: [...LIST_VERSIONS] },
+    audit: {
+      objects: [...LOCKED_WRITE, ...READ_VERSIONS, 's3:GetObjectRetention'],
+      bucket: [...LIST_VERSIONS, LOCK_CONFIG],
+    },
   },
-  // Reads the original, writes the review derivatives.
+  // Reads the original, writes the review derivatives (tagged with their hashes; media-io locks them when the
+  // recording is marked as evidence) and removes a crashed attempt's leftovers.
   transcode: {
     evidence: { objects: [...READ_VERSIONS] },
     derivatives: {
-      objects: [...LOCKED_WRITE, ...READ_VERSIONS, 's3:PutObjectTagging', 's3:DeleteObjectVersion'],
-      bucket: [...LIST_VERSIONS],
+      objects: ['s3:PutObject', 's3:PutObjectTagging', ...READ_VERSIONS, 's3:DeleteObjectVersion'],
+      bucket: [...LIST_VERSIONS, LOCK_CONFIG],
     },
   },
   // Access records (put-if-absent) and reads of logs and certificates; uploads (its presigned part URLs are
   // checked against its own rights); presigned GETs of media for people it has authorised.
   api: {
-    audit: { objects: [...LOCKED_WRITE, ...READ_VERSIONS], bucket: [...LIST_VERSIONS] },
+    audit: {
+      objects: [...LOCKED_WRITE, ...READ_VERSIONS, 's3:GetObjectRetention'],
+      bucket: [...LIST_VERSIONS],
+    },
     incoming: {
       objects: [
         's3:PutObject',
@@ -116,6 +111,8 @@ export const STORAGE_ACCESS: Readonly<Record<StorageIdentity, Partial<Record<Sto
         's3:AbortMultipartUpload',
         's3:ListMultipartUploadParts',
       ],
+      // Without it a store answers 403, not 404, for an upload the lifecycle already took.
+      bucket: ['s3:ListBucket'],
     },
     evidence: { objects: [...READ_VERSIONS] },
     derivatives: { objects: [...READ_VERSIONS] },
@@ -136,15 +133,49 @@ export const STORAGE_ACCESS: Readonly<Record<StorageIdentity, Partial<Record<Sto
   },
 };
 
+/** One Allow of an identity policy: actions on a bucket's objects or on the bucket. */
+interface Grant {
+  Sid: string;
+  Effect: 'Allow';
+  Action: string[];
+  Resource: string[];
+}
+
 export interface BucketPolicy {
   Version: '2012-10-17';
-  Statement: {
-    Sid: string;
-    Effect: 'Allow';
-    Principal: { AWS: string[] };
-    Action: string[];
-    Resource: string[];
-  }[];
+  Statement: (Grant & { Principal: { AWS: string[] } })[];
+}
+
+export interface UserPolicy {
+  Version: '2012-10-17';
+  Statement: Grant[];
+}
+
+/** The grants of one identity in one store: its object actions on `<bucket>/*`, its bucket actions on the bucket. */
+function grants(identity: StorageIdentity, store: Store, bucket: string, sid: string): Grant[] {
+  const access = STORAGE_ACCESS[identity][store];
+  return [
+    ...(access?.objects?.length
+      ? [
+          {
+            Sid: `${sid}Objects`,
+            Effect: 'Allow' as const,
+            Action: [...access.objects],
+            Resource: [`arn:aws:s3:::${bucket}/*`],
+          },
+        ]
+      : []),
+    ...(access?.bucket?.length
+      ? [
+          {
+            Sid: `${sid}Bucket`,
+            Effect: 'Allow' as const,
+            Action: [...access.bucket],
+            Resource: [`arn:aws:s3:::${bucket}`],
+          },
+        ]
+      : []),
+  ];
 }
 
 /**
@@ -157,40 +188,15 @@ export function bucketPolicies(
 ): Record<Store, BucketPolicy> {
   const policies = {} as Record<Store, BucketPolicy>;
   for (const store of STORES) {
-    const bucket = buckets[store];
-    const statements: BucketPolicy['Statement'] = [];
-    for (const identity of STORAGE_IDENTITIES) {
-      const access = STORAGE_ACCESS[identity][store];
-      if (!access) continue;
-      const sid = identity.replace(/[^A-Za-z0-9]/g, '');
-      const principal = { AWS: [principalOf(identity)] };
-      if (access.objects?.length) {
-        statements.push({
-          Sid: `${sid}Objects`,
-          Effect: 'Allow',
-          Principal: principal,
-          Action: [...access.objects],
-          Resource: [`arn:aws:s3:::${bucket}/*`],
-        });
-      }
-      if (access.bucket?.length) {
-        statements.push({
-          Sid: `${sid}Bucket`,
-          Effect: 'Allow',
-          Principal: principal,
-          Action: [...access.bucket],
-          Resource: [`arn:aws:s3:::${bucket}`],
-        });
-      }
-    }
+    const statements = STORAGE_IDENTITIES.flatMap((identity) =>
+      grants(identity, store, buckets[store], identity.replace(/[^A-Za-z0-9]/g, '')).map((grant) => ({
+        ...grant,
+        Principal: { AWS: [principalOf(identity)] },
+      })),
+    );
     policies[store] = { Version: '2012-10-17', Statement: statements };
   }
   return policies;
-}
-
-export interface UserPolicy {
-  Version: '2012-10-17';
-  Statement: { Sid: string; Effect: 'Allow'; Action: string[]; Resource: string[] }[];
 }
 
 /**
@@ -200,27 +206,7 @@ export interface UserPolicy {
 export function userPolicies(buckets: Readonly<Record<Store, string>>): Record<StorageIdentity, UserPolicy> {
   const policies = {} as Record<StorageIdentity, UserPolicy>;
   for (const identity of STORAGE_IDENTITIES) {
-    const statements: UserPolicy['Statement'] = [];
-    for (const store of STORES) {
-      const access = STORAGE_ACCESS[identity][store];
-      const bucket = buckets[store];
-      if (access?.objects?.length) {
-        statements.push({
-          Sid: `${store}Objects`,
-          Effect: 'Allow',
-          Action: [...access.objects],
-          Resource: [`arn:aws:s3:::${bucket}/*`],
-        });
-      }
-      if (access?.bucket?.length) {
-        statements.push({
-          Sid: `${store}Bucket`,
-          Effect: 'Allow',
-          Action: [...access.bucket],
-          Resource: [`arn:aws:s3:::${bucket}`],
-        });
-      }
-    }
+    const statements = STORES.flatMap((store) => grants(identity, store, buckets[store], store));
     policies[identity] = { Version: '2012-10-17', Statement: statements };
   }
   return policies;

@@ -41,6 +41,13 @@ async function main(): Promise<void> {
   if (s3) {
     const bootstrap = await bootstrapStores(s3, config.buckets);
     if (bootstrap.created.length) console.log(`created stores: ${bootstrap.created.join(', ')}`);
+    if (bootstrap.unchecked.length) {
+      console.log(
+        `not checked with this process's storage identity (least privilege; the pools that write them check them): ${bootstrap.unchecked
+          .map((u) => `${u.bucket} (${u.check})`)
+          .join(', ')}`,
+      );
+    }
   }
   const media = createMediaTools({
     ffmpegPath: config.media.ffmpegPath,

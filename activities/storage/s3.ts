@@ -62,12 +62,14 @@ export function createS3Client(s3: S3Settings): S3Client {
   });
 }
 
-async function bucketExists(client: S3Client, bucket: string): Promise<boolean> {
+/** True, false, or `denied`: this identity may not look at the bucket (least privilege, docs/stores.md). */
+async function bucketExists(client: S3Client, bucket: string): Promise<boolean | 'denied'> {
   try {
     await client.send(new HeadBucketCommand({ Bucket: bucket }));
     return true;
   } catch (err) {
     if (isNotFound(err)) return false;
+    if (classifyS3Error(err) === 'access-denied') return 'denied';
     throw err;
   }
 }
@@ -75,14 +77,34 @@ async function bucketExists(client: S3Client, bucket: string): Promise<boolean> 
 export interface BootstrapReport {
   created: string[];
   existing: string[];
+  /**
+   * Stores this identity may not check (least privilege: each pool's account sees only the stores it works on,
+   * and checks the locks of the ones it writes); which check was refused.
+   */
+  unchecked: { bucket: string; check: string }[];
 }
 
-/** Creates the stores that are missing and checks the ones that exist; safe to run any number of times. */
+/**
+ * Creates the stores that are missing and checks the ones that exist; safe to run any number of times. A check
+ * the store refuses to this identity (403) is reported as unchecked, not failed: under least privilege a pool may
+ * look only at its own stores, and the identity that writes a WORM store checks its lock. Any other error, and a
+ * WORM store without Object Lock, stops the start.
+ */
 export async function bootstrapStores(client: S3Client, buckets: StoreBuckets): Promise<BootstrapReport> {
-  const report: BootstrapReport = { created: [], existing: [] };
+  const report: BootstrapReport = { created: [], existing: [], unchecked: [] };
+  const deniedAs = (bucket: string, check: string) => (err: unknown) => {
+    if (classifyS3Error(err) !== 'access-denied') throw err;
+    report.unchecked.push({ bucket, check });
+    return 'denied' as const;
+  };
   for (const [store, bucket] of Object.entries(buckets) as [StoreName, string][]) {
     const want = STORES[store];
-    if (await bucketExists(client, bucket)) {
+    const exists = await bucketExists(client, bucket);
+    if (exists === 'denied') {
+      report.unchecked.push({ bucket, check: 'exists' });
+      continue;
+    }
+    if (exists) {
       report.existing.push(bucket);
     } else {
       try {
@@ -105,8 +127,9 @@ export async function bootstrapStores(client: S3Client, buckets: StoreBuckets): 
         .send(new GetObjectLockConfigurationCommand({ Bucket: bucket }))
         .catch((err) => {
           if (classifyS3Error(err) === 'bucket-without-object-lock') return undefined;
-          throw err;
+          return deniedAs(bucket, 'object lock')(err);
         });
+      if (lock === 'denied') continue;
       if (lock?.ObjectLockConfiguration?.ObjectLockEnabled !== 'Enabled') {
         throw new Error(
           `Bucket ${bucket} (${store} store: ${want.purpose}) exists without Object Lock. Object Lock can only be ` +
@@ -114,7 +137,10 @@ export async function bootstrapStores(client: S3Client, buckets: StoreBuckets): 
         );
       }
     } else if (want.versioning) {
-      const versioning = await client.send(new GetBucketVersioningCommand({ Bucket: bucket }));
+      const versioning = await client
+        .send(new GetBucketVersioningCommand({ Bucket: bucket }))
+        .catch(deniedAs(bucket, 'versioning'));
+      if (versioning === 'denied') continue;
       if (versioning.Status !== 'Enabled') {
         await client.send(
           new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }),

@@ -26,6 +26,7 @@ import { startCustodyWorkers } from '../../workers/run';
 import { createMediaTools } from '../../activities/media/ffmpeg';
 import { testWorkflowBundle } from '../harness/env';
 import { readCustodyLog } from '../../activities/custody-log/read';
+import { bootstrapStores } from '../../activities/storage/s3';
 import { custodyLogEntryKey, evidenceOriginalKey } from '../../activities/storage/keys';
 import { bucketPolicies, STORAGE_IDENTITIES, type StorageIdentity } from '../../domain/storage-access';
 import type { RecordingStatus } from '../../domain/types';
@@ -72,6 +73,31 @@ const refusal = async (attempt: () => Promise<unknown>): Promise<string> => {
   }
 };
 
+test('each pool starts with its own identity: it checks the stores it writes (Object Lock included) and names the ones it may not', async () => {
+  const { buckets } = stack.config;
+  const checked = async (pool: 'orchestration' | 'media-io' | 'transcode') => {
+    const report = await bootstrapStores(identities.clients[pool], buckets);
+    expect(report.created).toEqual([]);
+    return report.existing;
+  };
+  expect(await checked('orchestration')).toEqual([buckets.incoming, buckets.audit]);
+  expect(await checked('media-io')).toEqual([
+    buckets.incoming,
+    buckets.evidence,
+    buckets.derivatives,
+    buckets.audit,
+    buckets.quarantine,
+  ]);
+  expect(await checked('transcode')).toEqual([buckets.derivatives]);
+  const transcode = await bootstrapStores(identities.clients.transcode, buckets);
+  expect(transcode.unchecked.map((u) => u.bucket)).toEqual([
+    buckets.incoming,
+    buckets.evidence,
+    buckets.audit,
+    buckets.quarantine,
+  ]);
+});
+
 test('each pool holding only its own identity: dropped by the dock, ingested, transcoded, verified by the auditor', async () => {
   const clip = readFileSync(await syntheticClip({ durationS: 2, width: 320, height: 240, fps: 15 }));
   const key = `dock-${run}/clip.mp4`;
@@ -103,6 +129,31 @@ test('each pool holding only its own identity: dropped by the dock, ingested, tr
   );
   expect(verified.stderr).toBe('');
   expect(verified.stdout).toMatch(/^OK /);
+}, 180_000);
+
+test('bytes that are not what the dock declared are quarantined by media-io with its own identity, bytes kept', async () => {
+  const clip = Buffer.concat([
+    readFileSync(await syntheticClip({ durationS: 1, width: 160, height: 120, fps: 10, audio: false })),
+    Buffer.from(run),
+  ]);
+  const key = `dock-${run}/mismatch.mp4`;
+  const put = await identities.clients.dock.send(
+    new PutObjectCommand({ Bucket: stack.config.buckets.incoming, Key: key, Body: clip }),
+  );
+  const started = await stack.start(
+    { bucket: stack.config.buckets.incoming, key, etag: put.ETag!, size: clip.length },
+    { declared: { sha256: 'cd'.repeat(32) } },
+  );
+  const quarantined = await stack.waitForState(
+    started.recordingId,
+    ['quarantined', 'needs-attention'],
+    120_000,
+  );
+  expect(quarantined.lastError).toBeUndefined();
+  expect(quarantined.quarantine).toMatchObject({
+    reason: 'hash-mismatch',
+    object: { bucket: stack.config.buckets.quarantine },
+  });
 }, 180_000);
 
 describe('the back doors of the stores', () => {
