@@ -7,7 +7,7 @@
  * auditor's read-only identity.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -27,6 +27,9 @@ import { createMediaTools } from '../../activities/media/ffmpeg';
 import { testWorkflowBundle } from '../harness/env';
 import { readCustodyLog } from '../../activities/custody-log/read';
 import { bootstrapStores } from '../../activities/storage/s3';
+import { startApiProcess } from '../harness/api-process';
+import { startTestIssuer } from '../harness/test-issuer';
+import { hashFile, uploadParts, type PartUrl } from '../../cli/upload';
 import { custodyLogEntryKey, evidenceOriginalKey } from '../../activities/storage/keys';
 import { bucketPolicies, STORAGE_IDENTITIES, type StorageIdentity } from '../../domain/storage-access';
 import type { RecordingStatus } from '../../domain/types';
@@ -155,6 +158,77 @@ test('bytes that are not what the dock declared are quarantined by media-io with
     object: { bucket: stack.config.buckets.quarantine },
   });
 }, 180_000);
+
+test('the API with its own identity: an upload through it, a media URL it signs, the access records it writes', async () => {
+  const issuer = await startTestIssuer();
+  const api = await startApiProcess(stack.config, issuer.issuer, {
+    AWS_ACCESS_KEY_ID: identities.keys.api.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: identities.keys.api.secretAccessKey,
+  });
+  try {
+    const token = await issuer.mint(
+      {
+        sub: `operator-${run}`,
+        custody_roles: ['operator', 'investigator', 'auditor'],
+        custody_units: ['*'],
+      },
+      { expiresIn: 600 },
+    );
+    const call = async (method: string, route: string, body?: unknown) => {
+      const response = await fetch(`${api.url}${route}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+        },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'custody-api-identity-')), 'upload.mp4');
+    writeFileSync(
+      file,
+      Buffer.concat([
+        readFileSync(await syntheticClip({ durationS: 1, width: 160, height: 120, fps: 10, audio: false })),
+        Buffer.from(`api-${run}`),
+      ]),
+    );
+    const { sha256, bytes } = await hashFile(file);
+    const began = await call('POST', '/v1/uploads', { fileName: 'upload.mp4', bytes, sha256 });
+    expect(began.status).toBe(201);
+    const { upload, partSize, partCount } = began.body as {
+      upload: string;
+      partSize: number;
+      partCount: number;
+    };
+    await uploadParts(file, { partSize, partCount }, async (partNumbers) => {
+      const parts = await call('POST', '/v1/uploads/parts', { upload, partNumbers });
+      return parts.body.parts as PartUrl[];
+    });
+    const done = await call('POST', '/v1/uploads/complete', { upload });
+    expect(done).toMatchObject({ status: 201, body: { outcome: 'recorded' } });
+    const recordingId = done.body.recordingId as string;
+    let status = await stack.waitForState(recordingId, 'retained', 120_000);
+    for (let tries = 0; !status.reviewReady && tries < 150; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      status = await stack.waitForState(recordingId, ['retained', 'needs-attention']);
+    }
+    const media = await call('GET', `/v1/recordings/${recordingId}/media/proxy`);
+    expect(media.status).toBe(200);
+    const proxy = await fetch(media.body.url as string);
+    expect(proxy.status).toBe(200);
+    expect((await proxy.arrayBuffer()).byteLength).toBe(media.body.bytes);
+    const audited = await call('GET', `/v1/recordings/${recordingId}/access-log`);
+    expect(audited.status).toBe(200);
+    expect((audited.body.records as { action: string }[]).map((r) => r.action)).toContain('media.url');
+    const log = await call('GET', `/v1/recordings/${recording.recordingId}/custody-log`);
+    expect(log.status).toBe(200);
+    expect(log.body.chain).toEqual({ ok: true, problems: [] });
+  } finally {
+    await api.stop();
+    await issuer.close();
+  }
+}, 240_000);
 
 describe('the back doors of the stores', () => {
   const nonWriters: StorageIdentity[] = ['dock', 'transcode', 'auditor'];
