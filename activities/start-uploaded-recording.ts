@@ -19,10 +19,9 @@
  * Used by the API when an upload completes, and by the inbox sweep for an upload whose completion never started
  * anything (the API stopped in between): either way no upload is left without a lifecycle and a deadline.
  */
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { pipeline } from 'node:stream/promises';
-import { Writable, type Readable } from 'node:stream';
 import { workflowIdFor } from '../domain/ids';
 import {
   RECORDING_STATUS_QUERY,
@@ -30,7 +29,8 @@ import {
   type LifecycleInput,
   type RecordingStatus,
 } from '../domain/types';
-import { HashingStream } from './storage/hashing-stream';
+import { isNotFound } from './storage/errors';
+import { readObjectInto } from './storage/object-reader';
 import { contentRecordingIdFor, startRecordingLifecycle, type ContentIdentity } from './start-lifecycle';
 
 /** Where the API's uploads land in the incoming store; the sweep leaves them to the API (see above). */
@@ -54,6 +54,8 @@ export interface UploadFacts {
 }
 
 export const UPLOAD_FACTS_METADATA = 'custody-upload';
+/** S3 allows 2 KB of user metadata per object (names and values together). */
+export const UPLOAD_FACTS_MAX_BYTES = 2048;
 
 export function uploadFactsMetadata(facts: UploadFacts): Record<string, string> {
   return { [UPLOAD_FACTS_METADATA]: Buffer.from(JSON.stringify(facts), 'utf8').toString('base64url') };
@@ -187,8 +189,15 @@ export async function startUploadedRecording(deps: Deps, input: StartUploadInput
     return stillVerifying(state) ? { kind: 'pending', recordingId: started.recordingId } : ownLifecycle();
   }
   if (verified !== facts.sha256) return ownLifecycle();
-  const received = await hashObject(deps.s3, input.bucket, input.key, head.ETag);
-  if (received.sha256 !== facts.sha256 || received.bytes !== size) return ownLifecycle();
+  // With the store's own reader (the one re-hashes use); an object changed since its HEAD counts as other bytes.
+  const hash = createHash('sha256');
+  const read = await readObjectInto(deps.s3, { bucket: input.bucket, key: input.key }, (chunk) =>
+    hash.update(chunk),
+  );
+  const unquoted = (etag: string | undefined) => etag?.replace(/"/g, '');
+  const same =
+    hash.digest('hex') === facts.sha256 && read.bytes === size && unquoted(read.etag) === unquoted(head.ETag);
+  if (!same) return ownLifecycle();
   await deps.s3.send(new DeleteObjectCommand({ Bucket: input.bucket, Key: input.key }));
   return { kind: 'duplicate', recordingId: started.recordingId, state };
 }
@@ -203,19 +212,4 @@ async function startedFrom(client: Client, recordingId: string): Promise<unknown
       throw err;
     });
   return description?.memo?.[UPLOAD_KEY_MEMO];
-}
-
-async function hashObject(s3: S3Client, bucket: string, key: string, etag: string | undefined) {
-  const object = await s3.send(
-    new GetObjectCommand({ Bucket: bucket, Key: key, ...(etag !== undefined && { IfMatch: etag }) }),
-  );
-  const hashing = new HashingStream();
-  const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
-  await pipeline(object.Body as Readable, hashing, discard);
-  return { sha256: hashing.sha256(), bytes: hashing.bytes };
-}
-
-function isNotFound(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
 }

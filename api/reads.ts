@@ -56,6 +56,14 @@ export function createRecordingReads(
     }
   }
 
+  /** The live status, else the one rebuilt from the audit store once Temporal has forgotten the recording. */
+  async function statusOf(recordingId: string): Promise<RecordingStatus | undefined> {
+    return (
+      (await queryStatus(recordingId)) ??
+      (await statusFromAuditStore(store(), config.buckets.audit, recordingId))
+    );
+  }
+
   return {
     async awaitReviewReady(current, timeoutMs) {
       const { WorkflowNotFoundError, WorkflowUpdateStage } = await import('@temporalio/client');
@@ -73,21 +81,12 @@ export function createRecordingReads(
       } catch (err) {
         // The run ended meanwhile (a deleted recording's closed workflow): its last status is the answer.
         if (!(err instanceof WorkflowNotFoundError)) throw err;
-        return (
-          (await queryStatus(current.recordingId)) ??
-          (await statusFromAuditStore(store(), config.buckets.audit, current.recordingId)) ??
-          current
-        );
+        return (await statusOf(current.recordingId)) ?? current;
       } finally {
         clearTimeout(timer);
       }
     },
-    async status(recordingId) {
-      return (
-        (await queryStatus(recordingId)) ??
-        (await statusFromAuditStore(store(), config.buckets.audit, recordingId))
-      );
-    },
+    status: statusOf,
     async list(filter, page) {
       return listRecordingPage(await temporal(), config.temporal.namespace, recordingListQuery(filter), page);
     },

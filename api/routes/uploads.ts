@@ -21,6 +21,7 @@ import {
   stillVerifying,
   startUploadedRecording,
   uploadFactsMetadata,
+  UPLOAD_FACTS_MAX_BYTES,
   UPLOAD_PREFIX,
 } from '../../activities/start-uploaded-recording';
 import { contentRecordingIdFor } from '../../activities/start-lifecycle';
@@ -271,6 +272,22 @@ export function uploadRoutes(
         });
       }
 
+      const metadata = uploadFactsMetadata({
+        version: 1,
+        originalName: fileName,
+        sha256: hash,
+        bytes,
+        declared: { ...declared, ...(unit !== undefined ? { unit } : {}) },
+        actor: identity.subject,
+        ...(policy !== undefined && { policy }),
+      });
+      const metadataBytes = Object.entries(metadata).reduce((n, [k, v]) => n + k.length + v.length, 0);
+      if (metadataBytes > UPLOAD_FACTS_MAX_BYTES) {
+        throw new ApiError(
+          400,
+          `the file name and declared facts take ${metadataBytes} bytes of object metadata, more than the ${UPLOAD_FACTS_MAX_BYTES} a store keeps: shorten the file name`,
+        );
+      }
       const plan = planUpload(bytes);
       const key = `${UPLOAD_PREFIX}${new Date().toISOString().slice(0, 10)}/${randomUUID()}`;
       const created = await s3.send(
@@ -278,15 +295,7 @@ export function uploadRoutes(
           Bucket: bucket,
           Key: key,
           ContentType: 'application/octet-stream',
-          Metadata: uploadFactsMetadata({
-            version: 1,
-            originalName: fileName,
-            sha256: hash,
-            bytes,
-            declared: { ...declared, ...(unit !== undefined ? { unit } : {}) },
-            actor: identity.subject,
-            ...(policy !== undefined && { policy }),
-          }),
+          Metadata: metadata,
         }),
       );
       if (!created.UploadId) throw new Error(`the incoming store returned no upload id for ${key}`);

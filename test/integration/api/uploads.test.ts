@@ -316,7 +316,7 @@ describe('refused, with a reason, changing nothing', () => {
     expect(answer.body.message).toMatch(/deployment's rule pack .*dev mode/);
   });
 
-  test('a file name with a directory, a size beyond the limit, a hash that is not one: 400', async () => {
+  test('a file name with a directory or too long for object metadata, a size beyond the limit, a hash that is not one: 400', async () => {
     for (const body of [
       { fileName: '../etc/passwd', bytes: 10, sha256: 'ab'.repeat(32) },
       { fileName: 'a.mp4', bytes: 2 ** 50, sha256: 'ab'.repeat(32) },
@@ -324,6 +324,17 @@ describe('refused, with a reason, changing nothing', () => {
     ]) {
       expect((await post('/v1/uploads', 'dock', body)).status).toBe(400);
     }
+    // Within the schema, but more than a store keeps as object metadata: said before anything is stored.
+    const long = await post('/v1/uploads', 'dock', {
+      fileName: `${'📹'.repeat(250)}.mp4`,
+      bytes: 10,
+      sha256: 'ab'.repeat(32),
+      declared: { deviceId: 'd'.repeat(128), officerId: 'o'.repeat(128), sha256: 'cd'.repeat(32) },
+    });
+    expect(long.status).toBe(400);
+    expect(long.body.message).toMatch(
+      /bytes of object metadata, more than the 2048 a store keeps: shorten the file name/,
+    );
   });
 
   test("another's upload ticket, a forged one, a part beyond the plan, a completion with a part missing", async () => {
