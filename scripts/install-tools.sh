@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real servers and tools custody's dev stack and tests use, idempotently:
 #   - ffmpeg/ffprobe, promtool and the aws CLI from Debian packages (only when absent),
-#   - the Temporal CLI (dev server) and versitygw (S3 with Object Lock), built with `go install` at pinned versions
+#   - PostgreSQL from Debian packages (persistence of the production-shaped Temporal server),
+#   - the Temporal CLI (dev server), the Temporal server and its SQL schema tool (production-shaped: PostgreSQL,
+#     mTLS, JWT authorizer) and versitygw (S3 with Object Lock), built with `go install` at pinned versions
 #     into the git-ignored tools folder (.tools/bin, or $CUSTODY_TOOLS_DIR/bin), skipped when already present,
 #   - Node.js 24 LTS into .tools/node when the machine's node is older (scripts/node.sh then runs our code on it).
 # Exits non-zero with a message that says exactly what to install when something cannot be had.
@@ -13,6 +15,7 @@ bin_dir="$tools_dir/bin"
 mkdir -p "$bin_dir"
 
 TEMPORAL_CLI_VERSION=v1.5.1 # v1.6+ carry a replace directive and cannot be go-installed
+TEMPORAL_SERVER_VERSION=v1.29.1 # the server the CLI above embeds; its go.mod has no replace directive
 VERSITYGW_VERSION=v1.7.0
 # Node.js, from the npm registry's official-binary packages (node-linux-<arch>), each pinned with its integrity.
 NODE_REQUIRED_MAJOR=24
@@ -53,6 +56,7 @@ missing_packages=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing_packages+=(ffmpeg)
 command -v promtool >/dev/null || missing_packages+=(prometheus)
 command -v openssl >/dev/null || missing_packages+=(openssl)
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing_packages+=(postgresql)
 if ((${#missing_packages[@]})); then apt_install "${missing_packages[@]}"; fi
 
 # --- Node.js ---------------------------------------------------------------------------------------------------
@@ -133,6 +137,44 @@ go_tool() {
 
 go_tool temporal "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
 go_tool versitygw "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+
+# The production-shaped Temporal: the server and its SQL schema tool, built in one `go install` (one module, one
+# compile of what they share) and renamed from the packages' own names (`server`, `sql`), with the module's
+# PostgreSQL schema beside them (test/harness/temporal-server.ts sets up databases with it; no Go at test time).
+install_temporal_server() {
+  local module=go.temporal.io/server@$TEMPORAL_SERVER_VERSION stamp="$bin_dir/.temporal-server.version"
+  local schema_dir="$tools_dir/temporal-server/schema"
+  if [[ -x $bin_dir/temporal-server && -x $bin_dir/temporal-sql-tool && -d $schema_dir && -f $stamp &&
+    $(<"$stamp") == "$module" ]]; then
+    return 0
+  fi
+  [[ -n $go_bin ]] || die "Go is not installed, so the Temporal server cannot be built. Install Go ≥ 1.26 and put
+  'go' on PATH, then run: bash scripts/install-tools.sh"
+  log "building the Temporal server $TEMPORAL_SERVER_VERSION and its SQL tool with go install (minutes when cold)"
+  local started=$SECONDS build
+  build="$(mktemp -d "$tools_dir/temporal-server-build.XXXXXX")"
+  # -mod=mod: resolve the module's own go.mod as published (the server module ships no vendor directory).
+  if ! GOBIN="$build" GOFLAGS="${GOFLAGS:-} -trimpath -mod=mod" "$go_bin" install \
+    "go.temporal.io/server/cmd/server@$TEMPORAL_SERVER_VERSION" \
+    "go.temporal.io/server/cmd/tools/sql@$TEMPORAL_SERVER_VERSION" >"$tools_dir/temporal-server.build.log" 2>&1; then
+    tail -n 20 "$tools_dir/temporal-server.build.log" >&2
+    rm -rf "$build"
+    die "go install of the Temporal server failed (log: $tools_dir/temporal-server.build.log); it needs the Go module proxy"
+  fi
+  local module_dir
+  module_dir="$(GOFLAGS=-mod=mod "$go_bin" env GOMODCACHE)/go.temporal.io/server@$TEMPORAL_SERVER_VERSION"
+  [[ -d $module_dir/schema/postgresql/v12 ]] || die "no PostgreSQL schema in $module_dir after the build"
+  rm -rf "$tools_dir/temporal-server"
+  mkdir -p "$schema_dir"
+  cp -r "$module_dir/schema/postgresql/v12/temporal" "$module_dir/schema/postgresql/v12/visibility" "$schema_dir/"
+  chmod -R u+w "$schema_dir" # the module cache is read-only; our copy need not be
+  mv "$build/server" "$bin_dir/temporal-server"
+  mv "$build/sql" "$bin_dir/temporal-sql-tool"
+  rm -rf "$build"
+  echo "$module" >"$stamp"
+  log "built the Temporal server in $((SECONDS - started)) s"
+}
+install_temporal_server
 
 # Kubernetes API server, etcd, Helm and kubeconform (for the platform tests) have their own script.
 if [[ -f $repo_root/scripts/install-kube-tools.sh && ${CUSTODY_SKIP_KUBE_TOOLS:-} != 1 ]]; then

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Connection, Client } from '@temporalio/client';
 import { loadConfig, type CustodyConfig } from '../../workers/config';
 import { createS3Client, bootstrapStores } from '../../activities/storage/s3';
-import { custodyDataConverter } from '../../workers/temporal-connection';
+import { custodyDataConverter, temporalConnectionOptions } from '../../workers/temporal-connection';
 
 export function requireTestServers(): void {
   if (process.env.CUSTODY_TEST_SERVERS !== 'started' || !process.env.TEMPORAL_ADDRESS) {
@@ -44,7 +44,7 @@ export function testWorkflowBundle(): string {
 }
 
 export async function connectTestClients(config: CustodyConfig) {
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   // The workers' keys (global-setup.ts exports them): this client reads and writes what they do.
   const client = new Client({
     connection,

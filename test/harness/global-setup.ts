@@ -10,13 +10,15 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { startDevIdp, startTemporalDevServer, startVersityGw, type RunningServer } from './servers';
 import { buildTestOnlyBundles } from './test-bundles';
+import { startProductionTemporal } from './temporal-server';
 import { quietLogger } from './quiet-logger';
 import { ensurePayloadKeyFile } from '../../workers/payload-codec';
 import { FAILURE_CONVERTER_PATH } from '../../workers/temporal-connection';
 import { generateAssertionKeyPair, loadTrustedAssertionKeys } from '../../workers/assertion-keys';
 
 declare global {
-  var __CUSTODY_TEST_SERVERS__: { servers: RunningServer[]; dataDir: string } | undefined;
+  var __CUSTODY_TEST_SERVERS__:
+    { servers: RunningServer[]; dataDir: string; closers: (() => Promise<void>)[] } | undefined;
 }
 
 function requireBinary(name: string, install: string): void {
@@ -38,7 +40,8 @@ export default async function globalSetup(): Promise<void> {
   );
   const dataDir = mkdtempSync(path.join(tmpdir(), 'custody-test-'));
   const servers: RunningServer[] = [];
-  globalThis.__CUSTODY_TEST_SERVERS__ = { servers, dataDir };
+  const closers: (() => Promise<void>)[] = [];
+  globalThis.__CUSTODY_TEST_SERVERS__ = { servers, dataDir, closers };
   // One payload key set for the whole run: every test's clients and workers, and every process they spawn
   // (children inherit the variable), encrypt and decrypt with it.
   const payloadKeysFile = path.join(dataDir, 'payload-keys.json');
@@ -57,8 +60,10 @@ export default async function globalSetup(): Promise<void> {
   process.env.CUSTODY_DEV_MODE = 'true';
   // Workflow code is bundled once per run, here: webpack cannot run inside jest's module sandbox, and one
   // bundle for every test file saves a few seconds each.
-  const [temporal, s3, identityProvider, bundle, testOnlyBundles] = await Promise.all([
+  const [temporal, productionTemporal, s3, identityProvider, bundle, testOnlyBundles] = await Promise.all([
     startTemporalDevServer({ dataDir }),
+    // The security suite and the durability tests run against this one (test/harness/temporal-server.ts).
+    startProductionTemporal({ dataDir }),
     startVersityGw({ dataDir }),
     startDevIdp({ dataDir }),
     bundleWorkflowCode({
@@ -77,7 +82,9 @@ export default async function globalSetup(): Promise<void> {
   writeFileSync(bundlePath, bundle.code);
   process.env.CUSTODY_TEST_WORKFLOW_BUNDLE = bundlePath;
   Object.assign(process.env, testOnlyBundles);
-  servers.push(temporal, s3, identityProvider);
+  servers.push(temporal, ...productionTemporal.servers, s3, identityProvider);
+  closers.push(() => productionTemporal.issuer.close());
+  process.env.CUSTODY_TEST_TEMPORAL_CREDENTIALS = productionTemporal.credentialsFile;
   // The API verifies tokens from this issuer; tests sign in there (test/harness/dev-idp-client.ts).
   process.env.CUSTODY_OIDC_ISSUER = identityProvider.issuer;
   process.env.CUSTODY_DEV_IDP_DIR = identityProvider.dir;

@@ -52,8 +52,16 @@ export function envFor(overrides: Record<string, string>): NodeJS.ProcessEnv {
 
 /** The variables that make a child process (CLI, worker) use the same stores and queues as `config`. */
 export function envForConfig(config: CustodyConfig, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const { tls, apiKey } = config.temporal;
   return envFor({
     TEMPORAL_ADDRESS: config.temporal.address,
+    // A production-shaped Temporal (test/harness/temporal-server.ts): the same certificate and token.
+    ...(tls && { TEMPORAL_TLS: 'true' }),
+    ...(tls?.serverCaCertPath && { TEMPORAL_TLS_SERVER_CA_CERT_PATH: tls.serverCaCertPath }),
+    ...(tls?.serverName && { TEMPORAL_TLS_SERVER_NAME: tls.serverName }),
+    ...(tls?.clientCertPath && { TEMPORAL_TLS_CLIENT_CERT_PATH: tls.clientCertPath }),
+    ...(tls?.clientKeyPath && { TEMPORAL_TLS_CLIENT_KEY_PATH: tls.clientKeyPath }),
+    ...(apiKey && { TEMPORAL_API_KEY: apiKey }),
     CUSTODY_TASK_QUEUE_PREFIX: config.taskQueues.orchestration.replace(/-orchestration$/, ''),
     CUSTODY_BUCKET_INCOMING: config.buckets.incoming,
     CUSTODY_BUCKET_EVIDENCE: config.buckets.evidence,

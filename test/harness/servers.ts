@@ -39,14 +39,14 @@ export interface RunningServer {
 }
 
 /** A server that exited while starting; with ports we chose, another try with new ones may succeed. */
-class ExitedDuringStartup extends Error {}
+export class ExitedDuringStartup extends Error {}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Spawns `command` in a new process group, with output to `logFile` and a watchdog bound to `ownerPid`. */
-function spawnServer(
+export function spawnServer(
   name: string,
   command: string,
   args: string[],
@@ -107,7 +107,7 @@ function spawnServer(
   };
 }
 
-async function waitFor(
+export async function waitFor(
   what: string,
   server: RunningServer,
   timeoutMs: number,
@@ -186,7 +186,7 @@ export async function startTemporalDevServer(opts: {
  * A port found free can be taken by another process before the server binds it; the server then exits. With
  * ports of our choosing that start is tried again (three times in all) on new ones.
  */
-async function startOnFreshPorts<T>(portsAreOurs: boolean, start: () => Promise<T>): Promise<T> {
+export async function startOnFreshPorts<T>(portsAreOurs: boolean, start: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await start();

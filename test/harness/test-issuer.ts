@@ -56,8 +56,8 @@ export interface TestIssuer {
   close(): Promise<void>;
 }
 
-export async function startTestIssuer(audience = 'custody-api'): Promise<TestIssuer> {
-  const key = await createTestKey('test-key-1');
+export async function startTestIssuer(audience = 'custody-api', firstKey?: TestKey): Promise<TestIssuer> {
+  const key = firstKey ?? (await createTestKey('test-key-1'));
   const published: TestKey[] = [key];
   let fetches = 0;
   let issuer = '';

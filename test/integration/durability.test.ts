@@ -1,8 +1,10 @@
 /**
+ * On the production-shaped Temporal (test/harness/temporal-server.ts: PostgreSQL, mutual TLS, JWT authorizer).
  * What must survive: a Temporal server restart while deadlines wait (persistent state), and a worker killed
  * with SIGKILL in the middle of a deletion (the retry on another worker finishes it: one deletion, one
  * certificate listing every version) — and between the copy into the evidence store and its hash.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,14 +18,18 @@ import {
 import { createTestStack, type TestStack } from '../harness/stack';
 import { testConfig } from '../harness/env';
 import { testPolicyDir } from '../harness/test-policies';
-import { startTemporalDevServer, type TemporalDevServer } from '../harness/servers';
+import {
+  startOwnTemporalServer,
+  temporalCredentials,
+  temporalEnvAs,
+  type TemporalServer,
+} from '../harness/temporal-server';
 import { builtEntryPoint, envForConfig, startNode } from '../harness/processes';
 import { syntheticClip } from '../fixtures/media';
 import { readCertificate } from '../../activities/write-certificate';
 import { readCustodyLog } from '../../activities/custody-log/read';
 import { evidenceOriginalKey } from '../../activities/storage/keys';
 import { deletionInventoryKey } from '../../activities/delete-recording';
-import { freeLoopbackPort } from '../../workers/ports';
 import { verifyChain } from '../../activities/custody-log/chain';
 import { holdUpdate } from '../../workflows/messages';
 import { act, approved } from '../harness/signed-actions';
@@ -38,11 +44,14 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-test('deadlines still fire after the Temporal server restarts (persistent db file)', async () => {
-  const dbFile = path.join(scratch, 'temporal.db');
-  const port = await freeLoopbackPort();
-  let server: TemporalDevServer = await startTemporalDevServer({ dataDir: scratch, dbFile, port });
-  const config = testConfig('restart', { TEMPORAL_ADDRESS: server.address, CUSTODY_POLICY_DIR: policyDir });
+test('deadlines still fire after the Temporal server restarts (its state in PostgreSQL)', async () => {
+  const database = `temporal_restart_${randomBytes(3).toString('hex')}`;
+  let server: TemporalServer = await startOwnTemporalServer({ dataDir: scratch, database });
+  const port = Number(server.address.split(':').pop());
+  const config = testConfig('restart', {
+    ...temporalEnvAs(temporalCredentials(), 'worker', server.address),
+    CUSTODY_POLICY_DIR: policyDir,
+  });
   let stack: TestStack | undefined = await createTestStack('restart', { config });
   try {
     const source = await stack.putInbox('dock-1/before-restart.mp4', clip);
@@ -55,7 +64,7 @@ test('deadlines still fire after the Temporal server restarts (persistent db fil
     stack = undefined;
     await server.stop();
 
-    server = await startTemporalDevServer({ dataDir: scratch, dbFile, port });
+    server = await startOwnTemporalServer({ dataDir: scratch, database, port, fresh: false });
     stack = await createTestStack('restart', { config });
     const deleted = await stack.waitForState(recordingId, 'deleted', 90_000);
     expect(deleted.certificate).toBeDefined();
@@ -75,7 +84,11 @@ describe('a media-io worker killed with SIGKILL', () => {
   beforeAll(async () => {
     // Orchestration and transcode in this process; media-io (copy, deletion) in child processes we can kill.
     stack = await createTestStack('kill', {
-      overrides: { CUSTODY_POLICY_DIR: policyDir, CUSTODY_POOLS: 'orchestration,transcode' },
+      overrides: {
+        CUSTODY_POLICY_DIR: policyDir,
+        CUSTODY_POOLS: 'orchestration,transcode',
+        ...temporalEnvAs(temporalCredentials(), 'worker'),
+      },
     });
   });
   afterAll(async () => {
@@ -201,11 +214,15 @@ describe('a media-io worker killed with SIGKILL', () => {
 });
 
 test('a recording that waits long continues as new when Temporal suggests it, with its state and log intact', async () => {
-  const server = await startTemporalDevServer({
+  const server = await startOwnTemporalServer({
     dataDir: scratch,
+    database: `temporal_can_${randomBytes(3).toString('hex')}`,
     dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 },
   });
-  const config = testConfig('can', { TEMPORAL_ADDRESS: server.address, CUSTODY_POLICY_DIR: policyDir });
+  const config = testConfig('can', {
+    ...temporalEnvAs(temporalCredentials(), 'worker', server.address),
+    CUSTODY_POLICY_DIR: policyDir,
+  });
   const stack = await createTestStack('can', { config });
   try {
     const source = await stack.putInbox('dock-3/long-wait.mp4', clip);

@@ -100,6 +100,24 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* Where the Temporal TLS files are mounted. */}}
 {{- define "custody.temporalTlsDir" -}}/etc/custody/temporal-tls{{- end -}}
+
+{{/*
+Temporal credentials per component, called with (dict "root" $ "identity" <storage identity>): the API has its
+own (temporal.identities.api), every worker pod and the controller the workers' (temporal.identities.workers); ''
+falls back to the shared Secret.
+*/}}
+{{- define "custody.temporalIdentity" -}}
+{{- $identities := .root.Values.temporal.identities | default dict -}}
+{{- toJson (index $identities (ternary "api" "workers" (eq .identity "api")) | default dict) -}}
+{{- end -}}
+{{- define "custody.temporalApiKeySecret" -}}
+{{- $own := include "custody.temporalIdentity" . | fromJson -}}
+{{- $own.apiKeySecret | default .root.Values.temporal.apiKey.existingSecret -}}
+{{- end -}}
+{{- define "custody.temporalTlsSecret" -}}
+{{- $own := include "custody.temporalIdentity" . | fromJson -}}
+{{- $own.tlsSecret | default .root.Values.temporal.tls.existingSecret -}}
+{{- end -}}
 {{- define "custody.payloadKeysDir" -}}/etc/custody/payload-keys{{- end -}}
 {{- define "custody.policyDir" -}}/etc/custody/policies{{- end -}}
 {{- define "custody.capacityDir" -}}/etc/custody/capacity{{- end -}}
@@ -127,6 +145,16 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- if and (not .Values.temporal.tls.enabled) (not .Values.temporal.allowInsecure) -}}
 {{- fail "temporal.tls.enabled is false: every worker and the API would talk plain gRPC to Temporal. Keep TLS on (temporal.tls.existingSecret with the client certificate and CA), or set temporal.allowInsecure=true as well — for a dev cluster only" -}}
+{{- end -}}
+{{- $apiTls := include "custody.temporalTlsSecret" (dict "root" . "identity" "api") -}}
+{{- $workersTls := include "custody.temporalTlsSecret" (dict "root" . "identity" "workers") -}}
+{{- if ne (empty $apiTls) (empty $workersTls) -}}
+{{- fail "temporal.identities: the API and the workers both need a client certificate Secret (identities.api.tlsSecret and identities.workers.tlsSecret) or a shared one (temporal.tls.existingSecret); one without the other leaves pods pointing at certificate files that are not mounted" -}}
+{{- end -}}
+{{- $apiToken := include "custody.temporalApiKeySecret" (dict "root" . "identity" "api") -}}
+{{- $workersToken := include "custody.temporalApiKeySecret" (dict "root" . "identity" "workers") -}}
+{{- if ne (empty $apiToken) (empty $workersToken) -}}
+{{- fail "temporal.identities: the API and the workers both need a token Secret (identities.api.apiKeySecret and identities.workers.apiKeySecret) or a shared one (temporal.apiKey.existingSecret)" -}}
 {{- end -}}
 {{- if and (eq .Values.temporal.tls.clientCertKey "") (ne .Values.temporal.tls.clientKeyKey "") -}}
 {{- fail "temporal.tls: clientCertKey and clientKeyKey must be set together (mutual TLS needs both) or both be ''" -}}
@@ -219,11 +247,12 @@ shared s3.existingSecret where none is named.
     secretKeyRef:
       name: {{ $secret }}
       key: {{ $s3.secretAccessKeyKey }}
-{{- if .root.Values.temporal.apiKey.existingSecret }}
+{{- $temporalApiKey := (include "custody.temporalApiKeySecret" .) }}
+{{- if $temporalApiKey }}
 - name: TEMPORAL_API_KEY
   valueFrom:
     secretKeyRef:
-      name: {{ .root.Values.temporal.apiKey.existingSecret }}
+      name: {{ $temporalApiKey }}
       key: {{ .root.Values.temporal.apiKey.key }}
 {{- end }}
 - name: CUSTODY_PAYLOAD_KEYS_FILE
@@ -255,23 +284,24 @@ shared s3.existingSecret where none is named.
       - { key: {{ .Values.assertionKeys.publicKeys.key }}, path: {{ .Values.assertionKeys.publicKeys.key }} }
 {{- end -}}
 
+{{/* Call with (dict "root" $ "identity" <storage identity>). */}}
 {{- define "custody.volumeMounts" -}}
 - name: tmp
-  mountPath: {{ .Values.config.tmpDir }}
+  mountPath: {{ .root.Values.config.tmpDir }}
 - name: policies
-  mountPath: {{ include "custody.policyDir" . }}
+  mountPath: {{ include "custody.policyDir" .root }}
   readOnly: true
-{{- if .Values.temporal.tls.existingSecret }}
+{{- if include "custody.temporalTlsSecret" . }}
 - name: temporal-tls
-  mountPath: {{ include "custody.temporalTlsDir" . }}
+  mountPath: {{ include "custody.temporalTlsDir" .root }}
   readOnly: true
 {{- end }}
 - name: payload-keys
-  mountPath: {{ include "custody.payloadKeysDir" . }}
+  mountPath: {{ include "custody.payloadKeysDir" .root }}
   readOnly: true
 {{- end -}}
 
-{{/* Call with (dict "root" $ "tmpSizeLimit" "1Gi"). */}}
+{{/* Call with (dict "root" $ "tmpSizeLimit" "1Gi" "identity" <storage identity>). */}}
 {{- define "custody.volumes" -}}
 - name: tmp
   emptyDir:
@@ -287,11 +317,12 @@ shared s3.existingSecret where none is named.
     defaultMode: 256
     items:
       - { key: {{ .root.Values.payloadEncryption.key }}, path: {{ .root.Values.payloadEncryption.key }} }
+{{- $temporalTlsSecret := include "custody.temporalTlsSecret" . }}
 {{- with .root.Values.temporal.tls }}
-{{- if .existingSecret }}
+{{- if $temporalTlsSecret }}
 - name: temporal-tls
   secret:
-    secretName: {{ .existingSecret }}
+    secretName: {{ $temporalTlsSecret }}
     defaultMode: 0440
     items:
       {{- if .clientCertKey }}

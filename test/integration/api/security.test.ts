@@ -33,6 +33,7 @@ import {
 import { createPseudonymiser } from '../../../api/pseudonym';
 import { readCustodyLog } from '../../../activities/custody-log/read';
 import { freeLoopbackPort } from '../../../workers/ports';
+import { temporalCredentials, temporalEnvAs } from '../../harness/temporal-server';
 
 const run = randomBytes(3).toString('hex');
 /** Units of this run only: the namespace is shared with other test files. */
@@ -56,13 +57,21 @@ const subjects = {
   auditorAll: `auditor-${run}`,
 };
 
+/** The API's certificate and token for the production-shaped Temporal. */
+const apiTemporalEnv = () => temporalEnvAs(temporalCredentials(), 'api');
+
 function person(sub: string, roles: string[], units: string[]): JWTPayload {
   return { sub, custody_roles: roles, custody_units: units };
 }
 
 beforeAll(async () => {
+  // On the production-shaped Temporal: the workers (and this file's client) with the worker's certificate and
+  // token, each API process with the API's (apiTemporalEnv).
   stack = await createTestStack('api-security', {
-    overrides: { CUSTODY_POLICY_DIR: testPolicyDir({ 'test-api-3s': 'PT3S' }) },
+    overrides: {
+      CUSTODY_POLICY_DIR: testPolicyDir({ 'test-api-3s': 'PT3S' }),
+      ...temporalEnvAs(temporalCredentials(), 'worker'),
+    },
   });
   issuer = await startTestIssuer();
   const clip = readFileSync(
@@ -97,7 +106,10 @@ beforeAll(async () => {
   tokens.investigatorNord = await issuer.mint(person(subjects.investigatorNord, ['investigator'], [NORD]));
   tokens.investigatorSued = await issuer.mint(person(subjects.investigatorSued, ['investigator'], [SUED]));
   tokens.auditorAll = await issuer.mint(person(subjects.auditorAll, ['auditor'], ['*']));
-  api = await startApiProcess(stack.config, issuer.issuer, { CUSTODY_OIDC_JWKS_COOLDOWN_SECONDS: '1' });
+  api = await startApiProcess(stack.config, issuer.issuer, {
+    ...apiTemporalEnv(),
+    CUSTODY_OIDC_JWKS_COOLDOWN_SECONDS: '1',
+  });
 }, 240_000);
 
 afterAll(async () => {
@@ -566,6 +578,7 @@ describe('the process', () => {
 describe('rate limits', () => {
   test('per subject, then per client address: 429 with Retry-After', async () => {
     const limited = await startApiProcess(stack.config, issuer.issuer, {
+      ...apiTemporalEnv(),
       CUSTODY_API_RATE_LIMIT_PER_SUBJECT: '3',
       CUSTODY_API_RATE_LIMIT_PER_IP: '8',
     });
@@ -674,6 +687,7 @@ describe('starting the process', () => {
     const child = startNode(
       apiMain(),
       envForConfig(stack.config, {
+        ...apiTemporalEnv(),
         CUSTODY_OIDC_ISSUER: issuer.issuer,
         CUSTODY_API_PORT: String(port),
         CUSTODY_API_TLS_CERT_PATH: cert,

@@ -1,6 +1,6 @@
 /**
- * The chart README's Temporal setup commands (§ 2), run as written with the real Temporal CLI against the test
- * Temporal server in a fresh namespace: they must register exactly the search attributes the workflows define
+ * The chart README's Temporal setup commands (§ 2), run as written with the real Temporal CLI against the
+ * production-shaped Temporal server (mutual TLS, JWT authorizer) in a fresh namespace: they must register exactly the search attributes the workflows define
  * (domain/search-attributes.ts), with the same types.
  */
 import { randomBytes } from 'node:crypto';
@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { searchAttributeRegistrations } from '../../../domain/search-attributes';
 import { requireTestServers } from '../../harness/env';
+import { temporalCredentials, temporalEnvAs } from '../../harness/temporal-server';
 import { kubeToolsDir } from '../../harness/kube';
 import { CHART_DIR, run } from './platform';
 
@@ -28,8 +29,11 @@ test('the README commands register every search attribute the workflows use', ()
     );
   }
   const namespace = `custody-readme-${randomBytes(3).toString('hex')}`;
+  // Against the production-shaped server, as the operator's bootstrap identity (its certificate and a
+  // system-admin token), through the variables the Temporal CLI reads as well as custody does.
   const env = {
     ...process.env,
+    ...temporalEnvAs(temporalCredentials(), 'admin'),
     PATH: `${path.dirname(temporalBin)}:${process.env.PATH ?? ''}`,
     TEMPORAL_NAMESPACE: namespace,
   };
