@@ -20,6 +20,7 @@ import { createTemporalAccess, type TemporalAccess } from './temporal';
 import { createRecordingActions } from './actions';
 import { createAssertionSigner } from './assertions';
 import { createUploadTickets } from './uploads';
+import { ConsoleSessions } from './console/sessions';
 import {
   AssertionKeyError,
   ensureDevAssertionKeys,
@@ -48,6 +49,36 @@ function readTls(config: CustodyConfig): { key: Buffer; cert: Buffer } | undefin
   } catch (err) {
     refuse(`Cannot read the API's TLS certificate or key: ${(err as Error).message}`);
   }
+}
+
+/** The console's sign-in settings; its client secret from its file (a start without it is refused). */
+function consoleOptions(
+  settings: NonNullable<CustodyConfig['api']['console']>,
+  issuer: string,
+): NonNullable<Parameters<typeof buildApiServer>[0]['console']> {
+  let clientSecret: string;
+  try {
+    clientSecret = readFileSync(settings.clientSecretFile, 'utf8').trim();
+  } catch (err) {
+    refuse(
+      `Cannot read the console's client secret (CUSTODY_CONSOLE_CLIENT_SECRET_FILE): ${(err as Error).message}`,
+    );
+  }
+  if (!clientSecret) refuse(`CUSTODY_CONSOLE_CLIENT_SECRET_FILE ${settings.clientSecretFile} is empty`);
+  return {
+    issuer,
+    clientId: settings.clientId,
+    clientSecret,
+    origin: settings.origin,
+    sessions: new ConsoleSessions({
+      absoluteMs: settings.sessionHours * 3_600_000,
+      idleMs: settings.idleMinutes * 60_000,
+      maxSessions: 10_000,
+      maxPending: 10_000,
+    }),
+    // What the browser sees decides: an https origin (even with TLS ended at an ingress) gets Secure cookies.
+    secureCookies: new URL(settings.origin).protocol === 'https:',
+  };
 }
 
 async function main(): Promise<void> {
@@ -121,6 +152,7 @@ async function main(): Promise<void> {
       temporal: () => temporal.client(),
       tickets: createUploadTickets(signingKey),
     },
+    ...(config.api.console && { console: consoleOptions(config.api.console, issuer) }),
   });
   const address = await app.listen({ port: config.api.port, host: config.api.host });
   console.log(

@@ -8,8 +8,10 @@
  * (a malformed id is a 400 here, before any token is looked at or anything read) → preHandler (authenticate,
  * per-subject limit, permission) → handler → onResponse (one access-log line).
  *
- * Only `Authorization: Bearer` authenticates: no cookies, so no ambient credential a browser would send on
- * its own, and no CSRF surface. A token in the query string is an unknown parameter (400).
+ * Only `Authorization: Bearer` authenticates /v1: no cookies, so no ambient credential a browser would send on
+ * its own, and no CSRF surface. A token in the query string is an unknown parameter (400). The one exception is
+ * the web console's own path, /console/api/<route> (api/console/sign-in.ts): the same routes, authenticated by
+ * the console's SameSite=Strict session cookie, and every change there checked for origin and CSRF token.
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, {
@@ -18,6 +20,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyRequest,
 } from 'fastify';
+import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -39,6 +42,13 @@ import { installAccessAudit, type AccessAudit } from './access-audit';
 import { mediaRoutes, type MediaUrlSettings } from './routes/media';
 import { accessLogRoutes } from './routes/access-log';
 import { uploadRoutes, type UploadSettings } from './routes/uploads';
+import {
+  consoleSignInRoutes,
+  isConsoleRequest,
+  rewriteConsoleUrl,
+  type ConsoleSignIn,
+  type ConsoleSignInOptions,
+} from './console/sign-in';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -83,6 +93,8 @@ export interface ApiServerOptions {
   accessAudit?: { audit: AccessAudit; media: MediaUrlSettings };
   /** Uploads through presigned multipart parts (api/uploads.ts); needs accessAudit (duplicates are recorded). */
   uploads?: UploadSettings;
+  /** The web console's sign-in and session (api/console/); absent: no /console routes. */
+  console?: Omit<ConsoleSignInOptions, 'identify'>;
 }
 
 /**
@@ -138,6 +150,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
       },
     },
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+    ...(options.console && { rewriteUrl: rewriteConsoleUrl }),
   }) as unknown as FastifyInstance;
 
   // JSON bodies only: a cross-site form or text/plain POST (the bodies a page can send without CORS) is a 415.
@@ -153,6 +166,8 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
     referrerPolicy: { policy: 'no-referrer' },
     strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
   });
+  // Cookies are read on the console's paths only; without a console nothing reads them.
+  if (options.console) await app.register(cookie);
   await app.register(rateLimit, { global: false });
   const perAddress = app.createRateLimit({ max: options.rateLimit.perIp, timeWindow: 60_000 });
   const perSubject = app.createRateLimit({
@@ -211,9 +226,15 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
     await refuseWhenExceeded(perAddress, request, 'client address');
   });
 
+  const identify = async (token: string) =>
+    identityFromClaims(await options.verifier.verify(token), options.claims, options.roleMapping);
+  let consoleSignIn: ConsoleSignIn | undefined;
   app.addHook('preHandler', async (request) => {
     if (request.routeOptions.config.public) return;
-    request.identity = await authenticate(request, options);
+    request.identity =
+      consoleSignIn && isConsoleRequest(request)
+        ? await consoleSignIn.identify(request)
+        : await authenticate(request, identify);
     await refuseWhenExceeded(perSubject, request, 'subject');
     const needed = request.routeOptions.config.permission;
     if (needed && !request.identity.permissions.includes(needed)) {
@@ -320,11 +341,15 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
     actionRoutes(app, options.reads, options.actions);
     requestRoutes(app, options.reads, options.actions, options.policyDir ?? 'policies');
   }
+  if (options.console) consoleSignIn = consoleSignInRoutes(app, { ...options.console, identify });
   return app;
 }
 
 /** The Bearer token of the request, verified; the caller's identity from its claims. */
-async function authenticate(request: FastifyRequest, options: ApiServerOptions): Promise<Identity> {
+async function authenticate(
+  request: FastifyRequest,
+  identify: (token: string) => Promise<Identity>,
+): Promise<Identity> {
   const header = request.headers.authorization;
   if (header === undefined) {
     throw new ApiError(401, 'authentication required: send Authorization: Bearer <access token>', {
@@ -337,6 +362,5 @@ async function authenticate(request: FastifyRequest, options: ApiServerOptions):
       'www-authenticate': bearerChallenge('invalid_request', 'expected the Bearer scheme'),
     });
   }
-  const claims = await options.verifier.verify(match[1]!);
-  return identityFromClaims(claims, options.claims, options.roleMapping);
+  return identify(match[1]!);
 }

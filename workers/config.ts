@@ -232,6 +232,28 @@ export const VARIABLES = {
     'an integer 10–3600 (seconds a presigned media URL is valid; 1–9 only with CUSTODY_DEV_MODE=true)',
     '300',
   ),
+  CUSTODY_CONSOLE_CLIENT_ID: spec(
+    nonEmpty.optional(),
+    "the web console's OAuth client id at the OpenID Provider (confidential: authorization code + PKCE); unset: no console",
+  ),
+  CUSTODY_CONSOLE_CLIENT_SECRET_FILE: spec(
+    nonEmpty.optional(),
+    "a path to the console client's secret (never in the environment)",
+  ),
+  CUSTODY_CONSOLE_ORIGIN: spec(
+    issuerUrl.optional(),
+    'the origin people open the console at, e.g. https://custody.example (sign-in returns to <origin>/console/callback; changes are accepted from it only)',
+  ),
+  CUSTODY_CONSOLE_SESSION_HOURS: spec(
+    z.coerce.number().int().min(1).max(24),
+    'an integer 1–24 (hours a console sign-in lasts at most)',
+    '8',
+  ),
+  CUSTODY_CONSOLE_IDLE_MINUTES: spec(
+    z.coerce.number().int().min(5).max(480),
+    'an integer 5–480 (minutes without a request after which a console session ends)',
+    '30',
+  ),
   CUSTODY_ROLES_FILE: spec(
     nonEmpty,
     'a path to the role mapping (YAML, policies/roles/roles.schema.json)',
@@ -426,6 +448,15 @@ export interface CustodyConfig {
       /** True when the file is the dev default: the API generates it when absent (a set path must exist). */
       generateIfMissing: boolean;
     };
+    /** The web console's sign-in (api/console/): absent, no console routes. */
+    console?: {
+      clientId: string;
+      clientSecretFile: string;
+      /** scheme://host[:port] people open the console at. */
+      origin: string;
+      sessionHours: number;
+      idleMinutes: number;
+    };
   };
   /** The custody command as a client of the API (cli/auth/, cli/api-client.ts). */
   cli: {
@@ -503,6 +534,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (v.CUSTODY_API_MEDIA_URL_SECONDS < 10 && !v.CUSTODY_DEV_MODE) {
     throw new ConfigError([
       `CUSTODY_API_MEDIA_URL_SECONDS=${v.CUSTODY_API_MEDIA_URL_SECONDS} is below 10: allowed only with CUSTODY_DEV_MODE=true (tests); use 10–3600`,
+    ]);
+  }
+  const consoleParts = [
+    v.CUSTODY_CONSOLE_CLIENT_ID,
+    v.CUSTODY_CONSOLE_CLIENT_SECRET_FILE,
+    v.CUSTODY_CONSOLE_ORIGIN,
+  ];
+  if (consoleParts.some(Boolean) && !consoleParts.every(Boolean)) {
+    throw new ConfigError([
+      'CUSTODY_CONSOLE_CLIENT_ID, CUSTODY_CONSOLE_CLIENT_SECRET_FILE and CUSTODY_CONSOLE_ORIGIN must be set together (the console signs people in as that client and returns them to that origin)',
     ]);
   }
   if (Boolean(v.CUSTODY_CLIENT_ID) !== Boolean(v.CUSTODY_CLIENT_SECRET_FILE)) {
@@ -600,6 +641,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         file: v.CUSTODY_PSEUDONYM_KEY_FILE,
         generateIfMissing: !env.CUSTODY_PSEUDONYM_KEY_FILE,
       },
+      ...(v.CUSTODY_CONSOLE_CLIENT_ID &&
+        v.CUSTODY_CONSOLE_CLIENT_SECRET_FILE &&
+        v.CUSTODY_CONSOLE_ORIGIN && {
+          console: {
+            clientId: v.CUSTODY_CONSOLE_CLIENT_ID,
+            clientSecretFile: v.CUSTODY_CONSOLE_CLIENT_SECRET_FILE,
+            origin: new URL(v.CUSTODY_CONSOLE_ORIGIN).origin,
+            sessionHours: v.CUSTODY_CONSOLE_SESSION_HOURS,
+            idleMinutes: v.CUSTODY_CONSOLE_IDLE_MINUTES,
+          },
+        }),
     },
     cli: {
       configDir: cliConfigDir(v.CUSTODY_CONFIG_DIR, v.XDG_CONFIG_HOME),

@@ -33,7 +33,8 @@ export async function startApiProcess(
   issuer: string,
   extra: Record<string, string> = {},
 ): Promise<ApiProcess> {
-  const port = await freeLoopbackPort();
+  // A port chosen beforehand (extra.CUSTODY_API_PORT) when the URL must be known first, e.g. for a redirect URI.
+  const port = extra.CUSTODY_API_PORT ? Number(extra.CUSTODY_API_PORT) : await freeLoopbackPort();
   const keyFile = path.join(mkdtempSync(path.join(tmpdir(), 'custody-api-')), 'pseudonym.key');
   const pseudonymKey = Buffer.from(randomBytes(32).toString('hex'));
   writeFileSync(keyFile, pseudonymKey, { mode: 0o600 });
